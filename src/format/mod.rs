@@ -1,0 +1,261 @@
+//! The three wire formats Telegraf's `socket_listener` reads.
+//!
+//! Each format is a pure function that appends one reading, newline-terminated, to a byte
+//! buffer, or appends nothing and returns an [`EncodeError`] for a reading Telegraf would read
+//! differently from what was meant. [`Encoder`] bundles a format with its options.
+
+pub mod influx;
+pub mod json;
+pub mod wavefront;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::reading::{Part, Precision, Reading, Timestamp};
+
+pub use json::JsonOptions;
+pub use wavefront::WavefrontOptions;
+
+/// A wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Format {
+    /// Influx line protocol (Telegraf's `data_format = "influx"`).
+    #[default]
+    Influx,
+    /// One flat JSON object per reading (Telegraf's `data_format = "json"`).
+    Json,
+    /// Wavefront data format, one line per field (`data_format = "wavefront"`).
+    Wavefront,
+}
+
+impl Format {
+    /// All formats.
+    pub const ALL: [Format; 3] = [Format::Influx, Format::Json, Format::Wavefront];
+
+    /// The name used on the command line and in Telegraf's `data_format`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Influx => "influx",
+            Format::Json => "json",
+            Format::Wavefront => "wavefront",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a format name that is not `influx`, `json` or `wavefront`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format {0:?}: expected influx, json or wavefront")]
+pub struct UnknownFormat(pub String);
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| UnknownFormat(s.to_owned()))
+    }
+}
+
+/// Why a reading cannot be written in a format so that Telegraf reads it back as meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unrepresentable {
+    /// The text ends in a backslash, which Telegraf would join with the next separator.
+    TrailingBackslash,
+    /// A backslash stands right before a character that must be escaped.
+    BackslashBeforeEscape,
+    /// A backslash stands before a quote in a tag token that also needs escaping.
+    BackslashBeforeQuote,
+    /// The measurement starts with `#`, which makes the line a comment.
+    LeadingHash,
+    /// The timestamp overflows an `i64` in the output precision.
+    TimestampOverflow(Precision),
+    /// The timestamp is before 1970, which Wavefront does not read.
+    NegativeTimestamp,
+    /// The text contains a double quote, which Wavefront keeps escaped.
+    DoubleQuote,
+    /// The field has a type the format cannot carry.
+    NotNumeric(&'static str),
+    /// The key is the one the JSON format uses for the measurement or the time.
+    ReservedKey(&'static str),
+    /// The integer is beyond 2^53 and would change in Telegraf's float64 JSON numbers.
+    BeyondFloatPrecision,
+    /// A tag and a field share a key, which the flat JSON object cannot hold.
+    TagFieldCollision,
+}
+
+impl fmt::Display for Unrepresentable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unrepresentable::TrailingBackslash => {
+                f.write_str("ends in a backslash, which Telegraf would read as an escape")
+            }
+            Unrepresentable::BackslashBeforeEscape => f.write_str(
+                "has a backslash before a space, comma or '=', which Telegraf reads as one escape",
+            ),
+            Unrepresentable::BackslashBeforeQuote => f.write_str(
+                "has a backslash before a '\"' and needs escaping, so Telegraf would drop the backslash",
+            ),
+            Unrepresentable::LeadingHash => {
+                f.write_str("starts with '#', which makes Telegraf read the line as a comment")
+            }
+            Unrepresentable::TimestampOverflow(p) => {
+                write!(f, "does not fit in a 64-bit integer at precision {p}")
+            }
+            Unrepresentable::NegativeTimestamp => {
+                f.write_str("is before 1970, which Wavefront cannot carry")
+            }
+            Unrepresentable::DoubleQuote => {
+                f.write_str("contains '\"', which Telegraf's Wavefront parser keeps escaped")
+            }
+            Unrepresentable::NotNumeric(kind) => write!(
+                f,
+                "is a {kind}; Wavefront carries only numbers (booleans with the bool-as-number option)"
+            ),
+            Unrepresentable::ReservedKey(role) => {
+                write!(f, "is the key the JSON object uses for the {role}")
+            }
+            Unrepresentable::BeyondFloatPrecision => f.write_str(
+                "is beyond 2^53; Telegraf's JSON parser reads numbers as float64 and would change it",
+            ),
+            Unrepresentable::TagFieldCollision => {
+                f.write_str("is both a tag and a field, which one flat JSON object cannot hold")
+            }
+        }
+    }
+}
+
+/// A reading that cannot be written in a format, with the part, the value and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{format}: {part} {value:?} {reason}")]
+pub struct EncodeError {
+    /// The format that refused.
+    pub format: Format,
+    /// The offending part of the reading.
+    pub part: Part,
+    /// The offending text or number.
+    pub value: String,
+    /// Why it cannot be written.
+    pub reason: Unrepresentable,
+}
+
+impl EncodeError {
+    pub(crate) fn new(
+        format: Format,
+        part: Part,
+        value: impl Into<String>,
+        reason: Unrepresentable,
+    ) -> Self {
+        EncodeError {
+            format,
+            part,
+            value: value.into(),
+            reason,
+        }
+    }
+}
+
+/// A format with its options: what the sender and the CLI use to turn readings into bytes.
+///
+/// ```
+/// use telemit::{Encoder, Format, Reading};
+///
+/// let encoder = Encoder::new(Format::Influx);
+/// let reading = Reading::builder("cpu").tag("host", "a b").field("load", 0.5).build()?;
+/// let mut out = Vec::new();
+/// encoder.encode(&reading, &mut out)?;
+/// assert_eq!(out, b"cpu,host=a\\ b load=0.5\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[must_use]
+pub struct Encoder {
+    format: Format,
+    precision: Precision,
+    json: JsonOptions,
+    wavefront: WavefrontOptions,
+}
+
+impl Encoder {
+    /// An encoder for `format` with default options (nanosecond timestamps).
+    pub fn new(format: Format) -> Self {
+        Encoder {
+            format,
+            ..Encoder::default()
+        }
+    }
+
+    /// Sets the precision timestamps are written in (Influx and JSON; Wavefront always uses
+    /// seconds).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// Sets the JSON options.
+    pub fn with_json(mut self, json: JsonOptions) -> Self {
+        self.json = json;
+        self
+    }
+
+    /// Sets the Wavefront options.
+    pub fn with_wavefront(mut self, wavefront: WavefrontOptions) -> Self {
+        self.wavefront = wavefront;
+        self
+    }
+
+    /// The format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The precision timestamps are written in.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Appends `reading` to `out`, newline-terminated; on error `out` is left as it was.
+    pub fn encode(&self, reading: &Reading, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        match self.format {
+            Format::Influx => influx::encode(reading, self.precision, out),
+            Format::Json => json::encode(reading, self.precision, &self.json, out),
+            Format::Wavefront => wavefront::encode(reading, &self.wavefront, out),
+        }
+    }
+}
+
+/// The timestamp of `reading` in `precision`, or the overflow error for `format`.
+pub(crate) fn timestamp_in(
+    timestamp: Timestamp,
+    precision: Precision,
+    format: Format,
+) -> Result<i64, EncodeError> {
+    timestamp.to_precision(precision).ok_or_else(|| {
+        EncodeError::new(
+            format,
+            Part::Timestamp,
+            format!("{}{}", timestamp.value, timestamp.precision),
+            Unrepresentable::TimestampOverflow(precision),
+        )
+    })
+}
+
+/// Appends a finite float in its shortest form that reads back as the same `f64`.
+pub(crate) fn push_float(out: &mut Vec<u8>, value: f64) {
+    let mut buffer = ryu::Buffer::new();
+    out.extend_from_slice(buffer.format_finite(value).as_bytes());
+}
+
+/// Appends an integer in decimal.
+pub(crate) fn push_int(out: &mut Vec<u8>, value: impl itoa::Integer) {
+    let mut buffer = itoa::Buffer::new();
+    out.extend_from_slice(buffer.format(value).as_bytes());
+}

@@ -1,0 +1,172 @@
+//! Readings as JSON objects, one per line:
+//! `{"name":"cpu","tags":{"host":"a"},"fields":{"load":0.5,"n":3},"timestamp":1700000000000000000}`.
+//!
+//! The shape is the one Telegraf's JSON serializer writes. A JSON integer becomes an integer
+//! field (signed, or unsigned above `i64::MAX`), a number with a fraction or an exponent a float;
+//! the type is read from the number's text, so `3` and `3.0` stay different. `timestamp` is an
+//! integer (or a string of digits) in the caller's precision; `null` or absent means none.
+
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::ParseError;
+use crate::reading::{FieldValue, Precision, Reading, Timestamp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonReading<'a> {
+    name: String,
+    #[serde(default)]
+    tags: Option<Ordered<String>>,
+    #[serde(borrow)]
+    fields: Ordered<&'a RawValue>,
+    #[serde(default, borrow)]
+    timestamp: Option<&'a RawValue>,
+}
+
+/// A JSON object's members in the order written, duplicates kept (the reading refuses them).
+struct Ordered<V>(Vec<(String, V)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Ordered<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OrderedVisitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for OrderedVisitor<V> {
+            type Value = Ordered<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Ordered(members))
+            }
+        }
+        deserializer.deserialize_map(OrderedVisitor(std::marker::PhantomData))
+    }
+}
+
+/// Parses one JSON reading; `Ok(None)` for a blank line.
+///
+/// ```
+/// use telemit::{FieldValue, Precision, input::json::parse_line};
+///
+/// let line = r#"{"name":"cpu","tags":{"host":"a"},"fields":{"n":3,"load":3.0},"timestamp":17}"#;
+/// let reading = parse_line(line, Precision::Seconds)?.expect("not blank");
+/// assert_eq!(reading.field("n"), Some(&FieldValue::Integer(3)));
+/// assert_eq!(reading.field("load"), Some(&FieldValue::Float(3.0)));
+/// # Ok::<(), telemit::input::ParseError>(())
+/// ```
+pub fn parse_line(line: &str, precision: Precision) -> Result<Option<Reading>, ParseError> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let start = line.len() - line.trim_start().len();
+    if !line[start..].starts_with('{') {
+        return Err(ParseError::at(start + 1, "expected a JSON object"));
+    }
+    let parsed: JsonReading = serde_json::from_str(line).map_err(|e| ParseError {
+        column: Some(e.column()),
+        reason: e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+    })?;
+    let mut builder = Reading::builder(parsed.name);
+    for (key, value) in parsed.tags.map(|t| t.0).unwrap_or_default() {
+        builder = builder.tag(key, value);
+    }
+    for (key, raw) in parsed.fields.0 {
+        let value = field_value(raw.get()).map_err(|reason| ParseError {
+            column: None,
+            reason: format!("field {key:?}: {reason}"),
+        })?;
+        builder = builder.field(key, value);
+    }
+    if let Some(raw) = parsed.timestamp {
+        let value = timestamp_value(raw.get()).map_err(|reason| ParseError {
+            column: None,
+            reason: format!("timestamp: {reason}"),
+        })?;
+        builder = builder.maybe_timestamp(value.map(|v| Timestamp::new(v, precision)));
+    }
+    Ok(Some(builder.build()?))
+}
+
+fn field_value(raw: &str) -> Result<FieldValue, String> {
+    match raw.as_bytes().first() {
+        Some(b'"') => serde_json::from_str(raw)
+            .map(FieldValue::String)
+            .map_err(|e| e.to_string()),
+        Some(b't') => Ok(FieldValue::Boolean(true)),
+        Some(b'f') => Ok(FieldValue::Boolean(false)),
+        Some(b'n') => Err("null is not a field value".to_owned()),
+        Some(b'{' | b'[') => Err("objects and arrays are not field values".to_owned()),
+        _ if raw.contains(['.', 'e', 'E']) => match raw.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(FieldValue::Float(v)),
+            _ => Err(format!("{raw} is out of the 64-bit float range")),
+        },
+        _ => raw
+            .parse::<i64>()
+            .map(FieldValue::Integer)
+            .or_else(|_| raw.parse::<u64>().map(FieldValue::Unsigned))
+            .map_err(|_| format!("integer {raw} is out of the 64-bit range")),
+    }
+}
+
+fn timestamp_value(raw: &str) -> Result<Option<i64>, String> {
+    let text = match raw.as_bytes().first() {
+        Some(b'n') => return Ok(None),
+        Some(b'"') => serde_json::from_str::<String>(raw).map_err(|e| e.to_string())?,
+        _ => raw.to_owned(),
+    };
+    text.parse::<i64>()
+        .map(Some)
+        .map_err(|_| format!("{raw} is not a 64-bit integer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Reading, String> {
+        parse_line(line, Precision::Milliseconds)
+            .map(|r| r.expect("not blank"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn types_come_from_the_number_text() {
+        let r = parse(r#"{"name":"m","tags":{"b":"2","a":"1"},"fields":{"i":-3,"u":18446744073709551615,"f":1.0,"e":1e3,"s":"x\ny","t":true,"n":false},"timestamp":"1700000000000"}"#);
+        // The newline inside "s" is refused by the reading: it would split the line on a socket.
+        assert!(r.unwrap_err().contains("contains control character '\\n'"));
+        let r = parse(r#"{"name":"m","tags":{"b":"2","a":"1"},"fields":{"i":-3,"u":18446744073709551615,"f":1.0,"e":1e3,"s":"x","t":true,"n":false},"timestamp":"1700000000000"}"#).unwrap();
+        assert_eq!(r.tags()[0].0, "b");
+        assert_eq!(r.field("i"), Some(&FieldValue::Integer(-3)));
+        assert_eq!(r.field("u"), Some(&FieldValue::Unsigned(u64::MAX)));
+        assert_eq!(r.field("f"), Some(&FieldValue::Float(1.0)));
+        assert_eq!(r.field("e"), Some(&FieldValue::Float(1000.0)));
+        assert_eq!(r.field("t"), Some(&FieldValue::Boolean(true)));
+        assert_eq!(r.timestamp(), Some(Timestamp::new(1_700_000_000_000, Precision::Milliseconds)));
+        let r = parse(r#"{"name":"m","fields":{"v":1},"timestamp":null}"#).unwrap();
+        assert_eq!(r.timestamp(), None);
+    }
+
+    #[test]
+    fn errors_say_what() {
+        let cases = [
+            (r#"{"name":"m","fields":{"v":1}"#, "column 28: EOF while parsing an object"),
+            (r#"{"name":"m"}"#, "column 12: missing field `fields`"),
+            (r#"{"name":"m","fields":{"v":1},"time":1}"#, "column 35: unknown field `time`, expected one of `name`, `tags`, `fields`, `timestamp`"),
+            (r#"{"name":"m","fields":{"v":null}}"#, "field \"v\": null is not a field value"),
+            (r#"{"name":"m","fields":{"v":{"a":1}}}"#, "field \"v\": objects and arrays are not field values"),
+            (r#"{"name":"m","fields":{"v":184467440737095516150}}"#, "field \"v\": integer 184467440737095516150 is out of the 64-bit range"),
+            (r#"{"name":"m","fields":{"v":1},"timestamp":1.5}"#, "timestamp: 1.5 is not a 64-bit integer"),
+            (r#"{"name":"m","tags":{"h":1},"fields":{"v":1}}"#, "column 25: invalid type: integer `1`, expected a string"),
+            (r#"{"name":"m","fields":{}}"#, "reading \"m\" has no field; Telegraf drops readings without fields"),
+            (r#" [1]"#, "column 2: expected a JSON object"),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(parse(line).unwrap_err(), expected, "{line}");
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! telemit gets numbers from a program or a stream to Telegraf's `inputs.socket_listener`,
+//! written exactly as Telegraf's parsers read them.
+//!
+//! - [`reading`]: the [`Reading`] model: measurement, ordered tags, typed fields, timestamp.
+//! - [`format`]: pure encoders for Influx line protocol, Telegraf JSON and Wavefront.
+//! - [`input`]: parsers for readings arriving as text (line protocol, JSON objects).
+//!
+//! ```
+//! use telemit::{Encoder, Format, Reading};
+//!
+//! let reading = Reading::builder("job")
+//!     .tag("name", "nightly import")
+//!     .field("rows", 1200i64)
+//!     .field("progress", 0.75)
+//!     .build()?;
+//! let mut line = Vec::new();
+//! Encoder::new(Format::Influx).encode(&reading, &mut line)?;
+//! assert_eq!(line, b"job,name=nightly\\ import rows=1200i,progress=0.75\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod format;
+pub mod input;
+pub mod reading;
+
+pub use format::{EncodeError, Encoder, Format};
+pub use input::{InputFormat, ParseError};
+pub use reading::{
+    DefaultTags, FieldValue, Part, Precision, Reading, ReadingBuilder, ReadingError, Timestamp,
+};

@@ -1,0 +1,595 @@
+//! The reading model: one measurement with its tags, typed fields and optional timestamp.
+//!
+//! A [`Reading`] is validated once, when it is built, against the rules every wire format shares
+//! (names are non-empty, no control characters, floats are finite, at least one field, no
+//! duplicate keys). Rules that only one format has, such as Influx's trailing backslash, are
+//! checked by that format's encoder.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The value of one field, with its type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    /// A 64-bit float; always finite in a built [`Reading`].
+    Float(f64),
+    /// A signed 64-bit integer (`3i` in line protocol).
+    Integer(i64),
+    /// An unsigned 64-bit integer (`3u` in line protocol).
+    Unsigned(u64),
+    /// A boolean.
+    Boolean(bool),
+    /// A string; never contains `\n` or `\r` in a built [`Reading`].
+    String(String),
+}
+
+impl FieldValue {
+    /// The name of the value's type, as error messages and docs say it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            FieldValue::Float(_) => "float",
+            FieldValue::Integer(_) => "integer",
+            FieldValue::Unsigned(_) => "unsigned",
+            FieldValue::Boolean(_) => "boolean",
+            FieldValue::String(_) => "string",
+        }
+    }
+}
+
+impl fmt::Display for FieldValue {
+    /// Prints the value as line protocol writes it (strings quoted but not escaped).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldValue::Float(v) => write!(f, "{v}"),
+            FieldValue::Integer(v) => write!(f, "{v}i"),
+            FieldValue::Unsigned(v) => write!(f, "{v}u"),
+            FieldValue::Boolean(v) => write!(f, "{v}"),
+            FieldValue::String(v) => write!(f, "{v:?}"),
+        }
+    }
+}
+
+macro_rules! field_value_from {
+    ($($t:ty => $variant:ident as $as:ty),* $(,)?) => {
+        $(impl From<$t> for FieldValue {
+            fn from(v: $t) -> Self {
+                FieldValue::$variant(v as $as)
+            }
+        })*
+    };
+}
+
+field_value_from!(
+    f64 => Float as f64, f32 => Float as f64,
+    i64 => Integer as i64, i32 => Integer as i64, i16 => Integer as i64, i8 => Integer as i64,
+    u64 => Unsigned as u64, u32 => Unsigned as u64, u16 => Unsigned as u64, u8 => Unsigned as u64,
+);
+
+impl From<bool> for FieldValue {
+    fn from(v: bool) -> Self {
+        FieldValue::Boolean(v)
+    }
+}
+
+impl From<String> for FieldValue {
+    fn from(v: String) -> Self {
+        FieldValue::String(v)
+    }
+}
+
+impl From<&str> for FieldValue {
+    fn from(v: &str) -> Self {
+        FieldValue::String(v.to_owned())
+    }
+}
+
+/// The unit of a timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Precision {
+    /// Seconds.
+    Seconds,
+    /// Milliseconds.
+    Milliseconds,
+    /// Microseconds.
+    Microseconds,
+    /// Nanoseconds, Telegraf's default for line protocol.
+    #[default]
+    Nanoseconds,
+}
+
+impl Precision {
+    /// All precisions, coarsest first.
+    pub const ALL: [Precision; 4] = [
+        Precision::Seconds,
+        Precision::Milliseconds,
+        Precision::Microseconds,
+        Precision::Nanoseconds,
+    ];
+
+    /// How many of this unit make one second.
+    pub fn per_second(self) -> i64 {
+        match self {
+            Precision::Seconds => 1,
+            Precision::Milliseconds => 1_000,
+            Precision::Microseconds => 1_000_000,
+            Precision::Nanoseconds => 1_000_000_000,
+        }
+    }
+
+    /// The short name used on the command line: `s`, `ms`, `us`, `ns`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Seconds => "s",
+            Precision::Milliseconds => "ms",
+            Precision::Microseconds => "us",
+            Precision::Nanoseconds => "ns",
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a precision name that is not `s`, `ms`, `us` or `ns`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown timestamp precision {0:?}: expected s, ms, us or ns")]
+pub struct UnknownPrecision(pub String);
+
+impl FromStr for Precision {
+    type Err = UnknownPrecision;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "s" | "1s" => Ok(Precision::Seconds),
+            "ms" | "1ms" => Ok(Precision::Milliseconds),
+            "us" | "1us" | "µs" => Ok(Precision::Microseconds),
+            "ns" | "1ns" => Ok(Precision::Nanoseconds),
+            other => Err(UnknownPrecision(other.to_owned())),
+        }
+    }
+}
+
+/// A point in time: an integer count of `precision` units since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timestamp {
+    /// Units since the Unix epoch; negative before 1970.
+    pub value: i64,
+    /// The unit of `value`.
+    pub precision: Precision,
+}
+
+impl Timestamp {
+    /// A timestamp of `value` units of `precision`.
+    pub fn new(value: i64, precision: Precision) -> Self {
+        Timestamp { value, precision }
+    }
+
+    /// The current time, truncated to `precision`.
+    pub fn now(precision: Precision) -> Self {
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let nanos = i64::try_from(since.as_nanos()).unwrap_or(i64::MAX);
+        Timestamp::new(nanos, Precision::Nanoseconds).convert_lossy(precision)
+    }
+
+    /// The same instant in another unit, or `None` if it overflows an `i64`.
+    ///
+    /// Converting to a coarser unit rounds toward the past (floor), as a clock would.
+    ///
+    /// ```
+    /// use telemit::{Precision, Timestamp};
+    /// let ms = Timestamp::new(1_700_000_000_123, Precision::Milliseconds);
+    /// assert_eq!(ms.to_precision(Precision::Seconds), Some(1_700_000_000));
+    /// assert_eq!(ms.to_precision(Precision::Nanoseconds), Some(1_700_000_000_123_000_000));
+    /// ```
+    pub fn to_precision(self, target: Precision) -> Option<i64> {
+        let (from, to) = (self.precision.per_second(), target.per_second());
+        if from == to {
+            Some(self.value)
+        } else if from > to {
+            Some(self.value.div_euclid(from / to))
+        } else {
+            self.value.checked_mul(to / from)
+        }
+    }
+
+    fn convert_lossy(self, target: Precision) -> Timestamp {
+        let value = self.to_precision(target).unwrap_or(i64::MAX);
+        Timestamp::new(value, target)
+    }
+}
+
+/// Which part of a reading an error is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Part {
+    /// The measurement name.
+    Measurement,
+    /// A tag key.
+    TagKey,
+    /// The value of the tag with this key.
+    TagValue(String),
+    /// A field key.
+    FieldKey,
+    /// The value of the field with this key.
+    FieldValue(String),
+    /// The timestamp.
+    Timestamp,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Part::Measurement => f.write_str("measurement"),
+            Part::TagKey => f.write_str("tag key"),
+            Part::TagValue(key) => write!(f, "value of tag {key:?}"),
+            Part::FieldKey => f.write_str("field key"),
+            Part::FieldValue(key) => write!(f, "value of field {key:?}"),
+            Part::Timestamp => f.write_str("timestamp"),
+        }
+    }
+}
+
+/// Why a reading could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadingError {
+    /// The measurement, a tag key, a tag value or a field key is empty.
+    #[error("{0} is empty")]
+    Empty(Part),
+    /// The reading has no field; Telegraf drops such metrics.
+    #[error("reading {measurement:?} has no field; Telegraf drops readings without fields")]
+    NoFields {
+        /// The measurement of the reading.
+        measurement: String,
+    },
+    /// A name or value contains a control character that no format can carry.
+    #[error("{part} {value:?} contains control character {character:?} at byte {offset}")]
+    ControlCharacter {
+        /// Where the character is.
+        part: Part,
+        /// The whole offending text.
+        value: String,
+        /// The character.
+        character: char,
+        /// Its byte offset in `value`.
+        offset: usize,
+    },
+    /// A float field is NaN or infinite, which Telegraf rejects.
+    #[error("value of field {key:?} is {value}, which Telegraf rejects: only finite floats can be sent")]
+    NonFinite {
+        /// The field key.
+        key: String,
+        /// The value.
+        value: f64,
+    },
+    /// Two tags have the same key.
+    #[error("tag {0:?} is given twice")]
+    DuplicateTag(String),
+    /// Two fields have the same key.
+    #[error("field {0:?} is given twice")]
+    DuplicateField(String),
+}
+
+/// One measurement at one moment: the unit every input produces and every format encodes.
+///
+/// Tags keep the order they were given in. Build one with [`Reading::builder`]:
+///
+/// ```
+/// use telemit::{FieldValue, Precision, Reading, Timestamp};
+///
+/// let reading = Reading::builder("weather")
+///     .tag("city", "Oslo")
+///     .field("temperature", 21.5)
+///     .field("humidity", 63i64)
+///     .field("raining", false)
+///     .timestamp(Timestamp::new(1_700_000_000, Precision::Seconds))
+///     .build()?;
+/// assert_eq!(reading.measurement(), "weather");
+/// assert_eq!(reading.fields()[1], ("humidity".to_string(), FieldValue::Integer(63)));
+/// # Ok::<(), telemit::ReadingError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    measurement: String,
+    tags: Vec<(String, String)>,
+    fields: Vec<(String, FieldValue)>,
+    timestamp: Option<Timestamp>,
+}
+
+impl Reading {
+    /// Starts a reading of `measurement`.
+    pub fn builder(measurement: impl Into<String>) -> ReadingBuilder {
+        ReadingBuilder {
+            reading: Reading {
+                measurement: measurement.into(),
+                tags: Vec::new(),
+                fields: Vec::new(),
+                timestamp: None,
+            },
+        }
+    }
+
+    /// The measurement name.
+    pub fn measurement(&self) -> &str {
+        &self.measurement
+    }
+
+    /// The tags, in the order they were given.
+    pub fn tags(&self) -> &[(String, String)] {
+        &self.tags
+    }
+
+    /// The value of the tag `key`, if present.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The fields, in the order they were given; never empty.
+    pub fn fields(&self) -> &[(String, FieldValue)] {
+        &self.fields
+    }
+
+    /// The value of the field `key`, if present.
+    pub fn field(&self, key: &str) -> Option<&FieldValue> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The timestamp, if the reading has one.
+    pub fn timestamp(&self) -> Option<Timestamp> {
+        self.timestamp
+    }
+
+    /// Sets the timestamp if the reading has none.
+    pub fn stamp_if_missing(&mut self, timestamp: Timestamp) {
+        self.timestamp.get_or_insert(timestamp);
+    }
+
+    /// Adds the tags of `defaults` whose keys the reading does not have yet.
+    ///
+    /// The defaults come from another built reading or a [`DefaultTags`] set, so they are valid.
+    pub fn add_default_tags(&mut self, defaults: &DefaultTags) {
+        for (key, value) in &defaults.0 {
+            if self.tag(key).is_none() {
+                self.tags.push((key.clone(), value.clone()));
+            }
+        }
+    }
+
+    /// Adds a field, replacing the value of a field with the same key.
+    ///
+    /// Used to add a sequence number or a derived value; the value is validated like in
+    /// [`ReadingBuilder::build`].
+    pub fn set_field(
+        &mut self,
+        key: impl Into<String>,
+        value: impl Into<FieldValue>,
+    ) -> Result<(), ReadingError> {
+        let key = key.into();
+        let value = value.into();
+        validate_name(&key, Part::FieldKey)?;
+        validate_field_value(&key, &value)?;
+        match self.fields.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, slot)) => *slot = value,
+            None => self.fields.push((key, value)),
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`Reading`]; nothing is checked until [`build`](ReadingBuilder::build).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ReadingBuilder {
+    reading: Reading,
+}
+
+impl ReadingBuilder {
+    /// Adds a tag.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.reading.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a field.
+    pub fn field(mut self, key: impl Into<String>, value: impl Into<FieldValue>) -> Self {
+        self.reading.fields.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets the timestamp.
+    pub fn timestamp(mut self, timestamp: Timestamp) -> Self {
+        self.reading.timestamp = Some(timestamp);
+        self
+    }
+
+    /// Sets or clears the timestamp.
+    pub fn maybe_timestamp(mut self, timestamp: Option<Timestamp>) -> Self {
+        self.reading.timestamp = timestamp;
+        self
+    }
+
+    /// Checks the reading and returns it.
+    pub fn build(self) -> Result<Reading, ReadingError> {
+        let reading = self.reading;
+        validate_name(&reading.measurement, Part::Measurement)?;
+        for (key, value) in &reading.tags {
+            validate_name(key, Part::TagKey)?;
+            validate_name(value, Part::TagValue(key.clone()))?;
+        }
+        if reading.fields.is_empty() {
+            return Err(ReadingError::NoFields {
+                measurement: reading.measurement,
+            });
+        }
+        for (key, value) in &reading.fields {
+            validate_name(key, Part::FieldKey)?;
+            validate_field_value(key, value)?;
+        }
+        if let Some(key) = first_duplicate(reading.tags.iter().map(|(k, _)| k.as_str())) {
+            return Err(ReadingError::DuplicateTag(key.to_owned()));
+        }
+        if let Some(key) = first_duplicate(reading.fields.iter().map(|(k, _)| k.as_str())) {
+            return Err(ReadingError::DuplicateField(key.to_owned()));
+        }
+        Ok(reading)
+    }
+}
+
+/// Tags added to every reading that does not already have them (the CLI's `--tag`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DefaultTags(Vec<(String, String)>);
+
+impl DefaultTags {
+    /// Validates the tags as a reading's tags are validated.
+    pub fn new(tags: Vec<(String, String)>) -> Result<Self, ReadingError> {
+        for (key, value) in &tags {
+            validate_name(key, Part::TagKey)?;
+            validate_name(value, Part::TagValue(key.clone()))?;
+        }
+        if let Some(key) = first_duplicate(tags.iter().map(|(k, _)| k.as_str())) {
+            return Err(ReadingError::DuplicateTag(key.to_owned()));
+        }
+        Ok(DefaultTags(tags))
+    }
+
+    /// True when there are no default tags.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+fn validate_name(text: &str, part: Part) -> Result<(), ReadingError> {
+    if text.is_empty() {
+        return Err(ReadingError::Empty(part));
+    }
+    if let Some((offset, character)) = text.char_indices().find(|(_, c)| c.is_ascii_control()) {
+        return Err(ReadingError::ControlCharacter {
+            part,
+            value: text.to_owned(),
+            character,
+            offset,
+        });
+    }
+    Ok(())
+}
+
+fn validate_field_value(key: &str, value: &FieldValue) -> Result<(), ReadingError> {
+    match value {
+        FieldValue::Float(v) if !v.is_finite() => Err(ReadingError::NonFinite {
+            key: key.to_owned(),
+            value: *v,
+        }),
+        FieldValue::String(s) => match s.char_indices().find(|(_, c)| matches!(c, '\n' | '\r')) {
+            // A raw line break would split the line on a stream socket.
+            Some((offset, character)) => Err(ReadingError::ControlCharacter {
+                part: Part::FieldValue(key.to_owned()),
+                value: s.clone(),
+                character,
+                offset,
+            }),
+            None => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+fn first_duplicate<'a>(keys: impl ExactSizeIterator<Item = &'a str> + Clone) -> Option<&'a str> {
+    const QUADRATIC_LIMIT: usize = 16;
+    if keys.len() <= QUADRATIC_LIMIT {
+        let all: Vec<&str> = keys.collect();
+        (0..all.len()).find_map(|i| all[..i].contains(&all[i]).then_some(all[i]))
+    } else {
+        let mut sorted: Vec<&str> = keys.collect();
+        sorted.sort_unstable();
+        sorted.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_and_keeps_order() {
+        let r = Reading::builder("m")
+            .tag("b", "1")
+            .tag("a", "2")
+            .field("x", 1.5)
+            .build()
+            .unwrap();
+        assert_eq!(r.tags()[0].0, "b");
+        assert_eq!(r.tag("a"), Some("2"));
+    }
+
+    #[test]
+    fn refusals_name_the_part() {
+        let cases: Vec<(ReadingBuilder, &str)> = vec![
+            (Reading::builder("").field("x", 1), "measurement is empty"),
+            (Reading::builder("m"), "reading \"m\" has no field; Telegraf drops readings without fields"),
+            (Reading::builder("m").tag("h", "").field("x", 1), "value of tag \"h\" is empty"),
+            (Reading::builder("m").tag("", "v").field("x", 1), "tag key is empty"),
+            (Reading::builder("m").field("", 1), "field key is empty"),
+            (
+                Reading::builder("m").tag("h", "a\tb").field("x", 1),
+                "value of tag \"h\" \"a\\tb\" contains control character '\\t' at byte 1",
+            ),
+            (
+                Reading::builder("m").field("s", "one\ntwo"),
+                "value of field \"s\" \"one\\ntwo\" contains control character '\\n' at byte 3",
+            ),
+            (
+                Reading::builder("m").field("x", f64::NAN),
+                "value of field \"x\" is NaN, which Telegraf rejects: only finite floats can be sent",
+            ),
+            (
+                Reading::builder("m").field("x", f64::NEG_INFINITY),
+                "value of field \"x\" is -inf, which Telegraf rejects: only finite floats can be sent",
+            ),
+            (Reading::builder("m").tag("a", "1").tag("a", "2").field("x", 1), "tag \"a\" is given twice"),
+            (Reading::builder("m").field("x", 1).field("x", 2), "field \"x\" is given twice"),
+        ];
+        for (builder, expected) in cases {
+            assert_eq!(builder.build().unwrap_err().to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn duplicate_check_for_many_keys() {
+        let mut b = Reading::builder("m").field("x", 1);
+        for i in 0..100 {
+            b = b.tag(format!("k{i}"), "v");
+        }
+        assert!(b.clone().build().is_ok());
+        assert_eq!(
+            b.tag("k42", "w").build().unwrap_err(),
+            ReadingError::DuplicateTag("k42".into())
+        );
+    }
+
+    #[test]
+    fn timestamp_conversion_floors_and_checks_overflow() {
+        let t = Timestamp::new(-1, Precision::Nanoseconds);
+        assert_eq!(t.to_precision(Precision::Seconds), Some(-1));
+        let big = Timestamp::new(i64::MAX / 10, Precision::Seconds);
+        assert_eq!(big.to_precision(Precision::Nanoseconds), None);
+    }
+
+    #[test]
+    fn set_field_replaces_and_validates() {
+        let mut r = Reading::builder("m").field("x", 1).build().unwrap();
+        r.set_field("x", 2u64).unwrap();
+        r.set_field("seq", 7u64).unwrap();
+        assert_eq!(r.field("x"), Some(&FieldValue::Unsigned(2)));
+        assert_eq!(r.fields().len(), 2);
+        assert!(r.set_field("bad", f64::INFINITY).is_err());
+    }
+}
