@@ -4,6 +4,10 @@
 //! - [`reading`]: the [`Reading`] model: measurement, ordered tags, typed fields, timestamp.
 //! - [`format`]: pure encoders for Influx line protocol, Telegraf JSON and Wavefront.
 //! - [`input`]: parsers for readings arriving as text (line protocol, JSON objects).
+//! - [`endpoint`]: where readings go: [`Endpoint`] parsed from `unix:///…`, `tcp://…`, ….
+//! - [`batch`]: packing encoded readings into datagrams (pure).
+//! - [`sender`]: the [`Sender`]: queue, batching writer thread, reconnection, drop policies.
+//! - [`stats`]: counters of what a sender did.
 //!
 //! ```
 //! use telemit::{Encoder, Format, Reading};
@@ -18,15 +22,22 @@
 //! assert_eq!(line, b"job,name=nightly\\ import rows=1200i,progress=0.75\n");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod batch;
+pub mod endpoint;
 pub mod format;
 pub mod input;
 pub mod reading;
+pub mod sender;
+pub mod stats;
 
+pub use endpoint::{Endpoint, EndpointError};
 pub use format::{EncodeError, Encoder, Format};
 pub use input::{InputFormat, ParseError};
 pub use reading::{
     DefaultTags, FieldValue, Part, Precision, Reading, ReadingBuilder, ReadingError, Timestamp,
 };
+pub use sender::{OnFull, SendError, Sender, SenderBuilder};
+pub use stats::{DropReason, StatsSnapshot};

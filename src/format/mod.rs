@@ -217,6 +217,11 @@ impl Encoder {
         self.format
     }
 
+    /// The JSON options.
+    pub fn json_options(&self) -> &JsonOptions {
+        &self.json
+    }
+
     /// The precision timestamps are written in.
     pub fn precision(&self) -> Precision {
         self.precision

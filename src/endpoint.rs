@@ -1,0 +1,214 @@
+//! Where readings go: an address parsed from `unix:///path`, `unixgram:///path`,
+//! `tcp://host:port`, `udp://host:port`, or `-` for standard output.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A destination for readings; `Display` prints the string it was parsed from.
+///
+/// ```
+/// use telemit::Endpoint;
+///
+/// let endpoint: Endpoint = "udp://127.0.0.1:8094".parse()?;
+/// assert!(endpoint.is_datagram());
+/// assert_eq!(endpoint.to_string(), "udp://127.0.0.1:8094");
+/// assert_eq!(
+///     "tcp://localhost".parse::<Endpoint>().unwrap_err().to_string(),
+///     "endpoint \"tcp://localhost\": missing port: expected tcp://host:port"
+/// );
+/// # Ok::<(), telemit::EndpointError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// Standard output (also how Telegraf's `inputs.execd` reads a program).
+    Stdout,
+    /// A Unix stream socket.
+    Unix(PathBuf),
+    /// A Unix datagram socket.
+    Unixgram(PathBuf),
+    /// A TCP connection to `host:port`.
+    Tcp {
+        /// Host name or IP address (IPv6 in brackets).
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// UDP datagrams to `host:port`.
+    Udp {
+        /// Host name or IP address (IPv6 in brackets).
+        host: String,
+        /// Port.
+        port: u16,
+    },
+}
+
+impl Endpoint {
+    /// True for the transports that send datagrams (UDP, Unix datagram).
+    pub fn is_datagram(&self) -> bool {
+        matches!(self, Endpoint::Udp { .. } | Endpoint::Unixgram(_))
+    }
+
+    /// The scheme as written in the address (`-` for standard output).
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Endpoint::Stdout => "-",
+            Endpoint::Unix(_) => "unix",
+            Endpoint::Unixgram(_) => "unixgram",
+            Endpoint::Tcp { .. } => "tcp",
+            Endpoint::Udp { .. } => "udp",
+        }
+    }
+
+    /// `host:port` for TCP and UDP, as the resolver wants it.
+    pub(crate) fn host_port(&self) -> Option<String> {
+        match self {
+            Endpoint::Tcp { host, port } | Endpoint::Udp { host, port } => {
+                Some(format!("{}:{port}", host))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Stdout => f.write_str("-"),
+            Endpoint::Unix(path) | Endpoint::Unixgram(path) => {
+                write!(f, "{}://{}", self.scheme(), path.display())
+            }
+            Endpoint::Tcp { host, port } | Endpoint::Udp { host, port } => {
+                write!(f, "{}://{host}:{port}", self.scheme())
+            }
+        }
+    }
+}
+
+/// An address that is not a valid endpoint, with the part that is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("endpoint {input:?}: {reason}")]
+pub struct EndpointError {
+    /// The address as given.
+    pub input: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl FromStr for Endpoint {
+    type Err = EndpointError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let error = |reason: String| EndpointError {
+            input: input.to_owned(),
+            reason,
+        };
+        if input == "-" || input == "stdout" {
+            return Ok(Endpoint::Stdout);
+        }
+        let Some((scheme, rest)) = input.split_once("://") else {
+            return Err(error(
+                "expected SCHEME://ADDRESS with scheme unix, unixgram, tcp or udp, or - for stdout"
+                    .to_owned(),
+            ));
+        };
+        match scheme {
+            "unix" | "unixgram" => {
+                if rest.is_empty() {
+                    return Err(error(format!("missing socket path: expected {scheme}:///path/to/socket")));
+                }
+                if rest.contains('\0') {
+                    return Err(error("socket path contains a NUL byte".to_owned()));
+                }
+                let path = PathBuf::from(rest);
+                Ok(if scheme == "unix" {
+                    Endpoint::Unix(path)
+                } else {
+                    Endpoint::Unixgram(path)
+                })
+            }
+            "tcp" | "udp" | "tcp4" | "tcp6" | "udp4" | "udp6" => {
+                let (host, port) = split_host_port(rest).map_err(|reason| {
+                    error(format!("{reason}: expected {scheme}://host:port"))
+                })?;
+                let host = host.to_owned();
+                Ok(if scheme.starts_with("tcp") {
+                    Endpoint::Tcp { host, port }
+                } else {
+                    Endpoint::Udp { host, port }
+                })
+            }
+            other => Err(error(format!(
+                "unknown scheme {other:?}: expected unix, unixgram, tcp or udp"
+            ))),
+        }
+    }
+}
+
+fn split_host_port(rest: &str) -> Result<(&str, u16), String> {
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = if rest.starts_with('[') {
+        let end = rest.find(']').ok_or("unclosed '[' in IPv6 address")?;
+        let port = rest[end + 1..].strip_prefix(':').ok_or("missing port")?;
+        (&rest[..=end], port)
+    } else {
+        let (host, port) = rest.rsplit_once(':').ok_or("missing port")?;
+        if host.contains(':') {
+            return Err("IPv6 addresses need brackets, as in [::1]:8094".to_owned());
+        }
+        (host, port)
+    };
+    if host.is_empty() {
+        return Err("missing host".to_owned());
+    }
+    if host.contains('/') {
+        return Err(format!("host {host:?} contains '/'"));
+    }
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("port {port:?} is not a number from 0 to 65535"))?;
+    if port == 0 {
+        return Err("port 0 cannot be sent to".to_owned());
+    }
+    Ok((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_back() {
+        for text in [
+            "-",
+            "unix:///tmp/telegraf.sock",
+            "unixgram:///run/t.sock",
+            "tcp://127.0.0.1:8094",
+            "udp://localhost:8094",
+            "tcp://[::1]:8094",
+        ] {
+            let endpoint: Endpoint = text.parse().unwrap();
+            assert_eq!(endpoint.to_string(), text);
+        }
+        assert_eq!("tcp4://h:1".parse::<Endpoint>().unwrap().to_string(), "tcp://h:1");
+    }
+
+    #[test]
+    fn errors_name_the_wrong_part() {
+        let cases = [
+            ("localhost:8094", "endpoint \"localhost:8094\": expected SCHEME://ADDRESS with scheme unix, unixgram, tcp or udp, or - for stdout"),
+            ("http://h:1", "endpoint \"http://h:1\": unknown scheme \"http\": expected unix, unixgram, tcp or udp"),
+            ("unix://", "endpoint \"unix://\": missing socket path: expected unix:///path/to/socket"),
+            ("tcp://h", "endpoint \"tcp://h\": missing port: expected tcp://host:port"),
+            ("tcp://:80", "endpoint \"tcp://:80\": missing host: expected tcp://host:port"),
+            ("udp://h:99999", "endpoint \"udp://h:99999\": port \"99999\" is not a number from 0 to 65535: expected udp://host:port"),
+            ("udp://h:0", "endpoint \"udp://h:0\": port 0 cannot be sent to: expected udp://host:port"),
+            ("tcp://::1:80", "endpoint \"tcp://::1:80\": IPv6 addresses need brackets, as in [::1]:8094: expected tcp://host:port"),
+            ("tcp://[::1:80", "endpoint \"tcp://[::1:80\": unclosed '[' in IPv6 address: expected tcp://host:port"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(input.parse::<Endpoint>().unwrap_err().to_string(), expected);
+        }
+    }
+}

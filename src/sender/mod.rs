@@ -1,0 +1,426 @@
+//! The sender: a bounded queue in front of a writer thread that batches, reconnects with
+//! backoff, and counts every reading it could not deliver.
+//!
+//! [`Sender::send`] encodes the reading at once (so an unrepresentable reading is reported to
+//! the caller, with its reason) and queues the bytes. The writer thread takes everything queued
+//! in one go and writes it with one `write` on a stream socket, or packs it into as few
+//! datagrams as the size limit allows. When the socket fails, the connection goes back to
+//! `Disconnected` and is opened again after a jittered exponential backoff; on stream sockets
+//! whatever the kernel had not handed to the peer (Linux `SIOCOUTQ`) is written again on the new
+//! connection, so delivery is at-least-once.
+
+mod backoff;
+mod outq;
+mod queue;
+mod retained;
+mod transport;
+mod writer;
+
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use backoff::Backoff;
+pub use queue::OnFull;
+
+use crate::batch::Framing;
+use crate::endpoint::Endpoint;
+use crate::format::{EncodeError, Encoder, Format, json};
+use crate::reading::Reading;
+use crate::stats::{DropReason, Stats, StatsSnapshot};
+use queue::{Pushed, Queue};
+use transport::SocketOptions;
+
+/// Telegraf reads at most 64 KiB per line on stream sockets (more closes the connection) and
+/// per datagram (UDP reads into a 64 KiB buffer; longer unixgram datagrams are cut).
+pub const TELEGRAF_MAX_LINE: usize = 64 * 1024;
+
+/// The default largest UDP payload: fits a 1500-byte Ethernet frame with IPv4/IPv6 headers, so
+/// datagrams are not fragmented on a real network.
+pub const DEFAULT_UDP_DATAGRAM: usize = 1432;
+
+/// The default largest Unix datagram: Telegraf's default `read_buffer_size` (64 KiB) would cut
+/// anything longer; we stay below the kernel's default socket buffer as well.
+pub const DEFAULT_UNIXGRAM_DATAGRAM: usize = 64 * 1024 - 1;
+
+/// Something the connection did, for logs: one event per incident, never one per reading.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The first connection attempt of an incident failed; more follow with backoff.
+    ConnectFailed {
+        /// Where.
+        endpoint: String,
+        /// What the system said.
+        error: String,
+        /// When the next attempt is made.
+        retry_in: Duration,
+    },
+    /// Connected again after `failures` failed attempts or a lost connection.
+    Reconnected {
+        /// Where.
+        endpoint: String,
+        /// Failed attempts before this one.
+        failures: u32,
+        /// Readings written again because the peer may not have taken them.
+        resent: usize,
+    },
+    /// An open connection failed.
+    ConnectionLost {
+        /// Where.
+        endpoint: String,
+        /// What the system said.
+        error: String,
+    },
+    /// The flush timeout ran out at shutdown with readings still undelivered.
+    GaveUp {
+        /// Where.
+        endpoint: String,
+        /// Readings dropped.
+        dropped: u64,
+    },
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::ConnectFailed { endpoint, error, retry_in } => write!(
+                f,
+                "cannot connect to {endpoint}: {error}; retrying with backoff (next in {:.1}s), readings wait in the queue",
+                retry_in.as_secs_f64()
+            ),
+            Event::Reconnected { endpoint, failures, resent } => write!(
+                f,
+                "connected to {endpoint} after {failures} failed attempts; {resent} readings the peer may not have taken were sent again"
+            ),
+            Event::ConnectionLost { endpoint, error } => {
+                write!(f, "connection to {endpoint} lost: {error}; reconnecting")
+            }
+            Event::GaveUp { endpoint, dropped } => write!(
+                f,
+                "flush timeout: {dropped} readings could not be delivered to {endpoint}"
+            ),
+        }
+    }
+}
+
+/// Why [`Sender::send`] did not queue a reading. Every case is also counted in the stats.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The reading cannot be written in the sender's format.
+    #[error(transparent)]
+    Unrepresentable(#[from] EncodeError),
+    /// The encoded reading is longer than one datagram or stream line may be.
+    #[error("reading of {len} bytes is longer than the {max}-byte limit of {transport}")]
+    Oversize {
+        /// Encoded length.
+        len: usize,
+        /// The limit.
+        max: usize,
+        /// The kind of socket.
+        transport: &'static str,
+    },
+    /// The queue was full and the policy is [`OnFull::DropNewest`].
+    #[error("queue full: reading dropped")]
+    QueueFull,
+    /// The sender is shutting down.
+    #[error("the sender is closed")]
+    Closed,
+}
+
+/// Invalid sender settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The datagram size is out of range.
+    #[error("--max-datagram {0} is out of range: use 64 to {max} bytes", max = TELEGRAF_MAX_LINE)]
+    DatagramSize(usize),
+    /// The writer thread could not be started.
+    #[error("cannot start the writer thread: {0}")]
+    Thread(String),
+}
+
+type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// Settings of a [`Sender`]; start it with [`SenderBuilder::start`].
+#[must_use]
+#[derive(Clone)]
+pub struct SenderBuilder {
+    endpoint: Endpoint,
+    encoder: Encoder,
+    queue_size: usize,
+    on_full: OnFull,
+    reopen_after: Option<u64>,
+    backoff_floor: Duration,
+    backoff_ceiling: Duration,
+    max_datagram: Option<usize>,
+    flush_timeout: Duration,
+    connect_timeout: Duration,
+    send_buffer: Option<usize>,
+    on_event: Option<EventHook>,
+}
+
+impl SenderBuilder {
+    /// How many readings may wait (default 10 000).
+    pub fn queue_size(mut self, readings: usize) -> Self {
+        self.queue_size = readings.max(1);
+        self
+    }
+
+    /// What to do when the queue is full (default [`OnFull::Block`]).
+    pub fn on_full(mut self, policy: OnFull) -> Self {
+        self.on_full = policy;
+        self
+    }
+
+    /// Close and reopen a stream connection after this many writes.
+    pub fn reopen_after(mut self, writes: Option<u64>) -> Self {
+        self.reopen_after = writes.filter(|&n| n > 0);
+        self
+    }
+
+    /// Backoff between connection attempts (default 100 ms to 10 s).
+    pub fn backoff(mut self, floor: Duration, ceiling: Duration) -> Self {
+        self.backoff_floor = floor;
+        self.backoff_ceiling = ceiling;
+        self
+    }
+
+    /// Largest datagram payload (default 1432 bytes for UDP, 65 535 for unixgram).
+    pub fn max_datagram(mut self, bytes: Option<usize>) -> Self {
+        self.max_datagram = bytes;
+        self
+    }
+
+    /// How long shutdown may take to deliver what is queued (default 5 s).
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = timeout;
+        self
+    }
+
+    /// How long one TCP connection attempt may take (default 3 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Kernel send buffer size (`SO_SNDBUF`) for TCP and UDP sockets.
+    pub fn send_buffer(mut self, bytes: Option<usize>) -> Self {
+        self.send_buffer = bytes;
+        self
+    }
+
+    /// Called on the writer thread for each connection [`Event`].
+    pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.on_event = Some(Arc::new(hook));
+        self
+    }
+
+    /// The largest record the endpoint takes, and how records are framed.
+    fn limits(&self) -> Result<(usize, Framing), ConfigError> {
+        let framing = if self.endpoint.is_datagram() && self.encoder.format() == Format::Json {
+            Framing::JsonArray
+        } else {
+            Framing::Lines
+        };
+        let limit = match (&self.endpoint, self.max_datagram) {
+            (Endpoint::Udp { .. } | Endpoint::Unixgram(_), Some(n)) => {
+                if !(64..=TELEGRAF_MAX_LINE).contains(&n) {
+                    return Err(ConfigError::DatagramSize(n));
+                }
+                n
+            }
+            (Endpoint::Udp { .. }, None) => DEFAULT_UDP_DATAGRAM,
+            (Endpoint::Unixgram(_), None) => DEFAULT_UNIXGRAM_DATAGRAM,
+            (Endpoint::Stdout, _) => usize::MAX,
+            _ => TELEGRAF_MAX_LINE,
+        };
+        Ok((limit, framing))
+    }
+
+    /// Starts the writer thread. Nothing connects until the first reading is written.
+    pub fn start(self) -> Result<Sender, ConfigError> {
+        let (limit, framing) = self.limits()?;
+        let shared = Arc::new(Shared {
+            queue: Queue::new(self.queue_size),
+            stats: Stats::default(),
+            stop_at: OnceLock::new(),
+        });
+        let writer = writer::Writer::new(
+            shared.clone(),
+            self.endpoint.clone(),
+            SocketOptions {
+                connect_timeout: self.connect_timeout,
+                write_timeout: Duration::from_millis(200),
+                send_buffer: self.send_buffer,
+            },
+            framing,
+            limit,
+            self.reopen_after,
+            Backoff::new(self.backoff_floor, self.backoff_ceiling),
+            self.on_event.clone(),
+        );
+        let thread = std::thread::Builder::new()
+            .name("telemit-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| ConfigError::Thread(e.to_string()))?;
+        Ok(Sender {
+            shared,
+            thread: Some(thread),
+            encoder: self.encoder,
+            on_full: self.on_full,
+            framing,
+            limit,
+            endpoint: self.endpoint,
+            flush_timeout: self.flush_timeout,
+        })
+    }
+}
+
+pub(crate) struct Shared {
+    pub queue: Queue,
+    pub stats: Stats,
+    /// Set at shutdown: after this instant the writer gives up on what it has not delivered.
+    pub stop_at: OnceLock<Instant>,
+}
+
+impl Shared {
+    pub fn past_deadline(&self) -> bool {
+        self.stop_at.get().is_some_and(|t| Instant::now() >= *t)
+    }
+}
+
+/// Sends readings to one endpoint from any number of threads.
+///
+/// ```no_run
+/// use telemit::{Encoder, Format, Reading, Sender};
+///
+/// let sender = Sender::builder("unix:///tmp/telegraf.sock".parse()?, Encoder::new(Format::Influx))
+///     .start()?;
+/// sender.send(&Reading::builder("job").field("progress", 0.5).build()?)?;
+/// let stats = sender.shutdown();
+/// println!("{}", stats.summary());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Sender {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    encoder: Encoder,
+    on_full: OnFull,
+    framing: Framing,
+    limit: usize,
+    endpoint: Endpoint,
+    flush_timeout: Duration,
+}
+
+impl Sender {
+    /// Settings for a sender to `endpoint` in `encoder`'s format, with defaults.
+    pub fn builder(endpoint: Endpoint, encoder: Encoder) -> SenderBuilder {
+        SenderBuilder {
+            endpoint,
+            encoder,
+            queue_size: 10_000,
+            on_full: OnFull::Block,
+            reopen_after: None,
+            backoff_floor: Duration::from_millis(100),
+            backoff_ceiling: Duration::from_secs(10),
+            max_datagram: None,
+            flush_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(3),
+            send_buffer: None,
+            on_event: None,
+        }
+    }
+
+    /// Encodes `reading` and queues it. With [`OnFull::Block`] this waits while the queue is
+    /// full. Every error is also counted in [`Sender::stats`].
+    pub fn send(&self, reading: &Reading) -> Result<(), SendError> {
+        let stats = &self.shared.stats;
+        stats.add_in();
+        let pushed = self.shared.queue.push(self.on_full, |out: &mut Vec<u8>| {
+            let start = out.len();
+            match self.framing {
+                Framing::Lines => self.encoder.encode(reading, out)?,
+                Framing::JsonArray => json::encode_object(
+                    reading,
+                    self.encoder.precision(),
+                    self.encoder.json_options(),
+                    out,
+                )
+                .inspect_err(|_| out.truncate(start))?,
+            }
+            let len = self.framing.single_len(out.len() - start);
+            if len > self.limit {
+                out.truncate(start);
+                return Err(SendError::Oversize {
+                    len,
+                    max: self.limit,
+                    transport: if self.endpoint.is_datagram() {
+                        "a datagram"
+                    } else {
+                        "a stream line in Telegraf"
+                    },
+                });
+            }
+            Ok(())
+        });
+        match pushed {
+            Pushed::Queued { dropped_oldest } => {
+                if dropped_oldest {
+                    stats.add_dropped(DropReason::QueueFull, 1);
+                }
+                Ok(())
+            }
+            Pushed::DroppedNewest => {
+                stats.add_dropped(DropReason::QueueFull, 1);
+                Err(SendError::QueueFull)
+            }
+            Pushed::Refused(error) => {
+                let reason = match error {
+                    SendError::Oversize { .. } => DropReason::Oversize,
+                    _ => DropReason::Unrepresentable,
+                };
+                stats.add_dropped(reason, 1);
+                Err(error)
+            }
+            Pushed::Closed => {
+                stats.add_dropped(DropReason::SendError, 1);
+                Err(SendError::Closed)
+            }
+        }
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        let mut snapshot = self.shared.stats.snapshot();
+        snapshot.queue_depth = self.shared.queue.depth() as u64;
+        snapshot
+    }
+
+    /// The endpoint.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Stops taking readings, delivers what is queued within the flush timeout (dropping and
+    /// counting the rest), and returns the final counters.
+    pub fn shutdown(mut self) -> StatsSnapshot {
+        self.stop();
+        self.stats()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.shared.stop_at.set(Instant::now() + self.flush_timeout);
+        self.shared.queue.close();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

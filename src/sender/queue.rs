@@ -1,0 +1,242 @@
+//! The bounded queue between producers and the writer thread.
+//!
+//! Producers encode straight into the queue's byte buffer, so a queued reading costs no
+//! allocation of its own; the writer swaps the whole buffer out at once, which is what makes
+//! batches grow under load while a lone reading still goes out immediately.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// What to do with a new reading when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFull {
+    /// Wait for room: nothing is lost, the producer slows down.
+    #[default]
+    Block,
+    /// Drop the oldest queued reading to make room (counted).
+    DropOldest,
+    /// Drop the new reading (counted).
+    DropNewest,
+}
+
+/// Encoded readings waiting to be written: one byte buffer and where each record ends.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    pub bytes: Vec<u8>,
+    /// End offset in `bytes` of each live record.
+    pub ends: VecDeque<usize>,
+    /// Offset of the first live record (records before it were dropped).
+    pub start: usize,
+}
+
+impl Pending {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.start = 0;
+    }
+
+    /// The records in order.
+    pub fn records(&self) -> impl Iterator<Item = &[u8]> {
+        let mut from = self.start;
+        self.ends.iter().map(move |&end| {
+            let record = &self.bytes[from..end];
+            from = end;
+            record
+        })
+    }
+
+    /// The bytes of all live records.
+    pub fn live_bytes(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+
+    fn drop_oldest(&mut self) {
+        if let Some(end) = self.ends.pop_front() {
+            self.start = end;
+        }
+        if self.ends.is_empty() {
+            self.clear();
+        }
+    }
+}
+
+/// Outcome of offering a reading to the queue.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Pushed<E> {
+    Queued { dropped_oldest: bool },
+    DroppedNewest,
+    Refused(E),
+    Closed,
+}
+
+struct State {
+    pending: Pending,
+    closed: bool,
+}
+
+pub(crate) struct Queue {
+    state: Mutex<State>,
+    not_empty: Condvar,
+    not_full: Condvar,
+    capacity: usize,
+}
+
+impl Queue {
+    pub fn new(capacity: usize) -> Self {
+        Queue {
+            state: Mutex::new(State {
+                pending: Pending::default(),
+                closed: false,
+            }),
+            not_empty: Condvar::new(),
+            not_full: Condvar::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere cannot leave `State` half-updated in a way that matters here.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes room as `policy` says, then lets `encode` append one record to the buffer.
+    /// `encode` must leave the buffer as it was when it fails.
+    pub fn push<E>(
+        &self,
+        policy: OnFull,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Pushed<E> {
+        let mut state = self.lock();
+        let mut dropped_oldest = false;
+        loop {
+            if state.closed {
+                return Pushed::Closed;
+            }
+            if state.pending.len() < self.capacity {
+                break;
+            }
+            match policy {
+                OnFull::Block => {
+                    state = self.not_full.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+                OnFull::DropNewest => return Pushed::DroppedNewest,
+                OnFull::DropOldest => {
+                    state.pending.drop_oldest();
+                    dropped_oldest = true;
+                }
+            }
+        }
+        if let Err(error) = encode(&mut state.pending.bytes) {
+            return Pushed::Refused(error);
+        }
+        let end = state.pending.bytes.len();
+        state.pending.ends.push_back(end);
+        if state.pending.len() == 1 {
+            self.not_empty.notify_one();
+        }
+        Pushed::Queued { dropped_oldest }
+    }
+
+    /// Swaps everything queued into `batch` (which is cleared first). Waits while the queue is
+    /// empty and open, until `deadline` if one is given. Returns false once the queue is closed
+    /// and empty.
+    pub fn take(&self, batch: &mut Pending, deadline: Option<Instant>) -> bool {
+        batch.clear();
+        let mut state = self.lock();
+        while state.pending.is_empty() && !state.closed {
+            match deadline {
+                None => state = self.not_empty.wait(state).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return true;
+                    }
+                    state = self
+                        .not_empty
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        std::mem::swap(batch, &mut state.pending);
+        self.not_full.notify_all();
+        !(state.closed && batch.is_empty())
+    }
+
+    /// Readings waiting.
+    pub fn depth(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    /// Stops accepting readings; what is queued can still be taken.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.not_empty.notify_all();
+        self.not_full.notify_all();
+    }
+
+    /// Takes and discards what is queued, returning how many readings that was.
+    pub fn discard(&self) -> usize {
+        let mut state = self.lock();
+        let count = state.pending.len();
+        state.pending.clear();
+        self.not_full.notify_all();
+        count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(queue: &Queue, policy: OnFull, text: &str) -> Pushed<()> {
+        queue.push(policy, |buf: &mut Vec<u8>| {
+            buf.extend_from_slice(text.as_bytes());
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn drop_policies() {
+        let queue = Queue::new(2);
+        assert_eq!(push(&queue, OnFull::DropOldest, "a\n"), Pushed::Queued { dropped_oldest: false });
+        push(&queue, OnFull::DropOldest, "b\n");
+        assert_eq!(push(&queue, OnFull::DropOldest, "c\n"), Pushed::Queued { dropped_oldest: true });
+        assert_eq!(push(&queue, OnFull::DropNewest, "d\n"), Pushed::DroppedNewest);
+        let mut batch = Pending::default();
+        assert!(queue.take(&mut batch, None));
+        assert_eq!(batch.live_bytes(), b"b\nc\n");
+        assert_eq!(batch.records().collect::<Vec<_>>(), [&b"b\n"[..], b"c\n"]);
+        queue.close();
+        assert_eq!(push(&queue, OnFull::Block, "e\n"), Pushed::Closed);
+        assert!(!queue.take(&mut batch, None));
+    }
+
+    #[test]
+    fn block_waits_for_room() {
+        let queue = std::sync::Arc::new(Queue::new(1));
+        push(&queue, OnFull::Block, "a\n");
+        let producer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || push(&queue, OnFull::Block, "b\n"))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!producer.is_finished(), "producer must wait while the queue is full");
+        let mut batch = Pending::default();
+        queue.take(&mut batch, None);
+        assert_eq!(producer.join().unwrap(), Pushed::Queued { dropped_oldest: false });
+        queue.take(&mut batch, None);
+        assert_eq!(batch.live_bytes(), b"b\n");
+    }
+}

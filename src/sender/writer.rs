@@ -1,0 +1,333 @@
+//! The writer thread: takes batches from the queue and delivers them through the connection
+//! state machine `Disconnected { retry_at } → Ready { transport, writes }`.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::backoff::Backoff;
+use super::queue::Pending;
+use super::retained::Retained;
+use super::transport::{SocketOptions, Transport};
+use super::{Event, EventHook, Shared};
+use crate::batch::{DatagramPacker, Framing};
+use crate::endpoint::Endpoint;
+use crate::stats::DropReason;
+
+/// How long a graceful close waits for the peer to read what was written and close.
+const GRACEFUL_CLOSE: Duration = Duration::from_secs(2);
+/// The longest the writer sleeps at once, so that it notices shutdown.
+const TICK: Duration = Duration::from_millis(50);
+
+enum Connection {
+    Disconnected { retry_at: Instant, lost: bool },
+    Ready { transport: Transport, writes: u64 },
+}
+
+impl Connection {
+    fn disconnected(lost: bool) -> Connection {
+        Connection::Disconnected {
+            retry_at: Instant::now(),
+            lost,
+        }
+    }
+}
+
+/// The connection and everything needed to keep it up.
+struct Link {
+    shared: Arc<Shared>,
+    endpoint: Endpoint,
+    endpoint_text: String,
+    options: SocketOptions,
+    reopen_after: Option<u64>,
+    backoff: Backoff,
+    state: Connection,
+    on_event: Option<EventHook>,
+    /// Readings that will be written again on the next connection.
+    resending: usize,
+}
+
+pub(crate) struct Writer {
+    link: Link,
+    framing: Framing,
+    packer: DatagramPacker,
+    retained: Retained,
+}
+
+/// A delivery that stopped because the flush deadline passed.
+struct Stopped;
+
+impl Writer {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        shared: Arc<Shared>,
+        endpoint: Endpoint,
+        options: SocketOptions,
+        framing: Framing,
+        max_datagram: usize,
+        reopen_after: Option<u64>,
+        backoff: Backoff,
+        on_event: Option<EventHook>,
+    ) -> Self {
+        let packer_limit = if endpoint.is_datagram() { max_datagram } else { 0 };
+        Writer {
+            link: Link {
+                shared,
+                endpoint_text: endpoint.to_string(),
+                endpoint,
+                options,
+                reopen_after,
+                backoff,
+                state: Connection::Disconnected {
+                    retry_at: Instant::now(),
+                    lost: false,
+                },
+                on_event,
+                resending: 0,
+            },
+            framing,
+            packer: DatagramPacker::new(packer_limit, framing),
+            retained: Retained::default(),
+        }
+    }
+
+    pub fn run(mut self) {
+        let mut batch = Pending::default();
+        let mut resend = Pending::default();
+        loop {
+            let open = self.link.shared.queue.take(&mut batch, None);
+            if !batch.is_empty() {
+                let delivered = if self.link.endpoint.is_datagram() {
+                    self.deliver_datagrams(&batch)
+                } else {
+                    self.deliver_stream(&batch, &mut resend)
+                };
+                if delivered.is_err() {
+                    let dropped = batch.len() as u64 + self.link.shared.queue.discard() as u64;
+                    self.link.shared.stats.add_dropped(DropReason::SendError, dropped);
+                    self.link.emit(Event::GaveUp {
+                        endpoint: self.link.endpoint_text.clone(),
+                        dropped,
+                    });
+                }
+            }
+            if !open {
+                break;
+            }
+        }
+        if let Connection::Ready { transport, .. } =
+            std::mem::replace(&mut self.link.state, Connection::disconnected(false))
+        {
+            transport.close_gracefully(GRACEFUL_CLOSE);
+        }
+    }
+
+    /// Writes the batch (after anything to resend) on a stream, reconnecting until it is done.
+    fn deliver_stream(&mut self, batch: &Pending, resend: &mut Pending) -> Result<(), Stopped> {
+        let shared = self.link.shared.clone();
+        loop {
+            let transport = self.link.ready()?;
+            let result = write_all(transport, resend.live_bytes(), &shared)
+                .and_then(|()| write_all(transport, batch.live_bytes(), &shared));
+            match result {
+                Ok(()) => {
+                    let unsent = transport.unsent_bytes();
+                    let bytes = (resend.live_bytes().len() + batch.live_bytes().len()) as u64;
+                    self.link.shared.stats.add_written(batch.len() as u64, bytes);
+                    match unsent {
+                        Some(unsent) => self
+                            .retained
+                            .written(resend.records().chain(batch.records()), unsent),
+                        None => self.retained.clear(),
+                    }
+                    resend.clear();
+                    self.link.after_write(&mut self.retained);
+                    return Ok(());
+                }
+                Err(WriteFailure::Stopped) => {
+                    // What was already retained or resent counted as written before.
+                    return Err(Stopped);
+                }
+                Err(WriteFailure::Io(error)) => {
+                    // The peer may not have taken anything still in the kernel: send it again.
+                    self.retained.take_into(resend);
+                    self.link.resending = resend.len();
+                    self.link.lost(&error);
+                }
+            }
+        }
+    }
+
+    fn deliver_datagrams(&mut self, batch: &Pending) -> Result<(), Stopped> {
+        let mut stopped = None;
+        let mut oversize = 0;
+        let mut packer = std::mem::replace(&mut self.packer, DatagramPacker::new(0, self.framing));
+        for record in batch.records() {
+            let pushed = packer.push(record, |payload, records| {
+                if stopped.is_none() {
+                    stopped = self.link.send_datagram(payload, records).err();
+                }
+            });
+            oversize += u64::from(pushed.is_err());
+        }
+        packer.finish(|payload, records| {
+            if stopped.is_none() {
+                stopped = self.link.send_datagram(payload, records).err();
+            }
+        });
+        self.packer = packer;
+        // The sender already refuses oversize records; this only guards a changed limit.
+        self.link.shared.stats.add_dropped(DropReason::Oversize, oversize);
+        match stopped {
+            Some(stop) => Err(stop),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Link {
+    fn emit(&self, event: Event) {
+        if let Some(hook) = &self.on_event {
+            hook(&event);
+        }
+    }
+
+    /// The open transport, connecting (with backoff) until it is open or the deadline passes.
+    fn ready(&mut self) -> Result<&mut Transport, Stopped> {
+        loop {
+            if self.shared.past_deadline() {
+                return Err(Stopped);
+            }
+            match &mut self.state {
+                Connection::Ready { .. } => break,
+                Connection::Disconnected { retry_at, lost } => {
+                    let now = Instant::now();
+                    if now < *retry_at {
+                        std::thread::sleep((*retry_at - now).min(TICK));
+                        continue;
+                    }
+                    let lost = *lost;
+                    match Transport::connect(&self.endpoint, &self.options) {
+                        Ok(transport) => {
+                            let failures = self.backoff.failures();
+                            if failures > 0 || lost {
+                                let resent = std::mem::take(&mut self.resending);
+                                self.shared.stats.add_reconnect();
+                                self.emit(Event::Reconnected {
+                                    endpoint: self.endpoint_text.clone(),
+                                    failures,
+                                    resent,
+                                });
+                            }
+                            self.backoff.reset();
+                            self.state = Connection::Ready {
+                                transport,
+                                writes: 0,
+                            };
+                        }
+                        Err(error) => {
+                            let retry_in = self.backoff.next_delay();
+                            if self.backoff.failures() == 1 {
+                                self.emit(Event::ConnectFailed {
+                                    endpoint: self.endpoint_text.clone(),
+                                    error: error.to_string(),
+                                    retry_in,
+                                });
+                            }
+                            self.state = Connection::Disconnected {
+                                retry_at: Instant::now() + retry_in,
+                                lost,
+                            };
+                        }
+                    }
+                }
+            }
+        }
+        match &mut self.state {
+            Connection::Ready { transport, .. } => Ok(transport),
+            Connection::Disconnected { .. } => unreachable!("the loop above ends only when ready"),
+        }
+    }
+
+    /// An open connection failed: close it and retry at once (then with backoff).
+    fn lost(&mut self, error: &io::Error) {
+        self.emit(Event::ConnectionLost {
+            endpoint: self.endpoint_text.clone(),
+            error: error.to_string(),
+        });
+        self.state = Connection::disconnected(true);
+    }
+
+    /// Counts a write and reopens the connection when `reopen_after` says so.
+    fn after_write(&mut self, retained: &mut Retained) {
+        let Connection::Ready { writes, .. } = &mut self.state else {
+            return;
+        };
+        *writes += 1;
+        if self.reopen_after.is_none_or(|n| *writes < n) {
+            return;
+        }
+        if let Connection::Ready { transport, .. } =
+            std::mem::replace(&mut self.state, Connection::disconnected(false))
+        {
+            transport.close_gracefully(GRACEFUL_CLOSE);
+            // The peer read everything before it closed its side.
+            retained.clear();
+            self.shared.stats.add_reconnect();
+        }
+    }
+
+    fn send_datagram(&mut self, payload: &[u8], records: usize) -> Result<(), Stopped> {
+        loop {
+            let transport = self.ready()?;
+            match transport.send_datagram(payload) {
+                Ok(()) => {
+                    self.shared
+                        .stats
+                        .add_written(records as u64, payload.len() as u64);
+                    let mut unused = Retained::default();
+                    self.after_write(&mut unused);
+                    return Ok(());
+                }
+                // The receiver's queue is full (unixgram): wait, as a blocking socket does.
+                Err(e) if is_retry(&e) => {}
+                Err(error) => {
+                    self.lost(&error);
+                    // Datagram sockets reconnect without delay; back off before the next try.
+                    if let Connection::Disconnected { retry_at, .. } = &mut self.state {
+                        *retry_at = Instant::now() + self.backoff.next_delay();
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum WriteFailure {
+    Stopped,
+    Io(io::Error),
+}
+
+fn is_retry(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// Writes all of `bytes`, riding out write timeouts until the flush deadline passes.
+fn write_all(transport: &mut Transport, mut bytes: &[u8], shared: &Shared) -> Result<(), WriteFailure> {
+    while !bytes.is_empty() {
+        match transport.write(bytes) {
+            Ok(0) => return Err(WriteFailure::Io(io::ErrorKind::WriteZero.into())),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if is_retry(&e) => {
+                if shared.past_deadline() {
+                    return Err(WriteFailure::Stopped);
+                }
+            }
+            Err(e) => return Err(WriteFailure::Io(e)),
+        }
+    }
+    Ok(())
+}
