@@ -8,6 +8,7 @@
 //! - [`batch`]: packing encoded readings into datagrams (pure).
 //! - [`sender`]: the [`Sender`]: queue, batching writer thread, reconnection, drop policies.
 //! - [`stats`]: counters of what a sender did.
+//! - [`listen`]: a receiver with Telegraf's `socket_listener` behaviour, to check a pipeline.
 //!
 //! ```
 //! use telemit::{Encoder, Format, Reading};
@@ -29,6 +30,7 @@ pub mod batch;
 pub mod endpoint;
 pub mod format;
 pub mod input;
+pub mod listen;
 pub mod reading;
 pub mod sender;
 pub mod stats;

@@ -348,6 +348,11 @@ impl Reading {
         self.timestamp
     }
 
+    /// Sets or clears the timestamp.
+    pub fn set_timestamp(&mut self, timestamp: Option<Timestamp>) {
+        self.timestamp = timestamp;
+    }
+
     /// Sets the timestamp if the reading has none.
     pub fn stamp_if_missing(&mut self, timestamp: Timestamp) {
         self.timestamp.get_or_insert(timestamp);

@@ -65,6 +65,27 @@ pub fn parse_line(line: &str, precision: Precision) -> Result<Option<Reading>, P
     Ok(Some(builder.build()?))
 }
 
+/// Parses one field value written as in line protocol: `1.5`, `3i`, `7u`, `true`, `"text"`.
+///
+/// ```
+/// use telemit::{FieldValue, input::line_protocol::parse_field_value};
+/// assert_eq!(parse_field_value("7u")?, FieldValue::Unsigned(7));
+/// assert_eq!(parse_field_value("\"a b\"")?, FieldValue::String("a b".into()));
+/// assert!(parse_field_value("hello").is_err());
+/// # Ok::<(), telemit::input::ParseError>(())
+/// ```
+pub fn parse_field_value(text: &str) -> Result<FieldValue, ParseError> {
+    let mut cursor = Cursor {
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
+    let value = cursor.field_value()?;
+    if !cursor.at_end() {
+        return Err(cursor.unexpected("the end of the value"));
+    }
+    Ok(value)
+}
+
 struct Cursor<'a> {
     bytes: &'a [u8],
     pos: usize,

@@ -5,6 +5,8 @@
 
 pub mod json;
 pub mod line_protocol;
+pub mod telegraf_json;
+pub mod wavefront;
 
 use std::fmt;
 use std::str::FromStr;

@@ -16,7 +16,7 @@ mod retained;
 mod transport;
 mod writer;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -211,6 +211,11 @@ impl SenderBuilder {
         self
     }
 
+    /// The endpoint.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
     /// Called on the writer thread for each connection [`Event`].
     pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.on_event = Some(Arc::new(hook));
@@ -267,7 +272,7 @@ impl SenderBuilder {
             .map_err(|e| ConfigError::Thread(e.to_string()))?;
         Ok(Sender {
             shared,
-            thread: Some(thread),
+            thread: Mutex::new(Some(thread)),
             encoder: self.encoder,
             on_full: self.on_full,
             framing,
@@ -305,7 +310,7 @@ impl Shared {
 /// ```
 pub struct Sender {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
     encoder: Encoder,
     on_full: OnFull,
     framing: Framing,
@@ -404,23 +409,21 @@ impl Sender {
     }
 
     /// Stops taking readings, delivers what is queued within the flush timeout (dropping and
-    /// counting the rest), and returns the final counters.
-    pub fn shutdown(mut self) -> StatsSnapshot {
-        self.stop();
-        self.stats()
-    }
-
-    fn stop(&mut self) {
+    /// counting the rest), and returns the final counters. Later calls of [`Sender::send`] fail
+    /// with [`SendError::Closed`]; calling it again only returns the counters.
+    pub fn shutdown(&self) -> StatsSnapshot {
         let _ = self.shared.stop_at.set(Instant::now() + self.flush_timeout);
         self.shared.queue.close();
-        if let Some(thread) = self.thread.take() {
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
             let _ = thread.join();
         }
+        self.stats()
     }
 }
 
 impl Drop for Sender {
     fn drop(&mut self) {
-        self.stop();
+        self.shutdown();
     }
 }

@@ -1,0 +1,195 @@
+//! `telemit listen`: a receiver with Telegraf's socket_listener behaviour.
+
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use telemit::format::JsonOptions;
+use telemit::listen::{ListenOptions, Listener, Received, SequenceTracker};
+use telemit::{Encoder, Endpoint, FieldValue, Format, Reading};
+
+use super::output::{FormatArg, PrecisionArg};
+use super::{parse_duration, termination_flag};
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Where to listen: unix:///path, unixgram:///path, tcp://host:port, udp://host:port
+    #[arg(long, value_name = "ENDPOINT", value_parser = |s: &str| s.parse::<Endpoint>().map_err(|e| e.to_string()))]
+    pub on: Endpoint,
+
+    /// Data format to read (Telegraf's data_format)
+    #[arg(long, value_enum, default_value = "influx")]
+    pub format: FormatArg,
+
+    /// Unit of incoming timestamps (influx_timestamp_precision; json_time_format unix_ns etc.)
+    #[arg(long, value_enum, default_value = "ns")]
+    pub precision: PrecisionArg,
+
+    /// Print readings as JSON objects {"name","tags","fields","timestamp"} instead of line protocol
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print no readings, only rates, errors and the final report
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Field holding a sequence number, for counting lost and duplicated readings
+    #[arg(long, default_value = "seq", value_name = "FIELD")]
+    pub seq_field: String,
+
+    /// Longest stream line and largest datagram read (Telegraf's read_buffer_size)
+    #[arg(long, default_value_t = telemit::listen::DEFAULT_READ_BUFFER, value_name = "BYTES")]
+    pub read_buffer_size: usize,
+
+    /// Stop after this long (default: run until interrupted)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+
+    /// JSON key holding the measurement (json_name_key)
+    #[arg(long, default_value = "measurement", value_name = "KEY")]
+    pub json_name_key: String,
+
+    /// JSON key holding the time (json_time_key)
+    #[arg(long, default_value = "time", value_name = "KEY")]
+    pub json_time_key: String,
+}
+
+/// What a listener has seen, shared with its threads.
+#[derive(Default)]
+pub struct Tally {
+    pub readings: u64,
+    pub rejected: u64,
+    pub sequence: SequenceTracker,
+}
+
+/// A sink that counts, tracks sequence numbers, and hands each payload to `each` as well.
+pub fn counting_sink(
+    tally: Arc<Mutex<Tally>>,
+    seq_field: String,
+    each: impl Fn(&Received) + Send + Sync + 'static,
+) -> telemit::listen::Sink {
+    Arc::new(move |received: Received| {
+        {
+            let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
+            match &received {
+                Received::Readings(readings) => {
+                    tally.readings += readings.len() as u64;
+                    for reading in readings {
+                        if let Some(seq) = SequenceTracker::sequence_of(reading, &seq_field) {
+                            tally.sequence.observe(seq);
+                        }
+                    }
+                }
+                Received::Rejected { .. } => tally.rejected += 1,
+            }
+        }
+        each(&received);
+    })
+}
+
+pub fn run(args: ListenArgs) -> Result<i32, String> {
+    let options = ListenOptions {
+        format: args.format.into(),
+        json: JsonOptions {
+            name_key: args.json_name_key.clone(),
+            time_key: args.json_time_key.clone(),
+        },
+        precision: args.precision.into(),
+        read_buffer_size: args.read_buffer_size,
+    };
+    let listener = Listener::bind(&args.on, options).map_err(|e| format!("cannot listen on {}: {e}", args.on))?;
+    let local = listener.endpoint().map_err(|e| e.to_string())?;
+    eprintln!("telemit listen: reading {} on {local}", Format::from(args.format));
+
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let (as_json, quiet) = (args.json, args.quiet);
+    let stdout = Arc::new(Mutex::new(std::io::BufWriter::new(std::io::stdout())));
+    let printer = stdout.clone();
+    let sink = counting_sink(tally.clone(), args.seq_field.clone(), move |received| match received {
+        Received::Readings(readings) if !quiet => {
+            let mut out = printer.lock().unwrap_or_else(|e| e.into_inner());
+            for reading in readings {
+                let _ = out.write_all(&render(reading, as_json));
+            }
+            let _ = out.flush();
+        }
+        Received::Readings(_) => {}
+        Received::Rejected { text, error } => {
+            eprintln!("telemit listen: rejected: {error}: {}", super::excerpt(text));
+        }
+    });
+    let handle = listener.spawn(sink).map_err(|e| e.to_string())?;
+    let terminated = termination_flag().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut last = (Instant::now(), 0u64);
+    while !terminated.load(Ordering::SeqCst) && args.duration.is_none_or(|d| started.elapsed() < d) {
+        std::thread::sleep(Duration::from_millis(50));
+        if last.0.elapsed() >= Duration::from_secs(1) {
+            let t = tally.lock().unwrap_or_else(|e| e.into_inner());
+            if t.readings != last.1 {
+                let rate = (t.readings - last.1) as f64 / last.0.elapsed().as_secs_f64();
+                eprintln!(
+                    "telemit listen: {rate:.0} readings/s, {} received, {} rejected, {} lost, {} duplicated",
+                    t.readings, t.rejected, t.sequence.lost(), t.sequence.duplicates()
+                );
+            }
+            last = (Instant::now(), t.readings);
+        }
+    }
+    handle.stop();
+    let t = tally.lock().unwrap_or_else(|e| e.into_inner());
+    eprintln!("telemit listen: {}", report(&t));
+    Ok(0)
+}
+
+pub fn report(t: &Tally) -> String {
+    let mut text = format!("{} readings received, {} payloads rejected", t.readings, t.rejected);
+    if let Some(highest) = t.sequence.highest() {
+        text.push_str(&format!(
+            "; sequence up to {highest}: {} distinct, {} lost, {} duplicated",
+            t.sequence.unique(),
+            t.sequence.lost(),
+            t.sequence.duplicates()
+        ));
+    }
+    text
+}
+
+fn render(reading: &Reading, as_json: bool) -> Vec<u8> {
+    if !as_json {
+        let mut out = Vec::new();
+        if Encoder::new(Format::Influx).encode(reading, &mut out).is_ok() {
+            return out;
+        }
+    }
+    let tags: serde_json::Map<String, serde_json::Value> = reading
+        .tags()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into()))
+        .collect();
+    let fields: serde_json::Map<String, serde_json::Value> = reading
+        .fields()
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                FieldValue::Float(f) => (*f).into(),
+                FieldValue::Integer(i) => (*i).into(),
+                FieldValue::Unsigned(u) => (*u).into(),
+                FieldValue::Boolean(b) => (*b).into(),
+                FieldValue::String(s) => s.clone().into(),
+            };
+            (k.clone(), value)
+        })
+        .collect();
+    let timestamp = reading
+        .timestamp()
+        .and_then(|t| t.to_precision(telemit::Precision::Nanoseconds));
+    let object = serde_json::json!({
+        "name": reading.measurement(), "tags": tags, "fields": fields, "timestamp": timestamp,
+    });
+    let mut out = object.to_string().into_bytes();
+    out.push(b'\n');
+    out
+}

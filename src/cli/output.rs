@@ -1,0 +1,252 @@
+//! Options shared by every command that sends: where, in which format, and how.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use telemit::format::{JsonOptions, WavefrontOptions};
+use telemit::sender::Event;
+use telemit::{DefaultTags, Encoder, Endpoint, Format, OnFull, Precision, Reading, Sender, Timestamp};
+
+use super::{parse_duration, parse_key_value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Influx line protocol (Telegraf data_format = "influx")
+    Influx,
+    /// One flat JSON object per reading (data_format = "json")
+    Json,
+    /// Wavefront, one line per field (data_format = "wavefront")
+    Wavefront,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Influx => Format::Influx,
+            FormatArg::Json => Format::Json,
+            FormatArg::Wavefront => Format::Wavefront,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// Seconds
+    S,
+    /// Milliseconds
+    Ms,
+    /// Microseconds
+    Us,
+    /// Nanoseconds
+    Ns,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Self {
+        match p {
+            PrecisionArg::S => Precision::Seconds,
+            PrecisionArg::Ms => Precision::Milliseconds,
+            PrecisionArg::Us => Precision::Microseconds,
+            PrecisionArg::Ns => Precision::Nanoseconds,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnFullArg {
+    /// Wait for room: nothing is lost, the input slows down
+    Block,
+    /// Drop the oldest queued reading (counted)
+    DropOldest,
+    /// Drop the new reading (counted)
+    DropNewest,
+}
+
+impl From<OnFullArg> for OnFull {
+    fn from(p: OnFullArg) -> Self {
+        match p {
+            OnFullArg::Block => OnFull::Block,
+            OnFullArg::DropOldest => OnFull::DropOldest,
+            OnFullArg::DropNewest => OnFull::DropNewest,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Where to send: unix:///path, unixgram:///path, tcp://host:port, udp://host:port, or - for stdout
+    #[arg(long, default_value = "-", value_name = "ENDPOINT", value_parser = |s: &str| s.parse::<Endpoint>().map_err(|e| e.to_string()))]
+    pub to: Endpoint,
+
+    /// Wire format; match it with data_format in Telegraf (configs in telegraf/)
+    #[arg(long, value_enum, default_value = "influx")]
+    pub format: FormatArg,
+
+    /// Unit of the timestamps written (influx, json); set the same in Telegraf
+    /// (influx_timestamp_precision, json_time_format). Wavefront always uses seconds
+    #[arg(long, value_enum, default_value = "ns")]
+    pub precision: PrecisionArg,
+
+    /// Stamp readings that have no timestamp with the time they are sent. Without it Telegraf
+    /// stamps them on arrival; --format json always stamps (Telegraf's json_time_key needs one)
+    #[arg(long)]
+    pub add_timestamp: bool,
+
+    /// Tag added to every reading that does not have it (repeatable), e.g. -t host=web01
+    #[arg(short = 't', long = "tag", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub tags: Vec<(String, String)>,
+
+    /// Wavefront source= for readings with neither a source nor a host tag
+    #[arg(long, value_name = "NAME")]
+    pub wavefront_source: Option<String>,
+
+    /// Wavefront: send booleans as 1 and 0 instead of rejecting them
+    #[arg(long)]
+    pub bool_as_number: bool,
+
+    /// JSON key holding the measurement (Telegraf's json_name_key)
+    #[arg(long, default_value = "measurement", value_name = "KEY")]
+    pub json_name_key: String,
+
+    /// JSON key holding the timestamp (Telegraf's json_time_key)
+    #[arg(long, default_value = "time", value_name = "KEY")]
+    pub json_time_key: String,
+
+    /// Readings that may wait to be sent
+    #[arg(long, default_value_t = 10_000, value_name = "READINGS", help_heading = "Sender")]
+    pub queue_size: usize,
+
+    /// What to do when the queue is full
+    #[arg(long, value_enum, default_value = "block", help_heading = "Sender")]
+    pub on_full: OnFullArg,
+
+    /// Close and reopen a stream connection after N writes (gracefully: nothing is lost)
+    #[arg(long, value_name = "N", help_heading = "Sender")]
+    pub reopen_after: Option<u64>,
+
+    /// Largest datagram payload in bytes [default: 1432 for udp, 65535 for unixgram]
+    #[arg(long, value_name = "BYTES", help_heading = "Sender")]
+    pub max_datagram: Option<usize>,
+
+    /// How long to keep delivering queued readings at exit before dropping (and counting) them
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Sender")]
+    pub flush_timeout: Duration,
+
+    /// First delay before reconnecting after a failure
+    #[arg(long, default_value = "100ms", value_parser = parse_duration, value_name = "DURATION", help_heading = "Sender")]
+    pub backoff_min: Duration,
+
+    /// Longest delay between reconnection attempts
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Sender")]
+    pub backoff_max: Duration,
+
+    /// Kernel send buffer (SO_SNDBUF) for tcp and udp sockets
+    #[arg(long, value_name = "BYTES", help_heading = "Sender")]
+    pub send_buffer: Option<usize>,
+
+    /// Also send telemit's own counters as readings of measurement "telemit" at this interval
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "Sender")]
+    pub stats_interval: Option<Duration>,
+
+    /// Print no connection events or summary on stderr (errors are still printed)
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// What every reading gets before it is sent: default tags and, when asked, a timestamp.
+pub struct Prepare {
+    tags: DefaultTags,
+    stamp: Option<Precision>,
+}
+
+impl Prepare {
+    pub fn apply(&self, reading: &mut Reading) {
+        if !self.tags.is_empty() {
+            reading.add_default_tags(&self.tags);
+        }
+        if let Some(precision) = self.stamp {
+            reading.stamp_if_missing(Timestamp::now(precision));
+        }
+    }
+}
+
+impl OutputArgs {
+    pub fn encoder(&self) -> Encoder {
+        Encoder::new(self.format.into())
+            .with_precision(self.precision.into())
+            .with_json(JsonOptions {
+                name_key: self.json_name_key.clone(),
+                time_key: self.json_time_key.clone(),
+            })
+            .with_wavefront(WavefrontOptions {
+                default_source: self.wavefront_source.clone(),
+                bool_as_number: self.bool_as_number,
+            })
+    }
+
+    pub fn prepare(&self) -> Result<Prepare, String> {
+        let tags = DefaultTags::new(self.tags.clone()).map_err(|e| format!("--tag: {e}"))?;
+        let stamp = (self.add_timestamp || matches!(self.format, FormatArg::Json))
+            .then_some(self.precision.into());
+        Ok(Prepare { tags, stamp })
+    }
+
+    pub fn sender(&self, on_full_default: OnFull) -> Result<Sender, String> {
+        let quiet = self.quiet;
+        let on_full = match self.on_full {
+            OnFullArg::Block => on_full_default,
+            other => other.into(),
+        };
+        Sender::builder(self.to.clone(), self.encoder())
+            .queue_size(self.queue_size)
+            .on_full(on_full)
+            .reopen_after(self.reopen_after)
+            .max_datagram(self.max_datagram)
+            .flush_timeout(self.flush_timeout)
+            .backoff(self.backoff_min, self.backoff_max)
+            .send_buffer(self.send_buffer)
+            .on_event(move |event: &Event| {
+                if !quiet || matches!(event, Event::GaveUp { .. }) {
+                    eprintln!("telemit: {event}");
+                }
+            })
+            .start()
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Sends the sender's own counters every `interval` until the returned guard is dropped.
+pub fn spawn_stats(sender: &std::sync::Arc<Sender>, interval: Option<Duration>) -> StatsTicker {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let thread = interval.map(|interval| {
+        let (sender, stop) = (sender.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut next = std::time::Instant::now() + interval;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+                if std::time::Instant::now() < next {
+                    continue;
+                }
+                next += interval;
+                if let Ok(reading) = sender.stats().to_reading() {
+                    let _ = sender.send(&reading);
+                }
+            }
+        })
+    });
+    StatsTicker { stop, thread }
+}
+
+pub struct StatsTicker {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for StatsTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
