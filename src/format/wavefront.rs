@@ -107,9 +107,12 @@ fn check(reading: &Reading, options: &WavefrontOptions) -> Result<(), EncodeErro
     let refuse = |part: Part, value: &str, reason| {
         Err(EncodeError::new(Format::Wavefront, part, value, reason))
     };
+    // Inside quotes Telegraf keeps `\"` literally, so a quoted text cannot end in a backslash.
     let no_quote = |part: Part, text: &str| {
         if text.contains('"') {
             refuse(part, text, Unrepresentable::DoubleQuote)
+        } else if text.ends_with('\\') && !is_bare(text) {
+            refuse(part, text, Unrepresentable::TrailingBackslash)
         } else {
             Ok(())
         }
@@ -124,6 +127,10 @@ fn check(reading: &Reading, options: &WavefrontOptions) -> Result<(), EncodeErro
     }
     for (key, value) in reading.fields() {
         no_quote(Part::FieldKey, key)?;
+        let quoted_name = !(is_bare(reading.measurement()) && is_bare(key));
+        if quoted_name && key.ends_with('\\') {
+            return refuse(Part::FieldKey, key, Unrepresentable::TrailingBackslash);
+        }
         let refused_kind = match value {
             FieldValue::String(_) => Some("string"),
             FieldValue::Boolean(_) if !options.bool_as_number => Some("boolean"),
@@ -211,6 +218,8 @@ mod tests {
             (m("m").field("s", "text"), "wavefront: value of field \"s\" \"\\\"text\\\"\" is a string; Wavefront carries only numbers (booleans with the bool-as-number option)"),
             (m("m").field("v", 1).field("b", true), "wavefront: value of field \"b\" \"true\" is a boolean; Wavefront carries only numbers (booleans with the bool-as-number option)"),
             (m("m").field("v", 1).timestamp(Timestamp::new(-5, Precision::Seconds)), "wavefront: timestamp \"-5s\" is before 1970, which Wavefront cannot carry"),
+            (m("my m").field("k\\", 1), "wavefront: field key \"k\\\\\" ends in a backslash, which Telegraf would read as an escape"),
+            (m("m").tag("t", "a b\\").field("v", 1), "wavefront: value of tag \"t\" \"a b\\\\\" ends in a backslash, which Telegraf would read as an escape"),
         ];
         for (builder, expected) in cases {
             assert_eq!(lines(builder, &plain), Err(expected.to_string()));
