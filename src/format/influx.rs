@@ -32,33 +32,25 @@ pub fn encode(reading: &Reading, precision: Precision, out: &mut Vec<u8>) -> Res
     result
 }
 
-fn encode_line(
-    reading: &Reading,
-    precision: Precision,
-    out: &mut Vec<u8>,
-) -> Result<(), EncodeError> {
+fn encode_line(reading: &Reading, precision: Precision, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let measurement = reading.measurement();
     if measurement.starts_with('#') {
         return Err(refuse(Part::Measurement, measurement, Unrepresentable::LeadingHash));
     }
-    check_name(measurement, is_measurement_special, Part::Measurement)?;
-    push_escaped(out, measurement, is_measurement_special);
+    push_name(out, measurement, COMMA | SPACE, || Part::Measurement)?;
 
     for (key, value) in reading.tags() {
-        check_tag_token(key, Part::TagKey)?;
-        check_tag_token(value, Part::TagValue(key.clone()))?;
         out.push(b',');
-        push_escaped(out, key, is_key_special);
+        push_tag_token(out, key, || Part::TagKey)?;
         out.push(b'=');
-        push_escaped(out, value, is_key_special);
+        push_tag_token(out, value, || Part::TagValue(key.clone()))?;
     }
 
     let mut separator = b' ';
     for (key, value) in reading.fields() {
-        check_name(key, is_key_special, Part::FieldKey)?;
         out.push(separator);
         separator = b',';
-        push_escaped(out, key, is_key_special);
+        push_name(out, key, COMMA | SPACE | EQUALS, || Part::FieldKey)?;
         out.push(b'=');
         push_field_value(out, value);
     }
@@ -86,67 +78,99 @@ fn push_field_value(out: &mut Vec<u8>, value: &FieldValue) {
         FieldValue::Boolean(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
         FieldValue::String(s) => {
             out.push(b'"');
-            push_escaped(out, s, |b| b == b'"' || b == b'\\');
+            if classify(s.as_bytes()) & (QUOTE | BACKSLASH) == 0 {
+                out.extend_from_slice(s.as_bytes());
+            } else {
+                push_escaped(out, s.as_bytes(), QUOTE | BACKSLASH);
+            }
             out.push(b'"');
         }
     }
 }
 
-fn is_measurement_special(b: u8) -> bool {
-    b == b',' || b == b' '
+const COMMA: u8 = 1;
+const SPACE: u8 = 2;
+const EQUALS: u8 = 4;
+const QUOTE: u8 = 8;
+const BACKSLASH: u8 = 16;
+
+/// The class bits of every byte that escaping is about; 0 for all others.
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    table[b',' as usize] = COMMA;
+    table[b' ' as usize] = SPACE;
+    table[b'=' as usize] = EQUALS;
+    table[b'"' as usize] = QUOTE;
+    table[b'\\' as usize] = BACKSLASH;
+    table
+};
+
+/// The union of the classes of the bytes of `text`: one pass, no branches per byte.
+fn classify(text: &[u8]) -> u8 {
+    text.iter().fold(0, |acc, &b| acc | CLASS[usize::from(b)])
 }
 
-fn is_key_special(b: u8) -> bool {
-    b == b',' || b == b'=' || b == b' '
-}
-
-/// Writes `text`, putting a backslash before every byte `special` picks.
-fn push_escaped(out: &mut Vec<u8>, text: &str, special: impl Fn(u8) -> bool) {
-    let bytes = text.as_bytes();
-    if !bytes.iter().any(|&b| special(b)) {
-        out.extend_from_slice(bytes);
-        return;
-    }
+/// Writes `text`, putting a backslash before every byte whose class is in `special`.
+fn push_escaped(out: &mut Vec<u8>, text: &[u8], special: u8) {
     let mut copied = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if special(b) {
-            out.extend_from_slice(&bytes[copied..i]);
+    for (i, &b) in text.iter().enumerate() {
+        if CLASS[usize::from(b)] & special != 0 {
+            out.extend_from_slice(&text[copied..i]);
             out.push(b'\\');
             copied = i;
         }
     }
-    out.extend_from_slice(&bytes[copied..]);
+    out.extend_from_slice(&text[copied..]);
 }
 
 /// Measurements and field keys: a backslash before an escaped character or at the end (where
 /// the separator follows) merges with the escape in Telegraf's reading.
-fn check_name(text: &str, special: fn(u8) -> bool, part: Part) -> Result<(), EncodeError> {
+fn push_name(
+    out: &mut Vec<u8>,
+    text: &str,
+    special: u8,
+    part: impl FnOnce() -> Part,
+) -> Result<(), EncodeError> {
     let bytes = text.as_bytes();
-    if !bytes.contains(&b'\\') {
+    let classes = classify(bytes);
+    if classes & (special | BACKSLASH) == 0 {
+        out.extend_from_slice(bytes);
         return Ok(());
     }
-    if bytes.last() == Some(&b'\\') {
-        return Err(refuse(part, text, Unrepresentable::TrailingBackslash));
+    if classes & BACKSLASH != 0 {
+        if bytes.last() == Some(&b'\\') {
+            return Err(refuse(part(), text, Unrepresentable::TrailingBackslash));
+        }
+        if bytes
+            .windows(2)
+            .any(|w| w[0] == b'\\' && CLASS[usize::from(w[1])] & special != 0)
+        {
+            return Err(refuse(part(), text, Unrepresentable::BackslashBeforeEscape));
+        }
     }
-    if bytes.windows(2).any(|w| w[0] == b'\\' && special(w[1])) {
-        return Err(refuse(part, text, Unrepresentable::BackslashBeforeEscape));
-    }
+    push_escaped(out, bytes, special);
     Ok(())
 }
 
 /// Tag keys and values: a raw backslash before an escape reads back fine, but a trailing one
 /// does not, and Telegraf unescapes `\"` in tokens that needed escaping.
-fn check_tag_token(text: &str, part: Part) -> Result<(), EncodeError> {
+fn push_tag_token(out: &mut Vec<u8>, text: &str, part: impl FnOnce() -> Part) -> Result<(), EncodeError> {
+    const SPECIAL: u8 = COMMA | SPACE | EQUALS;
     let bytes = text.as_bytes();
-    if !bytes.contains(&b'\\') {
+    let classes = classify(bytes);
+    if classes & (SPECIAL | BACKSLASH) == 0 {
+        out.extend_from_slice(bytes);
         return Ok(());
     }
-    if bytes.last() == Some(&b'\\') {
-        return Err(refuse(part, text, Unrepresentable::TrailingBackslash));
+    if classes & BACKSLASH != 0 {
+        if bytes.last() == Some(&b'\\') {
+            return Err(refuse(part(), text, Unrepresentable::TrailingBackslash));
+        }
+        if classes & SPECIAL != 0 && bytes.windows(2).any(|w| w == b"\\\"") {
+            return Err(refuse(part(), text, Unrepresentable::BackslashBeforeQuote));
+        }
     }
-    if bytes.iter().any(|&b| is_key_special(b)) && bytes.windows(2).any(|w| w == b"\\\"") {
-        return Err(refuse(part, text, Unrepresentable::BackslashBeforeQuote));
-    }
+    push_escaped(out, bytes, SPECIAL);
     Ok(())
 }
 
