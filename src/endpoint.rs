@@ -5,7 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-/// A destination for readings; `Display` prints the string it was parsed from.
+/// A destination for readings (or, for `listen`, an address to bind, where port 0 picks a
+/// free port); `Display` prints the string it was parsed from.
 ///
 /// ```
 /// use telemit::Endpoint;
@@ -168,9 +169,6 @@ fn split_host_port(rest: &str) -> Result<(&str, u16), String> {
     let port = port
         .parse::<u16>()
         .map_err(|_| format!("port {port:?} is not a number from 0 to 65535"))?;
-    if port == 0 {
-        return Err("port 0 cannot be sent to".to_owned());
-    }
     Ok((host, port))
 }
 
@@ -203,7 +201,6 @@ mod tests {
             ("tcp://h", "endpoint \"tcp://h\": missing port: expected tcp://host:port"),
             ("tcp://:80", "endpoint \"tcp://:80\": missing host: expected tcp://host:port"),
             ("udp://h:99999", "endpoint \"udp://h:99999\": port \"99999\" is not a number from 0 to 65535: expected udp://host:port"),
-            ("udp://h:0", "endpoint \"udp://h:0\": port 0 cannot be sent to: expected udp://host:port"),
             ("tcp://::1:80", "endpoint \"tcp://::1:80\": IPv6 addresses need brackets, as in [::1]:8094: expected tcp://host:port"),
             ("tcp://[::1:80", "endpoint \"tcp://[::1:80\": unclosed '[' in IPv6 address: expected tcp://host:port"),
         ];

@@ -364,20 +364,38 @@ fn read_stream(mut stream: impl Connection, stop: &AtomicBool, sink: &Sink, opti
     }
 }
 
+/// Reads datagrams on one thread and parses them on another, so that the kernel's receive
+/// buffer is emptied as fast as `recv` allows (as Telegraf's listener does).
 fn datagram_loop(
     mut recv: impl FnMut(&mut [u8]) -> io::Result<usize>,
     stop: &AtomicBool,
     sink: &Sink,
     options: &ListenOptions,
 ) {
+    const BACKLOG: usize = 16 * 1024;
+    let (queue, datagrams) = std::sync::mpsc::sync_channel::<Vec<u8>>(BACKLOG);
+    let parser = {
+        let (sink, options) = (sink.clone(), options.clone());
+        std::thread::spawn(move || {
+            for datagram in datagrams {
+                sink(decode(&datagram, true, &options));
+            }
+        })
+    };
     let mut buffer = vec![0u8; options.read_buffer_size];
     while !stop.load(Ordering::SeqCst) {
         match recv(&mut buffer) {
-            Ok(n) => sink(decode(&buffer[..n], true, options)),
+            Ok(n) => {
+                if queue.send(buffer[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
             Err(_) => std::thread::sleep(POLL),
         }
     }
+    drop(queue);
+    let _ = parser.join();
 }
 
 fn host_port(endpoint: &Endpoint) -> String {

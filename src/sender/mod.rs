@@ -56,11 +56,11 @@ pub enum Event {
         /// When the next attempt is made.
         retry_in: Duration,
     },
-    /// Connected again after `failures` failed attempts or a lost connection.
+    /// Delivering again after an outage.
     Reconnected {
         /// Where.
         endpoint: String,
-        /// Failed attempts before this one.
+        /// Failed connection attempts and short-lived connections during the outage.
         failures: u32,
         /// Readings written again because the peer may not have taken them.
         resent: usize,
@@ -91,7 +91,7 @@ impl std::fmt::Display for Event {
             ),
             Event::Reconnected { endpoint, failures, resent } => write!(
                 f,
-                "connected to {endpoint} after {failures} failed attempts; {resent} readings the peer may not have taken were sent again"
+                "delivering to {endpoint} again after {failures} failed attempts; {resent} readings the peer may not have taken were sent again"
             ),
             Event::ConnectionLost { endpoint, error } => {
                 write!(f, "connection to {endpoint} lost: {error}; reconnecting")

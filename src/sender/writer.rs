@@ -19,18 +19,25 @@ const GRACEFUL_CLOSE: Duration = Duration::from_secs(2);
 /// The longest the writer sleeps at once, so that it notices shutdown.
 const TICK: Duration = Duration::from_millis(50);
 
+/// A connection that lived shorter than this before failing counts as a failed attempt, so
+/// that a receiver which accepts and drops every connection is retried with backoff.
+const STABLE_CONNECTION: Duration = Duration::from_secs(1);
+
 enum Connection {
-    Disconnected { retry_at: Instant, lost: bool },
-    Ready { transport: Transport, writes: u64 },
+    Disconnected { retry_at: Instant },
+    Ready { transport: Transport, writes: u64, since: Instant },
 }
 
 impl Connection {
-    fn disconnected(lost: bool) -> Connection {
-        Connection::Disconnected {
-            retry_at: Instant::now(),
-            lost,
-        }
+    fn disconnected_at(retry_at: Instant) -> Connection {
+        Connection::Disconnected { retry_at }
     }
+}
+
+/// An outage, from the first failure to the first successful write after it: logged once
+/// when it starts and once when it ends.
+struct Incident {
+    failures: u32,
 }
 
 /// The connection and everything needed to keep it up.
@@ -45,6 +52,7 @@ struct Link {
     on_event: Option<EventHook>,
     /// Readings that will be written again on the next connection.
     resending: usize,
+    incident: Option<Incident>,
 }
 
 pub(crate) struct Writer {
@@ -78,12 +86,10 @@ impl Writer {
                 options,
                 reopen_after,
                 backoff,
-                state: Connection::Disconnected {
-                    retry_at: Instant::now(),
-                    lost: false,
-                },
+                state: Connection::disconnected_at(Instant::now()),
                 on_event,
                 resending: 0,
+                incident: None,
             },
             framing,
             packer: DatagramPacker::new(packer_limit, framing),
@@ -116,7 +122,7 @@ impl Writer {
             }
         }
         if let Connection::Ready { transport, .. } =
-            std::mem::replace(&mut self.link.state, Connection::disconnected(false))
+            std::mem::replace(&mut self.link.state, Connection::disconnected_at(Instant::now()))
         {
             transport.close_gracefully(GRACEFUL_CLOSE);
         }
@@ -141,6 +147,7 @@ impl Writer {
                         None => self.retained.clear(),
                     }
                     resend.clear();
+                    self.link.delivered();
                     self.link.after_write(&mut self.retained);
                     return Ok(());
                 }
@@ -198,48 +205,40 @@ impl Link {
             if self.shared.past_deadline() {
                 return Err(Stopped);
             }
-            match &mut self.state {
+            let retry_at = match &self.state {
                 Connection::Ready { .. } => break,
-                Connection::Disconnected { retry_at, lost } => {
-                    let now = Instant::now();
-                    if now < *retry_at {
-                        std::thread::sleep((*retry_at - now).min(TICK));
-                        continue;
+                Connection::Disconnected { retry_at } => *retry_at,
+            };
+            let now = Instant::now();
+            if now < retry_at {
+                std::thread::sleep((retry_at - now).min(TICK));
+                continue;
+            }
+            match Transport::connect(&self.endpoint, &self.options) {
+                Ok(transport) => {
+                    if self.incident.is_some() {
+                        self.shared.stats.add_reconnect();
                     }
-                    let lost = *lost;
-                    match Transport::connect(&self.endpoint, &self.options) {
-                        Ok(transport) => {
-                            let failures = self.backoff.failures();
-                            if failures > 0 || lost {
-                                let resent = std::mem::take(&mut self.resending);
-                                self.shared.stats.add_reconnect();
-                                self.emit(Event::Reconnected {
-                                    endpoint: self.endpoint_text.clone(),
-                                    failures,
-                                    resent,
-                                });
-                            }
-                            self.backoff.reset();
-                            self.state = Connection::Ready {
-                                transport,
-                                writes: 0,
-                            };
-                        }
-                        Err(error) => {
-                            let retry_in = self.backoff.next_delay();
-                            if self.backoff.failures() == 1 {
-                                self.emit(Event::ConnectFailed {
-                                    endpoint: self.endpoint_text.clone(),
-                                    error: error.to_string(),
-                                    retry_in,
-                                });
-                            }
-                            self.state = Connection::Disconnected {
-                                retry_at: Instant::now() + retry_in,
-                                lost,
-                            };
+                    self.state = Connection::Ready {
+                        transport,
+                        writes: 0,
+                        since: Instant::now(),
+                    };
+                }
+                Err(error) => {
+                    let retry_in = self.backoff.next_delay();
+                    match &mut self.incident {
+                        Some(incident) => incident.failures += 1,
+                        None => {
+                            self.incident = Some(Incident { failures: 1 });
+                            self.emit(Event::ConnectFailed {
+                                endpoint: self.endpoint_text.clone(),
+                                error: error.to_string(),
+                                retry_in,
+                            });
                         }
                     }
+                    self.state = Connection::disconnected_at(Instant::now() + retry_in);
                 }
             }
         }
@@ -249,13 +248,42 @@ impl Link {
         }
     }
 
-    /// An open connection failed: close it and retry at once (then with backoff).
+    /// An open connection failed: close it and retry, at once if it had been up for a while.
     fn lost(&mut self, error: &io::Error) {
-        self.emit(Event::ConnectionLost {
-            endpoint: self.endpoint_text.clone(),
-            error: error.to_string(),
-        });
-        self.state = Connection::disconnected(true);
+        let lived = match &self.state {
+            Connection::Ready { since, .. } => since.elapsed(),
+            Connection::Disconnected { .. } => Duration::ZERO,
+        };
+        match &mut self.incident {
+            Some(incident) => incident.failures += 1,
+            None => {
+                self.incident = Some(Incident { failures: 0 });
+                self.emit(Event::ConnectionLost {
+                    endpoint: self.endpoint_text.clone(),
+                    error: error.to_string(),
+                });
+            }
+        }
+        let retry_at = if lived >= STABLE_CONNECTION {
+            self.backoff.reset();
+            Instant::now()
+        } else {
+            Instant::now() + self.backoff.next_delay()
+        };
+        self.state = Connection::disconnected_at(retry_at);
+    }
+
+    /// A write went through: an outage, if there was one, is over.
+    fn delivered(&mut self) {
+        if let Some(incident) = self.incident.take() {
+            self.backoff.reset();
+            let resent = std::mem::take(&mut self.resending);
+            self.emit(Event::Reconnected {
+                endpoint: self.endpoint_text.clone(),
+                failures: incident.failures,
+                resent,
+            });
+        }
     }
 
     /// Counts a write and reopens the connection when `reopen_after` says so.
@@ -268,7 +296,7 @@ impl Link {
             return;
         }
         if let Connection::Ready { transport, .. } =
-            std::mem::replace(&mut self.state, Connection::disconnected(false))
+            std::mem::replace(&mut self.state, Connection::disconnected_at(Instant::now()))
         {
             transport.close_gracefully(GRACEFUL_CLOSE);
             // The peer read everything before it closed its side.
@@ -285,19 +313,14 @@ impl Link {
                     self.shared
                         .stats
                         .add_written(records as u64, payload.len() as u64);
+                    self.delivered();
                     let mut unused = Retained::default();
                     self.after_write(&mut unused);
                     return Ok(());
                 }
                 // The receiver's queue is full (unixgram): wait, as a blocking socket does.
                 Err(e) if is_retry(&e) => {}
-                Err(error) => {
-                    self.lost(&error);
-                    // Datagram sockets reconnect without delay; back off before the next try.
-                    if let Connection::Disconnected { retry_at, .. } = &mut self.state {
-                        *retry_at = Instant::now() + self.backoff.next_delay();
-                    }
-                }
+                Err(error) => self.lost(&error),
             }
         }
     }

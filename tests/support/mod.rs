@@ -174,7 +174,7 @@ pub fn escape_heavy_readings(count: usize) -> Vec<telemit::Reading> {
         seed ^= seed << 17;
         (seed % n as u64) as usize
     };
-    let mut text = |next: &mut dyn FnMut(usize) -> usize| {
+    let text = |next: &mut dyn FnMut(usize) -> usize| {
         let len = 1 + next(6);
         (0..len).map(|_| PIECES[next(PIECES.len())]).collect::<String>()
     };
@@ -261,4 +261,109 @@ pub fn assert_influx_holds(answer: &serde_json::Value, readings: &[telemit::Read
         let filled = row.iter().filter(|v| !v.is_null()).count();
         assert_eq!(filled, 1 + reading.tags().len() + reading.fields().len(), "{}", reading.measurement());
     }
+}
+
+/// What a test receiver has seen.
+#[derive(Default)]
+pub struct Seen {
+    pub readings: u64,
+    pub rejected: Vec<String>,
+    pub sequence: telemit::listen::SequenceTracker,
+    pub kept: Vec<telemit::Reading>,
+}
+
+/// A `telemit::listen` receiver that counts what arrives (and keeps it when `keep`).
+pub struct Receiver {
+    pub endpoint: telemit::Endpoint,
+    pub seen: std::sync::Arc<std::sync::Mutex<Seen>>,
+    handle: Option<telemit::listen::ListenerHandle>,
+    options: telemit::listen::ListenOptions,
+    keep: bool,
+}
+
+impl Receiver {
+    pub fn start(endpoint: &telemit::Endpoint, format: telemit::Format, keep: bool) -> Receiver {
+        let options = telemit::listen::ListenOptions { format, ..Default::default() };
+        let mut receiver = Receiver {
+            endpoint: endpoint.clone(),
+            seen: Default::default(),
+            handle: None,
+            options,
+            keep,
+        };
+        receiver.restart();
+        receiver
+    }
+
+    /// Binds again at the same address (after [`Receiver::kill`]), keeping the counts.
+    pub fn restart(&mut self) {
+        let listener = telemit::listen::Listener::bind(&self.endpoint, self.options.clone()).unwrap();
+        self.endpoint = listener.endpoint().unwrap();
+        let (seen, keep) = (self.seen.clone(), self.keep);
+        let sink: telemit::listen::Sink = std::sync::Arc::new(move |received| {
+            let mut seen = seen.lock().unwrap();
+            match received {
+                telemit::listen::Received::Readings(readings) => {
+                    seen.readings += readings.len() as u64;
+                    for reading in readings {
+                        if let Some(seq) = telemit::listen::SequenceTracker::sequence_of(&reading, "seq") {
+                            seen.sequence.observe(seq);
+                        }
+                        if keep {
+                            seen.kept.push(reading);
+                        }
+                    }
+                }
+                telemit::listen::Received::Rejected { text, error } => seen.rejected.push(format!("{error}: {text}")),
+            }
+        });
+        self.handle = Some(listener.spawn(sink).unwrap());
+    }
+
+    /// Closes the socket abruptly, like a killed Telegraf.
+    pub fn kill(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.stop();
+        }
+    }
+
+    /// Waits until `unique` distinct sequence numbers arrived or nothing new came for `quiet`.
+    pub fn wait_for(&self, unique: u64, quiet: Duration) -> u64 {
+        let mut last = (Instant::now(), u64::MAX);
+        loop {
+            let now = self.seen.lock().unwrap().sequence.unique();
+            if now >= unique {
+                return now;
+            }
+            if now != last.1 {
+                last = (Instant::now(), now);
+            } else if last.0.elapsed() > quiet {
+                return now;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Datagrams the kernel dropped on the UDP socket bound to `port` (from /proc/net/udp).
+pub fn udp_drops(port: u16) -> u64 {
+    let wanted = format!(":{port:04X}");
+    std::fs::read_to_string("/proc/net/udp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter(|line| line.split_whitespace().nth(1).is_some_and(|local| local.ends_with(&wanted)))
+        .filter_map(|line| line.split_whitespace().last()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// A reading numbered `seq`, shaped like real traffic.
+pub fn numbered(seq: u64) -> telemit::Reading {
+    telemit::Reading::builder("load")
+        .tag("host", "web-01")
+        .tag("region", "eu west")
+        .field("value", (seq % 1000) as f64 / 8.0)
+        .field("seq", seq)
+        .build()
+        .unwrap()
 }

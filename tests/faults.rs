@@ -1,0 +1,173 @@
+//! Faults on the receiving side: absent at start, killed and restarted, stalled, and the
+//! `--reopen-after` habit. After each: sent = received + counted drops.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use support::{Receiver, numbered};
+use telemit::sender::Event;
+use telemit::{DropReason, Encoder, Endpoint, Format, OnFull, Sender};
+
+fn sender_to(endpoint: &Endpoint, events: Arc<AtomicU64>) -> telemit::SenderBuilder {
+    Sender::builder(endpoint.clone(), Encoder::new(Format::Influx))
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .flush_timeout(Duration::from_secs(20))
+        .on_event(move |event| {
+            eprintln!("event: {event}");
+            if matches!(event, Event::ConnectFailed { .. } | Event::ConnectionLost { .. }) {
+                events.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+}
+
+fn stream_endpoints(dir: &std::path::Path) -> Vec<Endpoint> {
+    let port = support::free_port();
+    vec![
+        Endpoint::Unix(dir.join("telegraf.sock")),
+        format!("tcp://127.0.0.1:{port}").parse().unwrap(),
+    ]
+}
+
+#[test]
+fn receiver_absent_at_start_then_appears() {
+    let dir = tempfile::tempdir().unwrap();
+    for endpoint in stream_endpoints(dir.path()).into_iter().chain([Endpoint::Unixgram(dir.path().join("g.sock"))]) {
+        let incidents = Arc::new(AtomicU64::new(0));
+        let sender = sender_to(&endpoint, incidents.clone()).start().unwrap();
+        for seq in 0..5_000 {
+            sender.send(&numbered(seq)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let receiver = Receiver::start(&endpoint, Format::Influx, false);
+        for seq in 5_000..10_000 {
+            sender.send(&numbered(seq)).unwrap();
+        }
+        let stats = sender.shutdown();
+        let arrived = receiver.wait_for(10_000, Duration::from_secs(3));
+        assert_eq!(arrived, 10_000, "{endpoint}: {}", stats.summary());
+        assert_eq!(stats.dropped_total(), 0, "{endpoint}");
+        assert_eq!(stats.reconnects, 1, "{endpoint}: {}", stats.summary());
+        // One log line for the whole outage, not one per attempt or reading.
+        assert_eq!(incidents.load(Ordering::Relaxed), 1, "{endpoint}");
+    }
+}
+
+/// The receiver dies three times mid-stream and comes back. On a Unix socket whatever the
+/// dead receiver had not read is known (SIOCOUTQ) and sent again: nothing is lost, a few
+/// readings may arrive twice. On TCP the same holds for what the peer had not acknowledged;
+/// what its kernel acknowledged but the process never read dies with it (see README).
+#[test]
+fn receiver_killed_and_restarted_three_times() {
+    let dir = tempfile::tempdir().unwrap();
+    for endpoint in stream_endpoints(dir.path()) {
+        let mut receiver = Receiver::start(&endpoint, Format::Influx, false);
+        let incidents = Arc::new(AtomicU64::new(0));
+        let sender = Arc::new(sender_to(&endpoint, incidents.clone()).queue_size(2_000).start().unwrap());
+        const TOTAL: u64 = 100_000;
+        let producer = {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for seq in 0..TOTAL {
+                    sender.send(&numbered(seq)).unwrap();
+                    if seq % 100 == 0 {
+                        std::thread::sleep(Duration::from_micros(500));
+                    }
+                }
+            })
+        };
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(150));
+            receiver.kill();
+            std::thread::sleep(Duration::from_millis(100));
+            receiver.restart();
+        }
+        producer.join().unwrap();
+        let stats = sender.shutdown();
+        let arrived = receiver.wait_for(TOTAL, Duration::from_secs(3));
+        let seen = receiver.seen.lock().unwrap();
+        let lost = TOTAL - arrived;
+        eprintln!(
+            "{endpoint}: {} | arrived {arrived}, lost {lost}, duplicated {}",
+            stats.summary(),
+            seen.sequence.duplicates()
+        );
+        assert_eq!(stats.written + stats.dropped_total(), TOTAL, "{endpoint}");
+        assert_eq!(stats.dropped_total(), 0, "{endpoint}");
+        assert!(stats.reconnects >= 3, "{endpoint}: {}", stats.summary());
+        assert_eq!(incidents.load(Ordering::Relaxed), 3, "{endpoint}: one log line per incident");
+        match endpoint {
+            Endpoint::Unix(_) => assert_eq!(lost, 0, "unix: at-least-once"),
+            _ => assert!(lost < 5_000, "tcp: only what the dead receiver's kernel held is lost"),
+        }
+    }
+}
+
+#[test]
+fn stalled_receiver_bounds_memory_by_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stall.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    const QUEUE: usize = 1_000;
+    let sender = Sender::builder(Endpoint::Unix(path), Encoder::new(Format::Influx))
+        .queue_size(QUEUE)
+        .on_full(OnFull::DropOldest)
+        .start()
+        .unwrap();
+    // Accept, then read nothing until told: the kernel buffers fill, then the queue.
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let reader = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        wait.recv().unwrap();
+        let mut all = Vec::new();
+        std::io::Read::read_to_end(&mut stream, &mut all).unwrap();
+        all
+    });
+    const TOTAL: u64 = 300_000;
+    let mut deepest = 0;
+    for seq in 0..TOTAL {
+        sender.send(&numbered(seq)).unwrap();
+        if seq % 1000 == 0 {
+            deepest = deepest.max(sender.stats().queue_depth);
+        }
+    }
+    assert!(deepest <= QUEUE as u64, "queue depth {deepest} exceeded {QUEUE}");
+    go.send(()).unwrap();
+    let stats = sender.shutdown();
+    let bytes = reader.join().unwrap();
+    let received = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+    assert!(stats.dropped(DropReason::QueueFull) > 0, "{}", stats.summary());
+    assert_eq!(received + stats.dropped_total(), TOTAL, "{}", stats.summary());
+    assert_eq!(received, stats.written);
+}
+
+#[test]
+fn reopen_after_1000_writes_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for endpoint in stream_endpoints(dir.path()) {
+        let receiver = Receiver::start(&endpoint, Format::Influx, false);
+        let sender = Sender::builder(endpoint.clone(), Encoder::new(Format::Influx))
+            .reopen_after(Some(1000))
+            .start()
+            .unwrap();
+        const TOTAL: u64 = 100_000;
+        let started = Instant::now();
+        for seq in 0..TOTAL {
+            sender.send(&numbered(seq)).unwrap();
+            // Paced like a live source, so that there are thousands of writes to count.
+            if seq % 20 == 0 {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+        let stats = sender.shutdown();
+        let arrived = receiver.wait_for(TOTAL, Duration::from_secs(3));
+        let seen = receiver.seen.lock().unwrap();
+        eprintln!("{endpoint}: {} in {:?}", stats.summary(), started.elapsed());
+        assert_eq!(arrived, TOTAL, "{endpoint}");
+        assert_eq!(seen.sequence.duplicates(), 0, "{endpoint}: a graceful reopen resends nothing");
+        assert!(stats.reconnects >= 1, "{endpoint}: {}", stats.summary());
+        assert_eq!(stats.reconnects, stats.batches / 1000, "{endpoint}: {}", stats.summary());
+    }
+}
