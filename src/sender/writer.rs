@@ -25,7 +25,13 @@ const STABLE_CONNECTION: Duration = Duration::from_secs(1);
 
 enum Connection {
     Disconnected { retry_at: Instant },
-    Ready { transport: Transport, writes: u64, since: Instant },
+    Ready {
+        transport: Transport,
+        writes: u64,
+        since: Instant,
+        /// Bytes written on this connection.
+        bytes: u64,
+    },
 }
 
 impl Connection {
@@ -147,7 +153,14 @@ impl Writer {
                         None => self.retained.clear(),
                     }
                     resend.clear();
-                    self.link.delivered();
+                    // A write into the buffer of a peer that is going away succeeds too: the
+                    // outage is over only once the peer takes data.
+                    if let Connection::Ready { bytes: total, .. } = &mut self.link.state {
+                        *total += bytes;
+                        if unsent.is_none_or(|unsent| (unsent as u64) < *total) {
+                            self.link.delivered();
+                        }
+                    }
                     self.link.after_write(&mut self.retained);
                     return Ok(());
                 }
@@ -223,6 +236,7 @@ impl Link {
                         transport,
                         writes: 0,
                         since: Instant::now(),
+                        bytes: 0,
                     };
                 }
                 Err(error) => {
