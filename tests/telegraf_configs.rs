@@ -1,0 +1,88 @@
+//! Every Telegraf config in telegraf/ parses as TOML and matches the telemit command written in
+//! its header: same address, same data format, same timestamp precision; and that command runs.
+
+use std::process::{Command, Stdio};
+
+fn header_command(text: &str) -> Vec<String> {
+    let line = text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| l.trim_start_matches('#').trim())
+        .find(|l| l.starts_with("telemit "))
+        .expect("a header comment with the telemit command");
+    line.split_whitespace().skip(1).map(str::to_owned).collect()
+}
+
+fn flag<'a>(args: &'a [String], name: &str, default: &'a str) -> &'a str {
+    args.iter()
+        .position(|a| a == name)
+        .map_or(default, |i| args[i + 1].as_str())
+}
+
+fn bytes(size: &str) -> u64 {
+    let (number, unit) = size.split_at(size.find(|c: char| !c.is_ascii_digit()).unwrap_or(size.len()));
+    let number: u64 = number.parse().unwrap();
+    number * match unit {
+        "" | "B" => 1,
+        "KiB" => 1024,
+        "MiB" => 1024 * 1024,
+        other => panic!("unit {other}"),
+    }
+}
+
+#[test]
+fn configs_match_their_telemit_command() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("telegraf");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "conf") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let listener = &config["inputs"]["socket_listener"][0];
+        let args = header_command(&text);
+
+        let to = flag(&args, "--to", "-");
+        let format = flag(&args, "--format", "influx");
+        let precision = flag(&args, "--precision", "ns");
+        assert_eq!(listener["service_address"].as_str(), Some(to), "{name}");
+        assert_eq!(listener["data_format"].as_str(), Some(format), "{name}");
+        match format {
+            "influx" => assert_eq!(
+                listener["influx_timestamp_precision"].as_str(),
+                Some(format!("1{precision}").as_str()),
+                "{name}"
+            ),
+            "json" => {
+                let unit = if precision == "s" { "unix".to_owned() } else { format!("unix_{precision}") };
+                assert_eq!(listener["json_time_format"].as_str(), Some(unit.as_str()), "{name}");
+                assert_eq!(listener["json_name_key"].as_str(), Some(flag(&args, "--json-name-key", "measurement")), "{name}");
+                assert_eq!(listener["json_time_key"].as_str(), Some(flag(&args, "--json-time-key", "time")), "{name}");
+            }
+            _ => {}
+        }
+        let buffer = listener.get("read_buffer_size").and_then(|v| v.as_str()).map_or(64 * 1024, bytes);
+        let needed = match to.split("://").next().unwrap() {
+            "udp" => telemit::sender::DEFAULT_UDP_DATAGRAM as u64,
+            "unixgram" => telemit::sender::DEFAULT_UNIXGRAM_DATAGRAM as u64,
+            _ => telemit::sender::TELEGRAF_MAX_LINE as u64,
+        };
+        assert!(buffer >= needed, "{name}: read_buffer_size {buffer} < {needed}");
+        if to.starts_with("unix") {
+            assert!(listener.get("socket_mode").is_some(), "{name}: socket_mode lets the sender write");
+        }
+
+        // The command itself is valid: with nothing on stdin it connects to nothing and ends well.
+        let out = Command::new(env!("CARGO_BIN_EXE_telemit"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        checked += 1;
+    }
+    assert_eq!(checked, 13, "one config per format and transport, plus the pipeline");
+}
