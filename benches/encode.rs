@@ -15,7 +15,10 @@ fn sample() -> Reading {
         .field("latency_ms", 12.375)
         .field("status", 200i64)
         .field("bytes", 5123i64)
-        .timestamp(Timestamp::new(1_700_000_000_123_456_789, Precision::Nanoseconds))
+        .timestamp(Timestamp::new(
+            1_700_000_000_123_456_789,
+            Precision::Nanoseconds,
+        ))
         .build()
         .expect("valid sample")
 }
@@ -89,7 +92,11 @@ fn ratio_report() {
     });
     let mut check = Vec::new();
     encoder.encode(&reading, &mut check).unwrap();
-    assert_eq!(check, builder_line(Vec::new()), "both write the same bytes for this reading");
+    assert_eq!(
+        check,
+        builder_line(Vec::new()),
+        "both write the same bytes for this reading"
+    );
     println!(
         "encode ratio: telemit influx {ours:.1} ns/line, influxdb-line-protocol builder {theirs:.1} ns/line: telemit is {:.1}x faster (same bytes, best of 5 x {LINES} lines)",
         theirs / ours

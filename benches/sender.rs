@@ -38,7 +38,9 @@ fn discard_stream(mut read: impl Read + Send + 'static) -> JoinHandle<u64> {
 }
 
 fn discard_datagrams(socket: UdpSocket, expected_bytes: u64) -> JoinHandle<u64> {
-    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 1 << 16];
         let mut total = 0u64;
@@ -72,7 +74,11 @@ fn main() {
     }
     let dir = std::env::temp_dir().join(format!("telemit-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    println!("{count} readings of {} bytes on average, influx format, {} cores", formatted.len() as u64 / count, std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "{count} readings of {} bytes on average, influx format, {} cores",
+        formatted.len() as u64 / count,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     println!("{:<40} {:>14} {:>10}", "path", "readings/s", "of raw");
 
     // Unix stream: raw writes of 64 KiB chunks, then the sender.
@@ -89,23 +95,40 @@ fn main() {
         assert_eq!(reader.join().unwrap(), formatted.len() as u64);
         rate(count, start.elapsed())
     };
-    println!("{:<40} {:>14.0} {:>9.0}%", "raw write, unix stream", raw_unix, 100.0);
+    println!(
+        "{:<40} {:>14.0} {:>9.0}%",
+        "raw write, unix stream", raw_unix, 100.0
+    );
 
     let telemit_unix = {
         let path = dir.join("telemit.sock");
         let listener = UnixListener::bind(&path).unwrap();
-        let acceptor = std::thread::spawn(move || discard_stream(listener.accept().unwrap().0).join().unwrap());
-        let sender = Sender::builder(Endpoint::Unix(path), encoder.clone()).start().unwrap();
+        let acceptor = std::thread::spawn(move || {
+            discard_stream(listener.accept().unwrap().0).join().unwrap()
+        });
+        let sender = Sender::builder(Endpoint::Unix(path), encoder.clone())
+            .start()
+            .unwrap();
         let start = Instant::now();
         for r in &readings {
             sender.send(r).unwrap();
         }
         let stats = sender.shutdown();
         let elapsed = start.elapsed();
-        assert_eq!(acceptor.join().unwrap(), formatted.len() as u64, "{}", stats.summary());
+        assert_eq!(
+            acceptor.join().unwrap(),
+            formatted.len() as u64,
+            "{}",
+            stats.summary()
+        );
         rate(count, elapsed)
     };
-    println!("{:<40} {:>14.0} {:>9.0}%", "telemit sender, unix stream", telemit_unix, 100.0 * telemit_unix / raw_unix);
+    println!(
+        "{:<40} {:>14.0} {:>9.0}%",
+        "telemit sender, unix stream",
+        telemit_unix,
+        100.0 * telemit_unix / raw_unix
+    );
 
     let raw_tcp = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -123,8 +146,12 @@ fn main() {
 
     let telemit_tcp = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let endpoint: Endpoint = format!("tcp://{}", listener.local_addr().unwrap()).parse().unwrap();
-        let acceptor = std::thread::spawn(move || discard_stream(listener.accept().unwrap().0).join().unwrap());
+        let endpoint: Endpoint = format!("tcp://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let acceptor = std::thread::spawn(move || {
+            discard_stream(listener.accept().unwrap().0).join().unwrap()
+        });
         let sender = Sender::builder(endpoint, encoder.clone()).start().unwrap();
         let start = Instant::now();
         for r in &readings {
@@ -135,7 +162,12 @@ fn main() {
         acceptor.join().unwrap();
         rate(count, elapsed)
     };
-    println!("{:<40} {:>14.0} {:>9.0}%", "telemit sender, tcp", telemit_tcp, 100.0 * telemit_tcp / raw_tcp);
+    println!(
+        "{:<40} {:>14.0} {:>9.0}%",
+        "telemit sender, tcp",
+        telemit_tcp,
+        100.0 * telemit_tcp / raw_tcp
+    );
 
     // UDP: the same lines packed into datagrams of the default size, sent raw, then the sender.
     let max = telemit::sender::DEFAULT_UDP_DATAGRAM;
@@ -158,11 +190,16 @@ fn main() {
         reader.join().unwrap();
         rate(count, elapsed)
     };
-    println!("{:<40} {:>14.0} {:>9.0}%", "raw send, udp, packed datagrams", raw_udp, 100.0);
+    println!(
+        "{:<40} {:>14.0} {:>9.0}%",
+        "raw send, udp, packed datagrams", raw_udp, 100.0
+    );
 
     let telemit_udp = {
         let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let endpoint: Endpoint = format!("udp://{}", receiver.local_addr().unwrap()).parse().unwrap();
+        let endpoint: Endpoint = format!("udp://{}", receiver.local_addr().unwrap())
+            .parse()
+            .unwrap();
         let reader = discard_datagrams(receiver, formatted.len() as u64);
         let sender = Sender::builder(endpoint, encoder.clone()).start().unwrap();
         let start = Instant::now();
@@ -175,6 +212,11 @@ fn main() {
         println!("  (telemit udp: {})", stats.summary());
         rate(count, elapsed)
     };
-    println!("{:<40} {:>14.0} {:>9.0}%", "telemit sender, udp", telemit_udp, 100.0 * telemit_udp / raw_udp);
+    println!(
+        "{:<40} {:>14.0} {:>9.0}%",
+        "telemit sender, udp",
+        telemit_udp,
+        100.0 * telemit_udp / raw_udp
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -97,7 +97,9 @@ impl DatagramPacker {
         }
         match self.framing {
             Framing::Lines => {}
-            Framing::JsonArray => self.payload.push(if self.records == 0 { b'[' } else { b',' }),
+            Framing::JsonArray => self
+                .payload
+                .push(if self.records == 0 { b'[' } else { b',' }),
         }
         self.payload.extend_from_slice(record);
         self.records += 1;
@@ -128,7 +130,10 @@ mod tests {
         let mut out = Vec::new();
         let mut refused = 0;
         for record in records {
-            if packer.push(record, |p, n| out.push((p.to_vec(), n))).is_err() {
+            if packer
+                .push(record, |p, n| out.push((p.to_vec(), n)))
+                .is_err()
+            {
                 refused += 1;
             }
         }
@@ -138,10 +143,17 @@ mod tests {
 
     #[test]
     fn json_records_become_arrays() {
-        let records = vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec(), b"{\"c\":3}".to_vec()];
+        let records = vec![
+            b"{\"a\":1}".to_vec(),
+            b"{\"b\":2}".to_vec(),
+            b"{\"c\":3}".to_vec(),
+        ];
         let (payloads, refused) = pack(17, Framing::JsonArray, &records);
         assert_eq!(refused, 0);
-        let texts: Vec<_> = payloads.iter().map(|(p, _)| String::from_utf8(p.clone()).unwrap()).collect();
+        let texts: Vec<_> = payloads
+            .iter()
+            .map(|(p, _)| String::from_utf8(p.clone()).unwrap())
+            .collect();
         assert_eq!(texts, ["[{\"a\":1},{\"b\":2}]", "[{\"c\":3}]"]);
     }
 

@@ -117,7 +117,9 @@ impl FromStr for Endpoint {
         match scheme {
             "unix" | "unixgram" => {
                 if rest.is_empty() {
-                    return Err(error(format!("missing socket path: expected {scheme}:///path/to/socket")));
+                    return Err(error(format!(
+                        "missing socket path: expected {scheme}:///path/to/socket"
+                    )));
                 }
                 if rest.contains('\0') {
                     return Err(error("socket path contains a NUL byte".to_owned()));
@@ -130,9 +132,8 @@ impl FromStr for Endpoint {
                 })
             }
             "tcp" | "udp" | "tcp4" | "tcp6" | "udp4" | "udp6" => {
-                let (host, port) = split_host_port(rest).map_err(|reason| {
-                    error(format!("{reason}: expected {scheme}://host:port"))
-                })?;
+                let (host, port) = split_host_port(rest)
+                    .map_err(|reason| error(format!("{reason}: expected {scheme}://host:port")))?;
                 let host = host.to_owned();
                 Ok(if scheme.starts_with("tcp") {
                     Endpoint::Tcp { host, port }
@@ -189,20 +190,47 @@ mod tests {
             let endpoint: Endpoint = text.parse().unwrap();
             assert_eq!(endpoint.to_string(), text);
         }
-        assert_eq!("tcp4://h:1".parse::<Endpoint>().unwrap().to_string(), "tcp://h:1");
+        assert_eq!(
+            "tcp4://h:1".parse::<Endpoint>().unwrap().to_string(),
+            "tcp://h:1"
+        );
     }
 
     #[test]
     fn errors_name_the_wrong_part() {
         let cases = [
-            ("localhost:8094", "endpoint \"localhost:8094\": expected SCHEME://ADDRESS with scheme unix, unixgram, tcp or udp, or - for stdout"),
-            ("http://h:1", "endpoint \"http://h:1\": unknown scheme \"http\": expected unix, unixgram, tcp or udp"),
-            ("unix://", "endpoint \"unix://\": missing socket path: expected unix:///path/to/socket"),
-            ("tcp://h", "endpoint \"tcp://h\": missing port: expected tcp://host:port"),
-            ("tcp://:80", "endpoint \"tcp://:80\": missing host: expected tcp://host:port"),
-            ("udp://h:99999", "endpoint \"udp://h:99999\": port \"99999\" is not a number from 0 to 65535: expected udp://host:port"),
-            ("tcp://::1:80", "endpoint \"tcp://::1:80\": IPv6 addresses need brackets, as in [::1]:8094: expected tcp://host:port"),
-            ("tcp://[::1:80", "endpoint \"tcp://[::1:80\": unclosed '[' in IPv6 address: expected tcp://host:port"),
+            (
+                "localhost:8094",
+                "endpoint \"localhost:8094\": expected SCHEME://ADDRESS with scheme unix, unixgram, tcp or udp, or - for stdout",
+            ),
+            (
+                "http://h:1",
+                "endpoint \"http://h:1\": unknown scheme \"http\": expected unix, unixgram, tcp or udp",
+            ),
+            (
+                "unix://",
+                "endpoint \"unix://\": missing socket path: expected unix:///path/to/socket",
+            ),
+            (
+                "tcp://h",
+                "endpoint \"tcp://h\": missing port: expected tcp://host:port",
+            ),
+            (
+                "tcp://:80",
+                "endpoint \"tcp://:80\": missing host: expected tcp://host:port",
+            ),
+            (
+                "udp://h:99999",
+                "endpoint \"udp://h:99999\": port \"99999\" is not a number from 0 to 65535: expected udp://host:port",
+            ),
+            (
+                "tcp://::1:80",
+                "endpoint \"tcp://::1:80\": IPv6 addresses need brackets, as in [::1]:8094: expected tcp://host:port",
+            ),
+            (
+                "tcp://[::1:80",
+                "endpoint \"tcp://[::1:80\": unclosed '[' in IPv6 address: expected tcp://host:port",
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(input.parse::<Endpoint>().unwrap_err().to_string(), expected);

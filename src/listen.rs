@@ -156,7 +156,10 @@ impl Listener {
             Endpoint::Udp { .. } => Socket::Udp(UdpSocket::bind(host_port(endpoint))?),
             Endpoint::Unix(path) => {
                 remove_stale_socket(path)?;
-                Socket::Unix(UnixListener::bind(path).map_err(|e| at_path(e, path))?, path.clone())
+                Socket::Unix(
+                    UnixListener::bind(path).map_err(|e| at_path(e, path))?,
+                    path.clone(),
+                )
             }
             Endpoint::Unixgram(path) => {
                 remove_stale_socket(path)?;
@@ -178,11 +181,17 @@ impl Listener {
         Ok(match &self.socket {
             Socket::Tcp(l) => {
                 let a = l.local_addr()?;
-                Endpoint::Tcp { host: bracketed(a.ip()), port: a.port() }
+                Endpoint::Tcp {
+                    host: bracketed(a.ip()),
+                    port: a.port(),
+                }
             }
             Socket::Udp(s) => {
                 let a = s.local_addr()?;
-                Endpoint::Udp { host: bracketed(a.ip()), port: a.port() }
+                Endpoint::Udp {
+                    host: bracketed(a.ip()),
+                    port: a.port(),
+                }
             }
             Socket::Unix(_, p) => Endpoint::Unix(p.clone()),
             Socket::Unixgram(_, p) => Endpoint::Unixgram(p.clone()),
@@ -199,7 +208,13 @@ impl Listener {
                 listener.set_nonblocking(true)?;
                 let (stop, conns) = (stop.clone(), connections.clone());
                 let main = std::thread::spawn(move || {
-                    accept_loop(|| listener.accept().map(|(s, _)| s), &stop, &conns, &sink, &options)
+                    accept_loop(
+                        || listener.accept().map(|(s, _)| s),
+                        &stop,
+                        &conns,
+                        &sink,
+                        &options,
+                    )
                 });
                 (None, main)
             }
@@ -207,7 +222,13 @@ impl Listener {
                 listener.set_nonblocking(true)?;
                 let (stop, conns) = (stop.clone(), connections.clone());
                 let main = std::thread::spawn(move || {
-                    accept_loop(|| listener.accept().map(|(s, _)| s), &stop, &conns, &sink, &options)
+                    accept_loop(
+                        || listener.accept().map(|(s, _)| s),
+                        &stop,
+                        &conns,
+                        &sink,
+                        &options,
+                    )
                 });
                 (Some(path), main)
             }
@@ -257,7 +278,8 @@ impl ListenerHandle {
         if let Some(main) = self.main.take() {
             let _ = main.join();
         }
-        let connections = std::mem::take(&mut *self.connections.lock().unwrap_or_else(|e| e.into_inner()));
+        let connections =
+            std::mem::take(&mut *self.connections.lock().unwrap_or_else(|e| e.into_inner()));
         for connection in connections {
             let _ = connection.join();
         }
@@ -307,8 +329,12 @@ fn accept_loop<C: Connection>(
         match accept() {
             Ok(stream) => {
                 let (stop, sink, options) = (stop.clone(), sink.clone(), options.clone());
-                let thread = std::thread::spawn(move || read_stream(stream, &stop, &sink, &options));
-                connections.lock().unwrap_or_else(|e| e.into_inner()).push(thread);
+                let thread =
+                    std::thread::spawn(move || read_stream(stream, &stop, &sink, &options));
+                connections
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(thread);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
             Err(_) => std::thread::sleep(POLL),
@@ -319,7 +345,12 @@ fn accept_loop<C: Connection>(
 /// Splits a stream into lines like Telegraf: `\n` ends a line, a trailing `\r` is dropped, a
 /// line longer than the read buffer closes the connection, and a last line without `\n` is
 /// parsed at end of stream.
-fn read_stream(mut stream: impl Connection, stop: &AtomicBool, sink: &Sink, options: &ListenOptions) {
+fn read_stream(
+    mut stream: impl Connection,
+    stop: &AtomicBool,
+    sink: &Sink,
+    options: &ListenOptions,
+) {
     if stream.set_blocking().is_err() || stream.set_timeout(POLL).is_err() {
         return;
     }
@@ -358,7 +389,13 @@ fn read_stream(mut stream: impl Connection, stop: &AtomicBool, sink: &Sink, opti
                     return;
                 }
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
             Err(_) => return,
         }
     }
@@ -390,7 +427,13 @@ fn datagram_loop(
                     break;
                 }
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
             Err(_) => std::thread::sleep(POLL),
         }
     }
@@ -414,7 +457,10 @@ fn remove_stale_socket(path: &Path) -> io::Result<()> {
         Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path),
         Ok(_) => Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
-            format!("{}: exists and is not a socket; refusing to replace it", path.display()),
+            format!(
+                "{}: exists and is not a socket; refusing to replace it",
+                path.display()
+            ),
         )),
         Err(_) => Ok(()),
     }

@@ -261,7 +261,9 @@ pub enum ReadingError {
         offset: usize,
     },
     /// A float field is NaN or infinite, which Telegraf rejects.
-    #[error("value of field {key:?} is {value}, which Telegraf rejects: only finite floats can be sent")]
+    #[error(
+        "value of field {key:?} is {value}, which Telegraf rejects: only finite floats can be sent"
+    )]
     NonFinite {
         /// The field key.
         key: String,
@@ -539,9 +541,18 @@ mod tests {
     fn refusals_name_the_part() {
         let cases: Vec<(ReadingBuilder, &str)> = vec![
             (Reading::builder("").field("x", 1), "measurement is empty"),
-            (Reading::builder("m"), "reading \"m\" has no field; Telegraf drops readings without fields"),
-            (Reading::builder("m").tag("h", "").field("x", 1), "value of tag \"h\" is empty"),
-            (Reading::builder("m").tag("", "v").field("x", 1), "tag key is empty"),
+            (
+                Reading::builder("m"),
+                "reading \"m\" has no field; Telegraf drops readings without fields",
+            ),
+            (
+                Reading::builder("m").tag("h", "").field("x", 1),
+                "value of tag \"h\" is empty",
+            ),
+            (
+                Reading::builder("m").tag("", "v").field("x", 1),
+                "tag key is empty",
+            ),
             (Reading::builder("m").field("", 1), "field key is empty"),
             (
                 Reading::builder("m").tag("h", "a\tb").field("x", 1),
@@ -559,8 +570,17 @@ mod tests {
                 Reading::builder("m").field("x", f64::NEG_INFINITY),
                 "value of field \"x\" is -inf, which Telegraf rejects: only finite floats can be sent",
             ),
-            (Reading::builder("m").tag("a", "1").tag("a", "2").field("x", 1), "tag \"a\" is given twice"),
-            (Reading::builder("m").field("x", 1).field("x", 2), "field \"x\" is given twice"),
+            (
+                Reading::builder("m")
+                    .tag("a", "1")
+                    .tag("a", "2")
+                    .field("x", 1),
+                "tag \"a\" is given twice",
+            ),
+            (
+                Reading::builder("m").field("x", 1).field("x", 2),
+                "field \"x\" is given twice",
+            ),
         ];
         for (builder, expected) in cases {
             assert_eq!(builder.build().unwrap_err().to_string(), expected);

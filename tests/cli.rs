@@ -11,7 +11,12 @@ fn telemit(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -48,7 +53,10 @@ fn pipe_reports_bad_lines_and_sends_the_good_ones() {
 #[test]
 fn pipe_strict_stops_at_the_first_bad_line() {
     let out = telemit(&["pipe", "--strict"], MIXED);
-    assert_eq!(text(&out.stdout), "cpu,host=a load=0.5,n=3i 1700000000000000000\n");
+    assert_eq!(
+        text(&out.stdout),
+        "cpu,host=a load=0.5,n=3i 1700000000000000000\n"
+    );
     assert!(text(&out.stderr).ends_with(
         "telemit: stopped at the first bad line (--strict): read 2 readings, wrote 1, rejected 1 (1 bad lines, 0 not sendable), dropped 0\n"
     ));
@@ -59,8 +67,14 @@ fn pipe_strict_stops_at_the_first_bad_line() {
 fn pipe_all_good_exits_zero_in_every_format() {
     let input = "cpu,host=web01,dc=us\\ east usage=0.5,n=3i 1700000000123456789\n";
     let cases = [
-        (vec!["pipe"], "cpu,host=web01,dc=us\\ east usage=0.5,n=3i 1700000000123456789\n"),
-        (vec!["pipe", "--precision", "s"], "cpu,host=web01,dc=us\\ east usage=0.5,n=3i 1700000000\n"),
+        (
+            vec!["pipe"],
+            "cpu,host=web01,dc=us\\ east usage=0.5,n=3i 1700000000123456789\n",
+        ),
+        (
+            vec!["pipe", "--precision", "s"],
+            "cpu,host=web01,dc=us\\ east usage=0.5,n=3i 1700000000\n",
+        ),
         (
             vec!["pipe", "--format", "json"],
             "{\"measurement\":\"cpu\",\"host\":\"web01\",\"dc\":\"us east\",\"usage\":0.5,\"n\":3,\"time\":\"1700000000123456789\"}\n",
@@ -77,7 +91,12 @@ fn pipe_all_good_exits_zero_in_every_format() {
     for (args, expected) in cases {
         let out = telemit(&args, input);
         assert_eq!(text(&out.stdout), expected, "{args:?}");
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
     }
 }
 
@@ -85,8 +104,14 @@ fn pipe_all_good_exits_zero_in_every_format() {
 fn pipe_reads_json_readings_with_their_precision() {
     let input = "{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"fields\":{\"n\":3,\"f\":3.0,\"ok\":true,\"s\":\"x\"},\"timestamp\":1700000000123}\n\
                  {\"name\":\"cpu\",\"fields\":{\"n\":1},\"time\":5}\n";
-    let out = telemit(&["pipe", "--input", "json", "--input-precision", "ms"], input);
-    assert_eq!(text(&out.stdout), "cpu,host=a n=3i,f=3.0,ok=true,s=\"x\" 1700000000123000000\n");
+    let out = telemit(
+        &["pipe", "--input", "json", "--input-precision", "ms"],
+        input,
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "cpu,host=a n=3i,f=3.0,ok=true,s=\"x\" 1700000000123000000\n"
+    );
     assert_eq!(
         text(&out.stderr).lines().next().unwrap(),
         "telemit: line 2, column 37: unknown field `time`, expected one of `name`, `tags`, `fields`, `timestamp`: \"{\\\"name\\\":\\\"cpu\\\",\\\"fields\\\":{\\\"n\\\":1},\\\"time\\\":5}\""
@@ -98,13 +123,34 @@ fn pipe_reads_json_readings_with_their_precision() {
 fn pipe_reports_what_a_format_cannot_carry_and_overlong_lines() {
     let long = format!("m v=\"{}\"\n", "x".repeat(100));
     let input = format!("m,t=a\"b v=1\nm s=\"text\"\n{long}m v=2\n");
-    let out = telemit(&["pipe", "--format", "wavefront", "--max-line", "64"], &input);
+    let out = telemit(
+        &["pipe", "--format", "wavefront", "--max-line", "64"],
+        &input,
+    );
     assert_eq!(text(&out.stdout), "m.v 2.0\n");
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("telemit: line 1: wavefront: value of tag \"t\" \"a\\\"b\" contains '\"'"), "{stderr}");
-    assert!(stderr.contains("telemit: line 2: wavefront: value of field \"s\" \"\\\"text\\\"\" is a string"), "{stderr}");
-    assert!(stderr.contains("telemit: line 3: longer than 64 bytes (106 bytes); skipped (raise --max-line)"), "{stderr}");
-    assert!(stderr.ends_with("read 4 readings, wrote 1, rejected 3 (1 bad lines, 2 not sendable), dropped 0\n"), "{stderr}");
+    assert!(
+        stderr.contains("telemit: line 1: wavefront: value of tag \"t\" \"a\\\"b\" contains '\"'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "telemit: line 2: wavefront: value of field \"s\" \"\\\"text\\\"\" is a string"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "telemit: line 3: longer than 64 bytes (106 bytes); skipped (raise --max-line)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(
+            "read 4 readings, wrote 1, rejected 3 (1 bad lines, 2 not sendable), dropped 0\n"
+        ),
+        "{stderr}"
+    );
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -117,7 +163,11 @@ fn pipe_handles_binary_garbage_without_panicking() {
         .stderr(Stdio::piped())
         .spawn()
         .and_then(|mut child| {
-            child.stdin.take().unwrap().write_all(b"m v=1\n\xff\xfe\x00 v=2\nm v=3")?;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"m v=1\n\xff\xfe\x00 v=2\nm v=3")?;
             child.wait_with_output()
         })
         .unwrap();
@@ -129,13 +179,44 @@ fn pipe_handles_binary_garbage_without_panicking() {
 #[test]
 fn send_builds_a_reading_from_flags_or_a_line() {
     let out = telemit(
-        &["send", "-m", "job", "-t", "name=nightly import", "-f", "rows=1200i", "-f", "msg=\"done, ok\"", "-f", "p=0.75", "-f", "u=7u", "-f", "ok=true", "--timestamp", "1700000000", "--precision", "s"],
+        &[
+            "send",
+            "-m",
+            "job",
+            "-t",
+            "name=nightly import",
+            "-f",
+            "rows=1200i",
+            "-f",
+            "msg=\"done, ok\"",
+            "-f",
+            "p=0.75",
+            "-f",
+            "u=7u",
+            "-f",
+            "ok=true",
+            "--timestamp",
+            "1700000000",
+            "--precision",
+            "s",
+        ],
         "",
     );
-    assert_eq!(text(&out.stdout), "job,name=nightly\\ import rows=1200i,msg=\"done, ok\",p=0.75,u=7u,ok=true 1700000000\n");
+    assert_eq!(
+        text(&out.stdout),
+        "job,name=nightly\\ import rows=1200i,msg=\"done, ok\",p=0.75,u=7u,ok=true 1700000000\n"
+    );
     assert_eq!(out.status.code(), Some(0));
 
-    let out = telemit(&["send", "weather,city=Oslo temperature=21.5", "--format", "wavefront"], "");
+    let out = telemit(
+        &[
+            "send",
+            "weather,city=Oslo temperature=21.5",
+            "--format",
+            "wavefront",
+        ],
+        "",
+    );
     assert_eq!(text(&out.stdout), "weather.temperature 21.5 city=Oslo\n");
 
     let out = telemit(&["send", "-m", "job", "-f", "x=hello"], "");
@@ -156,7 +237,10 @@ fn send_builds_a_reading_from_flags_or_a_line() {
 #[test]
 fn bad_endpoints_are_usage_errors() {
     let out = telemit(&["pipe", "--to", "tcp://localhost"], "");
-    assert!(text(&out.stderr).contains("endpoint \"tcp://localhost\": missing port: expected tcp://host:port"));
+    assert!(
+        text(&out.stderr)
+            .contains("endpoint \"tcp://localhost\": missing port: expected tcp://host:port")
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -164,7 +248,15 @@ fn bad_endpoints_are_usage_errors() {
 fn help_teaches() {
     let out = telemit(&["pipe", "--help"], "");
     let help = text(&out.stdout);
-    for needle in ["--to <ENDPOINT>", "unixgram:///path", "--on-full", "drop-oldest", "--reopen-after", "--strict", "Examples:"] {
+    for needle in [
+        "--to <ENDPOINT>",
+        "unixgram:///path",
+        "--on-full",
+        "drop-oldest",
+        "--reopen-after",
+        "--strict",
+        "Examples:",
+    ] {
         assert!(help.contains(needle), "pipe --help lacks {needle}");
     }
 }

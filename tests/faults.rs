@@ -17,7 +17,10 @@ fn sender_to(endpoint: &Endpoint, events: Arc<AtomicU64>) -> telemit::SenderBuil
         .flush_timeout(Duration::from_secs(20))
         .on_event(move |event| {
             eprintln!("event: {event}");
-            if matches!(event, Event::ConnectFailed { .. } | Event::ConnectionLost { .. }) {
+            if matches!(
+                event,
+                Event::ConnectFailed { .. } | Event::ConnectionLost { .. }
+            ) {
                 events.fetch_add(1, Ordering::Relaxed);
             }
         })
@@ -34,7 +37,10 @@ fn stream_endpoints(dir: &std::path::Path) -> Vec<Endpoint> {
 #[test]
 fn receiver_absent_at_start_then_appears() {
     let dir = tempfile::tempdir().unwrap();
-    for endpoint in stream_endpoints(dir.path()).into_iter().chain([Endpoint::Unixgram(dir.path().join("g.sock"))]) {
+    for endpoint in stream_endpoints(dir.path())
+        .into_iter()
+        .chain([Endpoint::Unixgram(dir.path().join("g.sock"))])
+    {
         let incidents = Arc::new(AtomicU64::new(0));
         let sender = sender_to(&endpoint, incidents.clone()).start().unwrap();
         for seq in 0..5_000 {
@@ -65,7 +71,12 @@ fn receiver_killed_and_restarted_three_times() {
     for endpoint in stream_endpoints(dir.path()) {
         let mut receiver = Receiver::start(&endpoint, Format::Influx, false);
         let incidents = Arc::new(AtomicU64::new(0));
-        let sender = Arc::new(sender_to(&endpoint, incidents.clone()).queue_size(2_000).start().unwrap());
+        let sender = Arc::new(
+            sender_to(&endpoint, incidents.clone())
+                .queue_size(2_000)
+                .start()
+                .unwrap(),
+        );
         const TOTAL: u64 = 100_000;
         let producer = {
             let sender = sender.clone();
@@ -82,7 +93,9 @@ fn receiver_killed_and_restarted_three_times() {
             // Kill only once readings flow again, so that each kill is an incident of its own.
             let before = receiver.seen.lock().unwrap().readings;
             let deadline = Instant::now() + Duration::from_secs(5);
-            while receiver.seen.lock().unwrap().readings < before + 2_000 && Instant::now() < deadline {
+            while receiver.seen.lock().unwrap().readings < before + 2_000
+                && Instant::now() < deadline
+            {
                 std::thread::sleep(Duration::from_millis(5));
             }
             receiver.kill();
@@ -105,10 +118,16 @@ fn receiver_killed_and_restarted_three_times() {
         // One line per outage, not per attempt or reading. A kill can make two outages: a
         // connection accepted into the dying listener's backlog takes a write, then resets.
         let logged = incidents.load(Ordering::Relaxed);
-        assert!((3..=6).contains(&logged), "{endpoint}: {logged} outage lines for 3 kills");
+        assert!(
+            (3..=6).contains(&logged),
+            "{endpoint}: {logged} outage lines for 3 kills"
+        );
         match endpoint {
             Endpoint::Unix(_) => assert_eq!(lost, 0, "unix: at-least-once"),
-            _ => assert!(lost < 5_000, "tcp: only what the dead receiver's kernel held is lost"),
+            _ => assert!(
+                lost < 5_000,
+                "tcp: only what the dead receiver's kernel held is lost"
+            ),
         }
     }
 }
@@ -141,13 +160,25 @@ fn stalled_receiver_bounds_memory_by_the_queue() {
             deepest = deepest.max(sender.stats().queue_depth);
         }
     }
-    assert!(deepest <= QUEUE as u64, "queue depth {deepest} exceeded {QUEUE}");
+    assert!(
+        deepest <= QUEUE as u64,
+        "queue depth {deepest} exceeded {QUEUE}"
+    );
     go.send(()).unwrap();
     let stats = sender.shutdown();
     let bytes = reader.join().unwrap();
     let received = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
-    assert!(stats.dropped(DropReason::QueueFull) > 0, "{}", stats.summary());
-    assert_eq!(received + stats.dropped_total(), TOTAL, "{}", stats.summary());
+    assert!(
+        stats.dropped(DropReason::QueueFull) > 0,
+        "{}",
+        stats.summary()
+    );
+    assert_eq!(
+        received + stats.dropped_total(),
+        TOTAL,
+        "{}",
+        stats.summary()
+    );
     assert_eq!(received, stats.written);
 }
 
@@ -174,8 +205,17 @@ fn reopen_after_1000_writes_loses_nothing() {
         let seen = receiver.seen.lock().unwrap();
         eprintln!("{endpoint}: {} in {:?}", stats.summary(), started.elapsed());
         assert_eq!(arrived, TOTAL, "{endpoint}");
-        assert_eq!(seen.sequence.duplicates(), 0, "{endpoint}: a graceful reopen resends nothing");
+        assert_eq!(
+            seen.sequence.duplicates(),
+            0,
+            "{endpoint}: a graceful reopen resends nothing"
+        );
         assert!(stats.reconnects >= 1, "{endpoint}: {}", stats.summary());
-        assert_eq!(stats.reconnects, stats.batches / 1000, "{endpoint}: {}", stats.summary());
+        assert_eq!(
+            stats.reconnects,
+            stats.batches / 1000,
+            "{endpoint}: {}",
+            stats.summary()
+        );
     }
 }

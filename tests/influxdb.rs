@@ -8,8 +8,15 @@ use telemit::{Encoder, Format};
 
 #[test]
 fn influxdb_stores_exactly_what_we_encode() {
-    let Some(server) = Server::influxdb() else { return };
-    let (status, body) = http(server.http_port, "POST", "/query?q=CREATE%20DATABASE%20t", b"");
+    let Some(server) = Server::influxdb() else {
+        return;
+    };
+    let (status, body) = http(
+        server.http_port,
+        "POST",
+        "/query?q=CREATE%20DATABASE%20t",
+        b"",
+    );
     assert_eq!(status, 200, "{body}");
 
     let readings = escape_heavy_readings(300);
@@ -18,7 +25,12 @@ fn influxdb_stores_exactly_what_we_encode() {
     for reading in &readings {
         encoder.encode(reading, &mut payload).unwrap();
     }
-    let (status, body) = http(server.http_port, "POST", "/write?db=t&precision=ns", &payload);
+    let (status, body) = http(
+        server.http_port,
+        "POST",
+        "/write?db=t&precision=ns",
+        &payload,
+    );
     assert_eq!(status, 204, "InfluxDB refused our lines: {body}");
 
     let answer = server.influx_query("t", "SELECT * FROM /.*/");

@@ -8,7 +8,9 @@ use telemit::{Encoder, FieldValue, Format, Precision, Reading, Timestamp};
 
 /// Text from the characters escaping is about, plus some Unicode.
 fn text(with_backslash: bool) -> impl Strategy<Value = String> {
-    let mut pieces = vec!["a", "b", "Z", "0", "9", " ", ",", "=", "\"", "ü", "日", "🔥", "-", "_", ".", "#", "'"];
+    let mut pieces = vec![
+        "a", "b", "Z", "0", "9", " ", ",", "=", "\"", "ü", "日", "🔥", "-", "_", ".", "#", "'",
+    ];
     if with_backslash {
         pieces.push("\\");
     }
@@ -17,7 +19,9 @@ fn text(with_backslash: bool) -> impl Strategy<Value = String> {
 
 fn field_value(with_backslash: bool) -> impl Strategy<Value = FieldValue> {
     prop_oneof![
-        any::<f64>().prop_filter("finite", |v| v.is_finite()).prop_map(FieldValue::Float),
+        any::<f64>()
+            .prop_filter("finite", |v| v.is_finite())
+            .prop_map(FieldValue::Float),
         any::<i64>().prop_map(FieldValue::Integer),
         any::<u64>().prop_map(FieldValue::Unsigned),
         any::<bool>().prop_map(FieldValue::Boolean),
@@ -40,7 +44,9 @@ fn reading(with_backslash: bool) -> impl Strategy<Value = Reading> {
             for (k, v) in fields {
                 b = b.field(k, v);
             }
-            b.maybe_timestamp(ts.map(|t| Timestamp::new(t, Precision::Nanoseconds))).build().ok()
+            b.maybe_timestamp(ts.map(|t| Timestamp::new(t, Precision::Nanoseconds)))
+                .build()
+                .ok()
         })
 }
 

@@ -11,11 +11,22 @@ use telemit::{Encoder, Endpoint, Format, Precision, Reading, Sender, Timestamp};
 
 #[test]
 fn influxdb_udp_listener_stores_what_the_sender_sends() {
-    let Some(server) = Server::influxdb() else { return };
-    http(server.http_port, "POST", "/query?q=CREATE%20DATABASE%20udp", b"");
+    let Some(server) = Server::influxdb() else {
+        return;
+    };
+    http(
+        server.http_port,
+        "POST",
+        "/query?q=CREATE%20DATABASE%20udp",
+        b"",
+    );
     let readings = escape_heavy_readings(300);
-    let endpoint: Endpoint = format!("udp://127.0.0.1:{}", server.line_port).parse().unwrap();
-    let sender = Sender::builder(endpoint, Encoder::new(Format::Influx)).start().unwrap();
+    let endpoint: Endpoint = format!("udp://127.0.0.1:{}", server.line_port)
+        .parse()
+        .unwrap();
+    let sender = Sender::builder(endpoint, Encoder::new(Format::Influx))
+        .start()
+        .unwrap();
     for reading in &readings {
         sender.send(reading).unwrap();
     }
@@ -25,7 +36,9 @@ fn influxdb_udp_listener_stores_what_the_sender_sends() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let answer = loop {
         let answer = server.influx_query("udp", "SELECT * FROM /.*/");
-        let series = answer["results"][0]["series"].as_array().map_or(0, Vec::len);
+        let series = answer["results"][0]["series"]
+            .as_array()
+            .map_or(0, Vec::len);
         if series >= readings.len() || Instant::now() > deadline {
             break answer;
         }
@@ -57,7 +70,10 @@ fn vm_export(server: &Server) -> BTreeMap<(String, String, i64), f64> {
     let (status, body) = http(
         server.http_port,
         "GET",
-        &format!("/api/v1/export?match[]={}", support::encode_query("{__name__=~\"load_.*\"}")),
+        &format!(
+            "/api/v1/export?match[]={}",
+            support::encode_query("{__name__=~\"load_.*\"}")
+        ),
         b"",
     );
     assert_eq!(status, 200, "{body}");
@@ -71,7 +87,10 @@ fn vm_export(server: &Server) -> BTreeMap<(String, String, i64), f64> {
         let values = series["values"].as_array().unwrap();
         let times = series["timestamps"].as_array().unwrap();
         for (value, time) in values.iter().zip(times) {
-            points.insert((name.clone(), host.clone(), time.as_i64().unwrap()), value.as_f64().unwrap());
+            points.insert(
+                (name.clone(), host.clone(), time.as_i64().unwrap()),
+                value.as_f64().unwrap(),
+            );
         }
     }
     points
@@ -80,10 +99,16 @@ fn vm_export(server: &Server) -> BTreeMap<(String, String, i64), f64> {
 #[test]
 fn victoria_metrics_stores_what_the_sender_sends_over_tcp_and_udp() {
     for scheme in ["tcp", "udp"] {
-        let Some(server) = Server::victoria_metrics() else { return };
+        let Some(server) = Server::victoria_metrics() else {
+            return;
+        };
         const COUNT: u64 = 3_000;
-        let endpoint: Endpoint = format!("{scheme}://127.0.0.1:{}", server.line_port).parse().unwrap();
-        let sender = Sender::builder(endpoint, Encoder::new(Format::Influx)).start().unwrap();
+        let endpoint: Endpoint = format!("{scheme}://127.0.0.1:{}", server.line_port)
+            .parse()
+            .unwrap();
+        let sender = Sender::builder(endpoint, Encoder::new(Format::Influx))
+            .start()
+            .unwrap();
         let base = vm_base_ms();
         let drops_before = support::udp_drops(server.line_port);
         for seq in 0..COUNT {
@@ -95,7 +120,10 @@ fn victoria_metrics_stores_what_the_sender_sends_over_tcp_and_udp() {
         }
         let stats = sender.shutdown();
         let kernel_drops = support::udp_drops(server.line_port) - drops_before;
-        assert_eq!(kernel_drops, 0, "{scheme}: the server's kernel dropped datagrams");
+        assert_eq!(
+            kernel_drops, 0,
+            "{scheme}: the server's kernel dropped datagrams"
+        );
         assert_eq!(stats.written, COUNT, "{scheme}: {}", stats.summary());
 
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -106,12 +134,24 @@ fn victoria_metrics_stores_what_the_sender_sends_over_tcp_and_udp() {
             }
             std::thread::sleep(Duration::from_millis(200));
         };
-        assert_eq!(points.len() as u64, 2 * COUNT, "{scheme}: every field of every reading");
+        assert_eq!(
+            points.len() as u64,
+            2 * COUNT,
+            "{scheme}: every field of every reading"
+        );
         for seq in 0..COUNT {
             let host = format!("web-{}", seq % 3);
             let time = base + seq as i64;
-            assert_eq!(points.get(&("load_value".into(), host.clone(), time)), Some(&(seq as f64 / 4.0)), "{scheme} {seq}");
-            assert_eq!(points.get(&("load_seq".into(), host, time)), Some(&(seq as f64)), "{scheme} {seq}");
+            assert_eq!(
+                points.get(&("load_value".into(), host.clone(), time)),
+                Some(&(seq as f64 / 4.0)),
+                "{scheme} {seq}"
+            );
+            assert_eq!(
+                points.get(&("load_seq".into(), host, time)),
+                Some(&(seq as f64)),
+                "{scheme} {seq}"
+            );
         }
     }
 }

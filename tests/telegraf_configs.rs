@@ -20,14 +20,18 @@ fn flag<'a>(args: &'a [String], name: &str, default: &'a str) -> &'a str {
 }
 
 fn bytes(size: &str) -> u64 {
-    let (number, unit) = size.split_at(size.find(|c: char| !c.is_ascii_digit()).unwrap_or(size.len()));
+    let (number, unit) = size.split_at(
+        size.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(size.len()),
+    );
     let number: u64 = number.parse().unwrap();
-    number * match unit {
-        "" | "B" => 1,
-        "KiB" => 1024,
-        "MiB" => 1024 * 1024,
-        other => panic!("unit {other}"),
-    }
+    number
+        * match unit {
+            "" | "B" => 1,
+            "KiB" => 1024,
+            "MiB" => 1024 * 1024,
+            other => panic!("unit {other}"),
+        }
 }
 
 #[test]
@@ -57,22 +61,47 @@ fn configs_match_their_telemit_command() {
                 "{name}"
             ),
             "json" => {
-                let unit = if precision == "s" { "unix".to_owned() } else { format!("unix_{precision}") };
-                assert_eq!(listener["json_time_format"].as_str(), Some(unit.as_str()), "{name}");
-                assert_eq!(listener["json_name_key"].as_str(), Some(flag(&args, "--json-name-key", "measurement")), "{name}");
-                assert_eq!(listener["json_time_key"].as_str(), Some(flag(&args, "--json-time-key", "time")), "{name}");
+                let unit = if precision == "s" {
+                    "unix".to_owned()
+                } else {
+                    format!("unix_{precision}")
+                };
+                assert_eq!(
+                    listener["json_time_format"].as_str(),
+                    Some(unit.as_str()),
+                    "{name}"
+                );
+                assert_eq!(
+                    listener["json_name_key"].as_str(),
+                    Some(flag(&args, "--json-name-key", "measurement")),
+                    "{name}"
+                );
+                assert_eq!(
+                    listener["json_time_key"].as_str(),
+                    Some(flag(&args, "--json-time-key", "time")),
+                    "{name}"
+                );
             }
             _ => {}
         }
-        let buffer = listener.get("read_buffer_size").and_then(|v| v.as_str()).map_or(64 * 1024, bytes);
+        let buffer = listener
+            .get("read_buffer_size")
+            .and_then(|v| v.as_str())
+            .map_or(64 * 1024, bytes);
         let needed = match to.split("://").next().unwrap() {
             "udp" => telemit::sender::DEFAULT_UDP_DATAGRAM as u64,
             "unixgram" => telemit::sender::DEFAULT_UNIXGRAM_DATAGRAM as u64,
             _ => telemit::sender::TELEGRAF_MAX_LINE as u64,
         };
-        assert!(buffer >= needed, "{name}: read_buffer_size {buffer} < {needed}");
+        assert!(
+            buffer >= needed,
+            "{name}: read_buffer_size {buffer} < {needed}"
+        );
         if to.starts_with("unix") {
-            assert!(listener.get("socket_mode").is_some(), "{name}: socket_mode lets the sender write");
+            assert!(
+                listener.get("socket_mode").is_some(),
+                "{name}: socket_mode lets the sender write"
+            );
         }
 
         // The command itself is valid: with nothing on stdin it connects to nothing and ends well.
@@ -81,8 +110,16 @@ fn configs_match_their_telemit_command() {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         checked += 1;
     }
-    assert_eq!(checked, 13, "one config per format and transport, plus the pipeline");
+    assert_eq!(
+        checked, 13,
+        "one config per format and transport, plus the pipeline"
+    );
 }

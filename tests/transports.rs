@@ -42,9 +42,18 @@ fn every_transport_and_format_delivers_and_reconciles() {
             let seen = receiver.seen.lock().unwrap();
             let case = format!("{format} over {}", receiver.endpoint.scheme());
 
-            assert!(seen.rejected.is_empty(), "{case}: {:?}", &seen.rejected[..seen.rejected.len().min(3)]);
+            assert!(
+                seen.rejected.is_empty(),
+                "{case}: {:?}",
+                &seen.rejected[..seen.rejected.len().min(3)]
+            );
             assert_eq!(stats.readings_in, READINGS, "{case}");
-            assert_eq!(stats.written + stats.dropped_total(), READINGS, "{case}: {}", stats.summary());
+            assert_eq!(
+                stats.written + stats.dropped_total(),
+                READINGS,
+                "{case}: {}",
+                stats.summary()
+            );
             assert_eq!(stats.dropped_total(), 0, "{case}: {}", stats.summary());
             assert_eq!(seen.sequence.duplicates(), 0, "{case}");
             match port {
@@ -56,7 +65,8 @@ fn every_transport_and_format_delivers_and_reconciles() {
                     } else {
                         let mut one = Vec::new();
                         Encoder::new(format).encode(&numbered(0), &mut one).unwrap();
-                        let per_datagram = telemit::sender::DEFAULT_UDP_DATAGRAM as u64 / one.len() as u64 + 1;
+                        let per_datagram =
+                            telemit::sender::DEFAULT_UDP_DATAGRAM as u64 / one.len() as u64 + 1;
                         assert!(READINGS - arrived <= kernel_drops * per_datagram, "{case}");
                         eprintln!("{case}: the receiving kernel dropped {kernel_drops} datagrams");
                     }
@@ -64,7 +74,11 @@ fn every_transport_and_format_delivers_and_reconciles() {
                 None => assert_eq!(arrived, READINGS, "{case}: {}", stats.summary()),
             }
             if endpoint.is_datagram() {
-                assert!(stats.batches < READINGS / 2, "{case}: datagrams must carry many readings: {}", stats.summary());
+                assert!(
+                    stats.batches < READINGS / 2,
+                    "{case}: datagrams must carry many readings: {}",
+                    stats.summary()
+                );
             }
         }
     }
@@ -88,7 +102,8 @@ fn json_on_datagrams_is_one_array_per_datagram() {
     for _ in 0..stats.batches {
         let n = socket.recv(&mut buf).unwrap();
         assert!(n <= 300);
-        let value: serde_json::Value = serde_json::from_slice(&buf[..n]).expect("one JSON value per datagram");
+        let value: serde_json::Value =
+            serde_json::from_slice(&buf[..n]).expect("one JSON value per datagram");
         objects += value.as_array().expect("an array of objects").len();
     }
     assert_eq!(objects, 10);
@@ -97,16 +112,35 @@ fn json_on_datagrams_is_one_array_per_datagram() {
 #[test]
 fn oversize_and_unrepresentable_readings_are_refused_and_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let receiver = Receiver::start(&Endpoint::Unixgram(dir.path().join("d.sock")), Format::Influx, false);
+    let receiver = Receiver::start(
+        &Endpoint::Unixgram(dir.path().join("d.sock")),
+        Format::Influx,
+        false,
+    );
     let sender = Sender::builder(receiver.endpoint.clone(), Encoder::new(Format::Influx))
         .max_datagram(Some(100))
         .start()
         .unwrap();
-    let big = telemit::Reading::builder("m").field("s", "x".repeat(200)).build().unwrap();
+    let big = telemit::Reading::builder("m")
+        .field("s", "x".repeat(200))
+        .build()
+        .unwrap();
     let error = sender.send(&big).unwrap_err();
-    assert_eq!(error.to_string(), "reading of 207 bytes is longer than the 100-byte limit of a datagram");
-    let bad = telemit::Reading::builder("m\\").field("v", 1).build().unwrap();
-    assert!(sender.send(&bad).unwrap_err().to_string().starts_with("influx: measurement"));
+    assert_eq!(
+        error.to_string(),
+        "reading of 207 bytes is longer than the 100-byte limit of a datagram"
+    );
+    let bad = telemit::Reading::builder("m\\")
+        .field("v", 1)
+        .build()
+        .unwrap();
+    assert!(
+        sender
+            .send(&bad)
+            .unwrap_err()
+            .to_string()
+            .starts_with("influx: measurement")
+    );
     sender.send(&numbered(0)).unwrap();
     let stats = sender.shutdown();
     assert_eq!(stats.dropped(DropReason::Oversize), 1);
@@ -119,12 +153,15 @@ fn oversize_and_unrepresentable_readings_are_refused_and_counted() {
 fn drop_newest_counts_every_reading_it_drops() {
     // Nobody listens: the writer waits for a connection while the queue fills.
     let dir = tempfile::tempdir().unwrap();
-    let sender = Sender::builder(Endpoint::Unix(dir.path().join("absent.sock")), Encoder::new(Format::Influx))
-        .queue_size(100)
-        .on_full(OnFull::DropNewest)
-        .flush_timeout(Duration::from_millis(200))
-        .start()
-        .unwrap();
+    let sender = Sender::builder(
+        Endpoint::Unix(dir.path().join("absent.sock")),
+        Encoder::new(Format::Influx),
+    )
+    .queue_size(100)
+    .on_full(OnFull::DropNewest)
+    .flush_timeout(Duration::from_millis(200))
+    .start()
+    .unwrap();
     let mut refused = 0;
     for seq in 0..1000 {
         refused += u64::from(sender.send(&numbered(seq)).is_err());
@@ -134,5 +171,10 @@ fn drop_newest_counts_every_reading_it_drops() {
     // The queue holds 100 and the writer holds one batch (up to 100 more) while it waits.
     assert!((800..=900).contains(&refused), "{}", stats.summary());
     // The rest could not be delivered before the flush timeout, and are counted too.
-    assert_eq!(stats.written + stats.dropped_total(), 1000, "{}", stats.summary());
+    assert_eq!(
+        stats.written + stats.dropped_total(),
+        1000,
+        "{}",
+        stats.summary()
+    );
 }

@@ -49,7 +49,8 @@ pub fn run(args: DemoArgs) -> Result<i32, String> {
         format,
         ..ListenOptions::default()
     };
-    let listener = Listener::bind(&endpoint, options).map_err(|e| format!("cannot listen on {endpoint}: {e}"))?;
+    let listener = Listener::bind(&endpoint, options)
+        .map_err(|e| format!("cannot listen on {endpoint}: {e}"))?;
     let endpoint = listener.endpoint().map_err(|e| e.to_string())?;
 
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -119,7 +120,13 @@ pub fn run(args: DemoArgs) -> Result<i32, String> {
     // Give the receiver a moment to read what is still in flight.
     let wait_until = Instant::now() + Duration::from_secs(2);
     while Instant::now() < wait_until {
-        if tally.lock().unwrap_or_else(|e| e.into_inner()).sequence.unique() >= sent {
+        if tally
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sequence
+            .unique()
+            >= sent
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -130,8 +137,15 @@ pub fn run(args: DemoArgs) -> Result<i32, String> {
     let missing = sent.saturating_sub(t.sequence.unique());
     println!("telemit demo: sender: {}", stats.summary());
     println!("telemit demo: receiver: {}", report(&t));
-    println!("telemit demo: {sent} readings sent, {} arrived, {missing} lost", t.sequence.unique());
-    Ok(if missing == 0 && t.rejected == 0 { 0 } else { 1 })
+    println!(
+        "telemit demo: {sent} readings sent, {} arrived, {missing} lost",
+        t.sequence.unique()
+    );
+    Ok(if missing == 0 && t.rejected == 0 {
+        0
+    } else {
+        1
+    })
 }
 
 fn hostname() -> String {

@@ -99,32 +99,44 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
         precision: args.precision.into(),
         read_buffer_size: args.read_buffer_size,
     };
-    let listener = Listener::bind(&args.on, options).map_err(|e| format!("cannot listen on {}: {e}", args.on))?;
+    let listener = Listener::bind(&args.on, options)
+        .map_err(|e| format!("cannot listen on {}: {e}", args.on))?;
     let local = listener.endpoint().map_err(|e| e.to_string())?;
-    eprintln!("telemit listen: reading {} on {local}", Format::from(args.format));
+    eprintln!(
+        "telemit listen: reading {} on {local}",
+        Format::from(args.format)
+    );
 
     let tally = Arc::new(Mutex::new(Tally::default()));
     let (as_json, quiet) = (args.json, args.quiet);
     let stdout = Arc::new(Mutex::new(std::io::BufWriter::new(std::io::stdout())));
     let printer = stdout.clone();
-    let sink = counting_sink(tally.clone(), args.seq_field.clone(), move |received| match received {
-        Received::Readings(readings) if !quiet => {
-            let mut out = printer.lock().unwrap_or_else(|e| e.into_inner());
-            for reading in readings {
-                let _ = out.write_all(&render(reading, as_json));
+    let sink = counting_sink(
+        tally.clone(),
+        args.seq_field.clone(),
+        move |received| match received {
+            Received::Readings(readings) if !quiet => {
+                let mut out = printer.lock().unwrap_or_else(|e| e.into_inner());
+                for reading in readings {
+                    let _ = out.write_all(&render(reading, as_json));
+                }
+                let _ = out.flush();
             }
-            let _ = out.flush();
-        }
-        Received::Readings(_) => {}
-        Received::Rejected { text, error } => {
-            eprintln!("telemit listen: rejected: {error}: {}", super::excerpt(text));
-        }
-    });
+            Received::Readings(_) => {}
+            Received::Rejected { text, error } => {
+                eprintln!(
+                    "telemit listen: rejected: {error}: {}",
+                    super::excerpt(text)
+                );
+            }
+        },
+    );
     let handle = listener.spawn(sink).map_err(|e| e.to_string())?;
     let terminated = termination_flag().map_err(|e| e.to_string())?;
     let started = Instant::now();
     let mut last = (Instant::now(), 0u64);
-    while !terminated.load(Ordering::SeqCst) && args.duration.is_none_or(|d| started.elapsed() < d) {
+    while !terminated.load(Ordering::SeqCst) && args.duration.is_none_or(|d| started.elapsed() < d)
+    {
         std::thread::sleep(Duration::from_millis(50));
         if last.0.elapsed() >= Duration::from_secs(1) {
             let t = tally.lock().unwrap_or_else(|e| e.into_inner());
@@ -132,7 +144,10 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
                 let rate = (t.readings - last.1) as f64 / last.0.elapsed().as_secs_f64();
                 eprintln!(
                     "telemit listen: {rate:.0} readings/s, {} received, {} rejected, {} lost, {} duplicated",
-                    t.readings, t.rejected, t.sequence.lost(), t.sequence.duplicates()
+                    t.readings,
+                    t.rejected,
+                    t.sequence.lost(),
+                    t.sequence.duplicates()
                 );
             }
             last = (Instant::now(), t.readings);
@@ -145,7 +160,10 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
 }
 
 pub fn report(t: &Tally) -> String {
-    let mut text = format!("{} readings received, {} payloads rejected", t.readings, t.rejected);
+    let mut text = format!(
+        "{} readings received, {} payloads rejected",
+        t.readings, t.rejected
+    );
     if let Some(highest) = t.sequence.highest() {
         text.push_str(&format!(
             "; sequence up to {highest}: {} distinct, {} lost, {} duplicated",
@@ -160,7 +178,10 @@ pub fn report(t: &Tally) -> String {
 fn render(reading: &Reading, as_json: bool) -> Vec<u8> {
     if !as_json {
         let mut out = Vec::new();
-        if Encoder::new(Format::Influx).encode(reading, &mut out).is_ok() {
+        if Encoder::new(Format::Influx)
+            .encode(reading, &mut out)
+            .is_ok()
+        {
             return out;
         }
     }

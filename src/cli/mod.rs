@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-
 /// Send readings to Telegraf's socket_listener as Influx line protocol, JSON or Wavefront.
 ///
 /// Readings go out byte-exact for Telegraf's parsers, over Unix stream or datagram sockets, TCP
@@ -31,21 +30,25 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Send one reading given as flags or as one line of line protocol.
-    #[command(after_help = "Field values are typed as in line protocol: 1.5 or 2 (float), 3i (integer), \
+    #[command(
+        after_help = "Field values are typed as in line protocol: 1.5 or 2 (float), 3i (integer), \
 7u (unsigned), true/false (boolean), \"text\" (string; quote it for the shell: -f 'msg=\"hi there\"').
 
 Examples:
   telemit send -m weather -t city=Oslo -f temperature=21.5 -f humidity=63i
-  telemit send 'weather,city=Oslo temperature=21.5' --to udp://127.0.0.1:8094")]
+  telemit send 'weather,city=Oslo temperature=21.5' --to udp://127.0.0.1:8094"
+    )]
     Send(send::SendArgs),
     /// Read readings from standard input, one per line, and send them.
-    #[command(after_help = "Each bad line is reported on stderr with its line number, column and reason; \
+    #[command(
+        after_help = "Each bad line is reported on stderr with its line number, column and reason; \
 the good lines around it still go out. The run ends with a summary and exits 1 if any reading was \
 rejected or dropped; --strict stops at the first bad line.
 
 Examples:
   printf 'cpu,host=a load=0.5\\n' | telemit pipe --format wavefront
-  my-program | telemit pipe --input json --input-precision ms --to tcp://127.0.0.1:8094")]
+  my-program | telemit pipe --input json --input-precision ms --to tcp://127.0.0.1:8094"
+    )]
     Pipe(pipe::PipeArgs),
     /// Receive readings like Telegraf's socket_listener and print them, with rates and loss.
     #[command(after_help = "Examples:
@@ -91,7 +94,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "us" | "µs" => value / 1e6,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("unknown unit {other:?} in {text:?}: use ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}: use ms, s, m or h"
+            ));
+        }
     };
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
 }

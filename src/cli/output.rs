@@ -5,7 +5,9 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use telemit::format::{JsonOptions, WavefrontOptions};
 use telemit::sender::Event;
-use telemit::{DefaultTags, Encoder, Endpoint, Format, OnFull, Precision, Reading, Sender, Timestamp};
+use telemit::{
+    DefaultTags, Encoder, Endpoint, Format, OnFull, Precision, Reading, Sender, Timestamp,
+};
 
 use super::{parse_duration, parse_key_value};
 
@@ -113,7 +115,12 @@ pub struct OutputArgs {
     pub json_time_key: String,
 
     /// Readings that may wait to be sent
-    #[arg(long, default_value_t = 10_000, value_name = "READINGS", help_heading = "Sender")]
+    #[arg(
+        long,
+        default_value_t = 10_000,
+        value_name = "READINGS",
+        help_heading = "Sender"
+    )]
     pub queue_size: usize,
 
     /// What to do when the queue is full

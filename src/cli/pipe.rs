@@ -72,7 +72,15 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
         std::thread::spawn(move || {
             let stdin = io::stdin();
             let mut stdin = io::BufReader::with_capacity(1 << 16, stdin.lock());
-            read_all(&mut stdin, &sender, |line| input.parse(line, precision), &prepare, seq, strict, max_line)
+            read_all(
+                &mut stdin,
+                &sender,
+                |line| input.parse(line, precision),
+                &prepare,
+                seq,
+                strict,
+                max_line,
+            )
         })
     };
     while !reader.is_finished() && !terminated.load(Ordering::SeqCst) {
@@ -107,7 +115,11 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
             stats.dropped_total() - counts.refused,
         );
     }
-    Ok(if rejected > 0 || stats.dropped_total() > 0 { 1 } else { 0 })
+    Ok(if rejected > 0 || stats.dropped_total() > 0 {
+        1
+    } else {
+        0
+    })
 }
 
 fn read_all(
@@ -130,7 +142,9 @@ fn read_all(
             Ok(Line::TooLong(len)) => {
                 counts.read += 1;
                 counts.bad_lines += 1;
-                eprintln!("telemit: line {number}: longer than {max_line} bytes ({len} bytes); skipped (raise --max-line)");
+                eprintln!(
+                    "telemit: line {number}: longer than {max_line} bytes ({len} bytes); skipped (raise --max-line)"
+                );
                 if strict {
                     counts.stopped_early = true;
                     break;

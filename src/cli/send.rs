@@ -40,7 +40,10 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
             let mut builder = Reading::builder(measurement);
             for (key, text) in &args.fields {
                 let value = parse_field_value(text).map_err(|e| {
-                    format!("--field {key}={text}: {}; quote strings, as in -f '{key}=\"{text}\"'", e.reason)
+                    format!(
+                        "--field {key}={text}: {}; quote strings, as in -f '{key}=\"{text}\"'",
+                        e.reason
+                    )
                 })?;
                 builder = builder.field(key.clone(), value);
             }
@@ -59,7 +62,11 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
         return Err(error.to_string());
     }
     if stats.dropped_total() > 0 {
-        eprintln!("telemit: the reading was not delivered to {}: {}", args.output.to, stats.summary());
+        eprintln!(
+            "telemit: the reading was not delivered to {}: {}",
+            args.output.to,
+            stats.summary()
+        );
         return Ok(1);
     }
     Ok(0)

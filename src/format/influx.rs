@@ -23,7 +23,11 @@ use crate::reading::{FieldValue, Part, Precision, Reading};
 /// assert_eq!(out, b"disk,path=C:\\data free=12u,note=\"say \\\"hi\\\"\" 1700000000000\n");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn encode(reading: &Reading, precision: Precision, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub fn encode(
+    reading: &Reading,
+    precision: Precision,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     let start = out.len();
     let result = encode_line(reading, precision, out);
     if result.is_err() {
@@ -32,10 +36,18 @@ pub fn encode(reading: &Reading, precision: Precision, out: &mut Vec<u8>) -> Res
     result
 }
 
-fn encode_line(reading: &Reading, precision: Precision, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+fn encode_line(
+    reading: &Reading,
+    precision: Precision,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     let measurement = reading.measurement();
     if measurement.starts_with('#') {
-        return Err(refuse(Part::Measurement, measurement, Unrepresentable::LeadingHash));
+        return Err(refuse(
+            Part::Measurement,
+            measurement,
+            Unrepresentable::LeadingHash,
+        ));
     }
     push_name(out, measurement, COMMA | SPACE, || Part::Measurement)?;
 
@@ -154,7 +166,11 @@ fn push_name(
 
 /// Tag keys and values: a raw backslash before an escape reads back fine, but a trailing one
 /// does not, and Telegraf unescapes `\"` in tokens that needed escaping.
-fn push_tag_token(out: &mut Vec<u8>, text: &str, part: impl FnOnce() -> Part) -> Result<(), EncodeError> {
+fn push_tag_token(
+    out: &mut Vec<u8>,
+    text: &str,
+    part: impl FnOnce() -> Part,
+) -> Result<(), EncodeError> {
     const SPECIAL: u8 = COMMA | SPACE | EQUALS;
     let bytes = text.as_bytes();
     let classes = classify(bytes);
@@ -189,7 +205,10 @@ mod tests {
         match encode(&reading, Precision::Nanoseconds, &mut out) {
             Ok(()) => Ok(String::from_utf8(out[4..].to_vec()).unwrap()),
             Err(e) => {
-                assert_eq!(out, b"kept", "a refused reading must leave the buffer as it was");
+                assert_eq!(
+                    out, b"kept",
+                    "a refused reading must leave the buffer as it was"
+                );
                 Err(e.to_string())
             }
         }
@@ -207,22 +226,43 @@ mod tests {
             (m("cpu").field("v", 0.1), "cpu v=0.1\n"),
             (m("cpu").field("v", 1e21), "cpu v=1e21\n"),
             (m("cpu").field("v", -1.5e-7), "cpu v=-1.5e-7\n"),
-            (m("cpu").field("v", f64::MAX), "cpu v=1.7976931348623157e308\n"),
+            (
+                m("cpu").field("v", f64::MAX),
+                "cpu v=1.7976931348623157e308\n",
+            ),
             (m("cpu").field("v", -3i64), "cpu v=-3i\n"),
-            (m("cpu").field("v", i64::MIN), "cpu v=-9223372036854775808i\n"),
-            (m("cpu").field("v", u64::MAX), "cpu v=18446744073709551615u\n"),
-            (m("cpu").field("ok", true).field("no", false), "cpu ok=true,no=false\n"),
+            (
+                m("cpu").field("v", i64::MIN),
+                "cpu v=-9223372036854775808i\n",
+            ),
+            (
+                m("cpu").field("v", u64::MAX),
+                "cpu v=18446744073709551615u\n",
+            ),
+            (
+                m("cpu").field("ok", true).field("no", false),
+                "cpu ok=true,no=false\n",
+            ),
             (m("cpu").field("s", "a\"b\\c"), "cpu s=\"a\\\"b\\\\c\"\n"),
             (m("cpu").field("s", ""), "cpu s=\"\"\n"),
             (m("cpu").field("s", "tab\there"), "cpu s=\"tab\there\"\n"),
-            (m("cpu").field("v", 1).timestamp(ts), "cpu v=1i 1700000000123456789\n"),
+            (
+                m("cpu").field("v", 1).timestamp(ts),
+                "cpu v=1i 1700000000123456789\n",
+            ),
             // Measurement: only comma and space are escaped; '=' and '"' are written raw.
             (m("a b,c=d\"e").field("v", 1), "a\\ b\\,c=d\"e v=1i\n"),
             (m("a\\b").field("v", 1), "a\\b v=1i\n"),
             // Tag keys and values, field keys: comma, '=' and space are escaped.
-            (m("m").tag("k y=,", "v a=l,").field("f k=,", 1), "m,k\\ y\\=\\,=v\\ a\\=l\\, f\\ k\\=\\,=1i\n"),
+            (
+                m("m").tag("k y=,", "v a=l,").field("f k=,", 1),
+                "m,k\\ y\\=\\,=v\\ a\\=l\\, f\\ k\\=\\,=1i\n",
+            ),
             // Backslashes are written raw.
-            (m("m").tag("p", "C:\\dir\\x").field("v", 1), "m,p=C:\\dir\\x v=1i\n"),
+            (
+                m("m").tag("p", "C:\\dir\\x").field("v", 1),
+                "m,p=C:\\dir\\x v=1i\n",
+            ),
             (m("m").tag("p", "a\\\\b").field("v", 1), "m,p=a\\\\b v=1i\n"),
             // In tags, a backslash before an escaped character is raw, then the escape.
             (m("m").tag("p", "a\\ b").field("v", 1), "m,p=a\\\\ b v=1i\n"),
@@ -231,7 +271,10 @@ mod tests {
             (m("m").tag("q", "a\\\"b").field("v", 1), "m,q=a\\\"b v=1i\n"),
             (m("m").field("we\\ird", 1), "m we\\ird=1i\n"),
             (m("m").field("#not", 1), "m #not=1i\n"),
-            (m("ünï ✓").tag("🔥", "ß").field("ñ", "日本"), "ünï\\ ✓,🔥=ß ñ=\"日本\"\n"),
+            (
+                m("ünï ✓").tag("🔥", "ß").field("ñ", "日本"),
+                "ünï\\ ✓,🔥=ß ñ=\"日本\"\n",
+            ),
         ];
         for (builder, expected) in cases {
             assert_eq!(line(builder), Ok(expected.to_string()));
@@ -241,17 +284,46 @@ mod tests {
     #[test]
     fn refusals() {
         let cases: Vec<(ReadingBuilder, &str)> = vec![
-            (m("#m").field("v", 1), "influx: measurement \"#m\" starts with '#', which makes Telegraf read the line as a comment"),
-            (m("m\\").field("v", 1), "influx: measurement \"m\\\\\" ends in a backslash, which Telegraf would read as an escape"),
-            (m("a\\ b").field("v", 1), "influx: measurement \"a\\\\ b\" has a backslash before a space, comma or '=', which Telegraf reads as one escape"),
-            (m("a\\,b").field("v", 1), "influx: measurement \"a\\\\,b\" has a backslash before a space, comma or '=', which Telegraf reads as one escape"),
-            (m("m").tag("k\\", "v").field("v", 1), "influx: tag key \"k\\\\\" ends in a backslash, which Telegraf would read as an escape"),
-            (m("m").tag("k", "v\\").field("v", 1), "influx: value of tag \"k\" \"v\\\\\" ends in a backslash, which Telegraf would read as an escape"),
-            (m("m").tag("k", "a b\\\"").field("v", 1), "influx: value of tag \"k\" \"a b\\\\\\\"\" has a backslash before a '\"' and needs escaping, so Telegraf would drop the backslash"),
-            (m("m").field("f\\", 1), "influx: field key \"f\\\\\" ends in a backslash, which Telegraf would read as an escape"),
-            (m("m").field("a\\=b", 1), "influx: field key \"a\\\\=b\" has a backslash before a space, comma or '=', which Telegraf reads as one escape"),
             (
-                m("m").field("v", 1).timestamp(Timestamp::new(i64::MAX, Precision::Seconds)),
+                m("#m").field("v", 1),
+                "influx: measurement \"#m\" starts with '#', which makes Telegraf read the line as a comment",
+            ),
+            (
+                m("m\\").field("v", 1),
+                "influx: measurement \"m\\\\\" ends in a backslash, which Telegraf would read as an escape",
+            ),
+            (
+                m("a\\ b").field("v", 1),
+                "influx: measurement \"a\\\\ b\" has a backslash before a space, comma or '=', which Telegraf reads as one escape",
+            ),
+            (
+                m("a\\,b").field("v", 1),
+                "influx: measurement \"a\\\\,b\" has a backslash before a space, comma or '=', which Telegraf reads as one escape",
+            ),
+            (
+                m("m").tag("k\\", "v").field("v", 1),
+                "influx: tag key \"k\\\\\" ends in a backslash, which Telegraf would read as an escape",
+            ),
+            (
+                m("m").tag("k", "v\\").field("v", 1),
+                "influx: value of tag \"k\" \"v\\\\\" ends in a backslash, which Telegraf would read as an escape",
+            ),
+            (
+                m("m").tag("k", "a b\\\"").field("v", 1),
+                "influx: value of tag \"k\" \"a b\\\\\\\"\" has a backslash before a '\"' and needs escaping, so Telegraf would drop the backslash",
+            ),
+            (
+                m("m").field("f\\", 1),
+                "influx: field key \"f\\\\\" ends in a backslash, which Telegraf would read as an escape",
+            ),
+            (
+                m("m").field("a\\=b", 1),
+                "influx: field key \"a\\\\=b\" has a backslash before a space, comma or '=', which Telegraf reads as one escape",
+            ),
+            (
+                m("m")
+                    .field("v", 1)
+                    .timestamp(Timestamp::new(i64::MAX, Precision::Seconds)),
                 "influx: timestamp \"9223372036854775807s\" does not fit in a 64-bit integer at precision ns",
             ),
         ];

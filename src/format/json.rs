@@ -201,15 +201,36 @@ mod tests {
     fn expected_bytes() {
         let ns = Timestamp::new(1_700_000_000_123_456_789, Precision::Nanoseconds);
         let cases: Vec<(ReadingBuilder, Precision, &str)> = vec![
-            (m("cpu").field("v", 1.0), Precision::Nanoseconds, "{\"measurement\":\"cpu\",\"v\":1.0}\n"),
             (
-                m("cpu").tag("host", "a\"b\\c").field("i", -3).field("u", 9007199254740992u64).field("b", true).field("s", "t\tx"),
+                m("cpu").field("v", 1.0),
+                Precision::Nanoseconds,
+                "{\"measurement\":\"cpu\",\"v\":1.0}\n",
+            ),
+            (
+                m("cpu")
+                    .tag("host", "a\"b\\c")
+                    .field("i", -3)
+                    .field("u", 9007199254740992u64)
+                    .field("b", true)
+                    .field("s", "t\tx"),
                 Precision::Nanoseconds,
                 "{\"measurement\":\"cpu\",\"host\":\"a\\\"b\\\\c\",\"i\":-3,\"u\":9007199254740992,\"b\":true,\"s\":\"t\\tx\"}\n",
             ),
-            (m("m").field("v", 1e21).timestamp(ns), Precision::Nanoseconds, "{\"measurement\":\"m\",\"v\":1e21,\"time\":\"1700000000123456789\"}\n"),
-            (m("m").field("v", 0.1).timestamp(ns), Precision::Milliseconds, "{\"measurement\":\"m\",\"v\":0.1,\"time\":\"1700000000123\"}\n"),
-            (m("ü").tag("k", "日本").field("v", 2), Precision::Seconds, "{\"measurement\":\"ü\",\"k\":\"日本\",\"v\":2}\n"),
+            (
+                m("m").field("v", 1e21).timestamp(ns),
+                Precision::Nanoseconds,
+                "{\"measurement\":\"m\",\"v\":1e21,\"time\":\"1700000000123456789\"}\n",
+            ),
+            (
+                m("m").field("v", 0.1).timestamp(ns),
+                Precision::Milliseconds,
+                "{\"measurement\":\"m\",\"v\":0.1,\"time\":\"1700000000123\"}\n",
+            ),
+            (
+                m("ü").tag("k", "日本").field("v", 2),
+                Precision::Seconds,
+                "{\"measurement\":\"ü\",\"k\":\"日本\",\"v\":2}\n",
+            ),
         ];
         for (builder, precision, expected) in cases {
             let text = line(builder, precision).unwrap();
@@ -221,14 +242,32 @@ mod tests {
     #[test]
     fn refusals() {
         let cases: Vec<(ReadingBuilder, &str)> = vec![
-            (m("m").field("v", 9007199254740993u64), "json: value of field \"v\" \"9007199254740993u\" is beyond 2^53; Telegraf's JSON parser reads numbers as float64 and would change it"),
-            (m("m").field("v", -9007199254740993i64), "json: value of field \"v\" \"-9007199254740993i\" is beyond 2^53; Telegraf's JSON parser reads numbers as float64 and would change it"),
-            (m("m").tag("measurement", "x").field("v", 1), "json: tag key \"measurement\" is the key the JSON object uses for the measurement"),
-            (m("m").field("time", 1), "json: field key \"time\" is the key the JSON object uses for the time"),
-            (m("m").tag("a", "x").field("a", 1), "json: tag key \"a\" is both a tag and a field, which one flat JSON object cannot hold"),
+            (
+                m("m").field("v", 9007199254740993u64),
+                "json: value of field \"v\" \"9007199254740993u\" is beyond 2^53; Telegraf's JSON parser reads numbers as float64 and would change it",
+            ),
+            (
+                m("m").field("v", -9007199254740993i64),
+                "json: value of field \"v\" \"-9007199254740993i\" is beyond 2^53; Telegraf's JSON parser reads numbers as float64 and would change it",
+            ),
+            (
+                m("m").tag("measurement", "x").field("v", 1),
+                "json: tag key \"measurement\" is the key the JSON object uses for the measurement",
+            ),
+            (
+                m("m").field("time", 1),
+                "json: field key \"time\" is the key the JSON object uses for the time",
+            ),
+            (
+                m("m").tag("a", "x").field("a", 1),
+                "json: tag key \"a\" is both a tag and a field, which one flat JSON object cannot hold",
+            ),
         ];
         for (builder, expected) in cases {
-            assert_eq!(line(builder, Precision::Nanoseconds), Err(expected.to_string()));
+            assert_eq!(
+                line(builder, Precision::Nanoseconds),
+                Err(expected.to_string())
+            );
         }
     }
 }

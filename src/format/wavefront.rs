@@ -193,16 +193,52 @@ mod tests {
         let ns = Timestamp::new(1_700_000_000_999_999_999, Precision::Nanoseconds);
         let cases: Vec<(ReadingBuilder, &WavefrontOptions, &str)> = vec![
             (m("cpu").field("value", 1.5), &plain, "cpu 1.5\n"),
-            (m("cpu").field("usage", 1.5).timestamp(ns), &plain, "cpu.usage 1.5 1700000000\n"),
-            (m("cpu").field("n", -7i64).field("u", 7u64), &plain, "cpu.n -7\ncpu.u 7\n"),
-            (m("cpu").field("v", 1e21).field("w", 1.5e-7), &plain, "cpu.v 1e21\ncpu.w 1.5e-7\n"),
-            (m("a/b-c_d.e\\f,g").field("value", 1.0), &plain, "a/b-c_d.e\\f,g 1.0\n"),
-            (m("my cpu").field("idle %", 2.0), &plain, "\"my cpu.idle %\" 2.0\n"),
+            (
+                m("cpu").field("usage", 1.5).timestamp(ns),
+                &plain,
+                "cpu.usage 1.5 1700000000\n",
+            ),
+            (
+                m("cpu").field("n", -7i64).field("u", 7u64),
+                &plain,
+                "cpu.n -7\ncpu.u 7\n",
+            ),
+            (
+                m("cpu").field("v", 1e21).field("w", 1.5e-7),
+                &plain,
+                "cpu.v 1e21\ncpu.w 1.5e-7\n",
+            ),
+            (
+                m("a/b-c_d.e\\f,g").field("value", 1.0),
+                &plain,
+                "a/b-c_d.e\\f,g 1.0\n",
+            ),
+            (
+                m("my cpu").field("idle %", 2.0),
+                &plain,
+                "\"my cpu.idle %\" 2.0\n",
+            ),
             (m("my cpu").field("value", 2.0), &plain, "\"my cpu\" 2.0\n"),
-            (m("c").tag("source", "s").tag("host", "h").field("value", 1), &plain, "c 1 source=s host=h\n"),
-            (m("c").tag("dc", "x").tag("host", "h").field("value", 1), &plain, "c 1 source=h dc=x\n"),
-            (m("c").tag("dc", "a=b").field("value", 1), &with_default, "c 1 source=\"box 1\" dc=\"a=b\"\n"),
-            (m("c").tag("k", "ü\\x").field("ok", true).field("no", false), &with_default, "c.ok 1 source=\"box 1\" k=\"ü\\x\"\nc.no 0 source=\"box 1\" k=\"ü\\x\"\n"),
+            (
+                m("c").tag("source", "s").tag("host", "h").field("value", 1),
+                &plain,
+                "c 1 source=s host=h\n",
+            ),
+            (
+                m("c").tag("dc", "x").tag("host", "h").field("value", 1),
+                &plain,
+                "c 1 source=h dc=x\n",
+            ),
+            (
+                m("c").tag("dc", "a=b").field("value", 1),
+                &with_default,
+                "c 1 source=\"box 1\" dc=\"a=b\"\n",
+            ),
+            (
+                m("c").tag("k", "ü\\x").field("ok", true).field("no", false),
+                &with_default,
+                "c.ok 1 source=\"box 1\" k=\"ü\\x\"\nc.no 0 source=\"box 1\" k=\"ü\\x\"\n",
+            ),
         ];
         for (builder, options, expected) in cases {
             assert_eq!(lines(builder, options), Ok(expected.to_string()));
@@ -213,13 +249,36 @@ mod tests {
     fn refusals() {
         let plain = WavefrontOptions::default();
         let cases: Vec<(ReadingBuilder, &str)> = vec![
-            (m("a\"b").field("value", 1), "wavefront: measurement \"a\\\"b\" contains '\"', which Telegraf's Wavefront parser keeps escaped"),
-            (m("m").tag("k", "v\"").field("value", 1), "wavefront: value of tag \"k\" \"v\\\"\" contains '\"', which Telegraf's Wavefront parser keeps escaped"),
-            (m("m").field("s", "text"), "wavefront: value of field \"s\" \"\\\"text\\\"\" is a string; Wavefront carries only numbers (booleans with the bool-as-number option)"),
-            (m("m").field("v", 1).field("b", true), "wavefront: value of field \"b\" \"true\" is a boolean; Wavefront carries only numbers (booleans with the bool-as-number option)"),
-            (m("m").field("v", 1).timestamp(Timestamp::new(-5, Precision::Seconds)), "wavefront: timestamp \"-5s\" is before 1970, which Wavefront cannot carry"),
-            (m("my m").field("k\\", 1), "wavefront: field key \"k\\\\\" ends in a backslash, which Telegraf would read as an escape"),
-            (m("m").tag("t", "a b\\").field("v", 1), "wavefront: value of tag \"t\" \"a b\\\\\" ends in a backslash, which Telegraf would read as an escape"),
+            (
+                m("a\"b").field("value", 1),
+                "wavefront: measurement \"a\\\"b\" contains '\"', which Telegraf's Wavefront parser keeps escaped",
+            ),
+            (
+                m("m").tag("k", "v\"").field("value", 1),
+                "wavefront: value of tag \"k\" \"v\\\"\" contains '\"', which Telegraf's Wavefront parser keeps escaped",
+            ),
+            (
+                m("m").field("s", "text"),
+                "wavefront: value of field \"s\" \"\\\"text\\\"\" is a string; Wavefront carries only numbers (booleans with the bool-as-number option)",
+            ),
+            (
+                m("m").field("v", 1).field("b", true),
+                "wavefront: value of field \"b\" \"true\" is a boolean; Wavefront carries only numbers (booleans with the bool-as-number option)",
+            ),
+            (
+                m("m")
+                    .field("v", 1)
+                    .timestamp(Timestamp::new(-5, Precision::Seconds)),
+                "wavefront: timestamp \"-5s\" is before 1970, which Wavefront cannot carry",
+            ),
+            (
+                m("my m").field("k\\", 1),
+                "wavefront: field key \"k\\\\\" ends in a backslash, which Telegraf would read as an escape",
+            ),
+            (
+                m("m").tag("t", "a b\\").field("v", 1),
+                "wavefront: value of tag \"t\" \"a b\\\\\" ends in a backslash, which Telegraf would read as an escape",
+            ),
         ];
         for (builder, expected) in cases {
             assert_eq!(lines(builder, &plain), Err(expected.to_string()));

@@ -69,7 +69,12 @@ pub fn parse_line(line: &str, precision: Precision) -> Result<Option<Reading>, P
     }
     let parsed: JsonReading = serde_json::from_str(line).map_err(|e| ParseError {
         column: Some(e.column()),
-        reason: e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+        reason: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
     })?;
     let mut builder = Reading::builder(parsed.name);
     for (key, value) in parsed.tags.map(|t| t.0).unwrap_or_default() {
@@ -136,7 +141,9 @@ mod tests {
 
     #[test]
     fn types_come_from_the_number_text() {
-        let r = parse(r#"{"name":"m","tags":{"b":"2","a":"1"},"fields":{"i":-3,"u":18446744073709551615,"f":1.0,"e":1e3,"s":"x\ny","t":true,"n":false},"timestamp":"1700000000000"}"#);
+        let r = parse(
+            r#"{"name":"m","tags":{"b":"2","a":"1"},"fields":{"i":-3,"u":18446744073709551615,"f":1.0,"e":1e3,"s":"x\ny","t":true,"n":false},"timestamp":"1700000000000"}"#,
+        );
         // The newline inside "s" is refused by the reading: it would split the line on a socket.
         assert!(r.unwrap_err().contains("contains control character '\\n'"));
         let r = parse(r#"{"name":"m","tags":{"b":"2","a":"1"},"fields":{"i":-3,"u":18446744073709551615,"f":1.0,"e":1e3,"s":"x","t":true,"n":false},"timestamp":"1700000000000"}"#).unwrap();
@@ -146,7 +153,10 @@ mod tests {
         assert_eq!(r.field("f"), Some(&FieldValue::Float(1.0)));
         assert_eq!(r.field("e"), Some(&FieldValue::Float(1000.0)));
         assert_eq!(r.field("t"), Some(&FieldValue::Boolean(true)));
-        assert_eq!(r.timestamp(), Some(Timestamp::new(1_700_000_000_000, Precision::Milliseconds)));
+        assert_eq!(
+            r.timestamp(),
+            Some(Timestamp::new(1_700_000_000_000, Precision::Milliseconds))
+        );
         let r = parse(r#"{"name":"m","fields":{"v":1},"timestamp":null}"#).unwrap();
         assert_eq!(r.timestamp(), None);
     }
@@ -154,15 +164,39 @@ mod tests {
     #[test]
     fn errors_say_what() {
         let cases = [
-            (r#"{"name":"m","fields":{"v":1}"#, "column 28: EOF while parsing an object"),
+            (
+                r#"{"name":"m","fields":{"v":1}"#,
+                "column 28: EOF while parsing an object",
+            ),
             (r#"{"name":"m"}"#, "column 12: missing field `fields`"),
-            (r#"{"name":"m","fields":{"v":1},"time":1}"#, "column 35: unknown field `time`, expected one of `name`, `tags`, `fields`, `timestamp`"),
-            (r#"{"name":"m","fields":{"v":null}}"#, "field \"v\": null is not a field value"),
-            (r#"{"name":"m","fields":{"v":{"a":1}}}"#, "field \"v\": objects and arrays are not field values"),
-            (r#"{"name":"m","fields":{"v":184467440737095516150}}"#, "field \"v\": integer 184467440737095516150 is out of the 64-bit range"),
-            (r#"{"name":"m","fields":{"v":1},"timestamp":1.5}"#, "timestamp: 1.5 is not a 64-bit integer"),
-            (r#"{"name":"m","tags":{"h":1},"fields":{"v":1}}"#, "column 25: invalid type: integer `1`, expected a string"),
-            (r#"{"name":"m","fields":{}}"#, "reading \"m\" has no field; Telegraf drops readings without fields"),
+            (
+                r#"{"name":"m","fields":{"v":1},"time":1}"#,
+                "column 35: unknown field `time`, expected one of `name`, `tags`, `fields`, `timestamp`",
+            ),
+            (
+                r#"{"name":"m","fields":{"v":null}}"#,
+                "field \"v\": null is not a field value",
+            ),
+            (
+                r#"{"name":"m","fields":{"v":{"a":1}}}"#,
+                "field \"v\": objects and arrays are not field values",
+            ),
+            (
+                r#"{"name":"m","fields":{"v":184467440737095516150}}"#,
+                "field \"v\": integer 184467440737095516150 is out of the 64-bit range",
+            ),
+            (
+                r#"{"name":"m","fields":{"v":1},"timestamp":1.5}"#,
+                "timestamp: 1.5 is not a 64-bit integer",
+            ),
+            (
+                r#"{"name":"m","tags":{"h":1},"fields":{"v":1}}"#,
+                "column 25: invalid type: integer `1`, expected a string",
+            ),
+            (
+                r#"{"name":"m","fields":{}}"#,
+                "reading \"m\" has no field; Telegraf drops readings without fields",
+            ),
             (r#" [1]"#, "column 2: expected a JSON object"),
         ];
         for (line, expected) in cases {

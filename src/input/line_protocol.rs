@@ -40,7 +40,10 @@ pub fn parse_line(line: &str, precision: Precision) -> Result<Option<Reading>, P
         cursor.expect(b'=', "'=' after the tag key")?;
         let value = cursor.token(b",= ", b",= ", "tag value")?;
         if cursor.peek() == Some(b'=') {
-            return Err(ParseError::at(cursor.column(), "unescaped '=' in a tag value"));
+            return Err(ParseError::at(
+                cursor.column(),
+                "unescaped '=' in a tag value",
+            ));
         }
         builder = builder.tag(key, value);
     }
@@ -135,14 +138,19 @@ impl Cursor<'_> {
     fn unexpected(&self, what: &str) -> ParseError {
         match self.rest_char() {
             Some(c) => ParseError::at(self.column(), format!("expected {what}, found {c:?}")),
-            None => ParseError::at(self.column(), format!("expected {what}, found the end of the line")),
+            None => ParseError::at(
+                self.column(),
+                format!("expected {what}, found the end of the line"),
+            ),
         }
     }
 
     fn rest_char(&self) -> Option<char> {
         let rest = self.bytes.get(self.pos..)?;
         // The cursor only stops on ASCII bytes or at a char boundary after one.
-        String::from_utf8_lossy(&rest[..rest.len().min(4)]).chars().next()
+        String::from_utf8_lossy(&rest[..rest.len().min(4)])
+            .chars()
+            .next()
     }
 
     /// Reads up to an unescaped byte of `stops`; `\` before a byte of `escapes` is removed.
@@ -150,7 +158,12 @@ impl Cursor<'_> {
         let start = self.pos;
         let mut text = Vec::new();
         while let Some(b) = self.peek() {
-            if b == b'\\' && self.bytes.get(self.pos + 1).is_some_and(|n| escapes.contains(n)) {
+            if b == b'\\'
+                && self
+                    .bytes
+                    .get(self.pos + 1)
+                    .is_some_and(|n| escapes.contains(n))
+            {
                 text.push(self.bytes[self.pos + 1]);
                 self.pos += 2;
                 continue;
@@ -170,7 +183,8 @@ impl Cursor<'_> {
         if self.pos == start {
             return Err(self.unexpected(what));
         }
-        String::from_utf8(text).map_err(|_| ParseError::at(start + 1, format!("the {what} is not UTF-8")))
+        String::from_utf8(text)
+            .map_err(|_| ParseError::at(start + 1, format!("the {what} is not UTF-8")))
     }
 
     fn field_value(&mut self) -> Result<FieldValue, ParseError> {
@@ -189,7 +203,10 @@ impl Cursor<'_> {
             )
         };
         if text.is_empty() {
-            return Err(ParseError::at(start + 1, "expected a field value after '='"));
+            return Err(ParseError::at(
+                start + 1,
+                "expected a field value after '='",
+            ));
         }
         match text {
             b"t" | b"T" | b"true" | b"True" | b"TRUE" => return Ok(FieldValue::Boolean(true)),
@@ -222,7 +239,9 @@ impl Cursor<'_> {
             }
             _ => {
                 if !is_float_syntax(text) {
-                    return Err(invalid("invalid field value (not a number, boolean or quoted string)"));
+                    return Err(invalid(
+                        "invalid field value (not a number, boolean or quoted string)",
+                    ));
                 }
                 match ascii(text).parse::<f64>() {
                     Ok(v) if v.is_finite() => Ok(FieldValue::Float(v)),
@@ -276,14 +295,23 @@ impl Cursor<'_> {
         let magnitude = text.strip_prefix(b"-").unwrap_or(text);
         let shown = String::from_utf8_lossy(text);
         if magnitude.is_empty() || !magnitude.iter().all(u8::is_ascii_digit) {
-            return Err(ParseError::at(start + 1, format!("invalid timestamp {shown:?}")));
+            return Err(ParseError::at(
+                start + 1,
+                format!("invalid timestamp {shown:?}"),
+            ));
         }
         if magnitude.len() > 19 {
-            return Err(ParseError::at(start + 1, format!("timestamp {shown:?} has more than 19 digits")));
+            return Err(ParseError::at(
+                start + 1,
+                format!("timestamp {shown:?} has more than 19 digits"),
+            ));
         }
-        shown
-            .parse()
-            .map_err(|_| ParseError::at(start + 1, format!("timestamp {shown:?} is out of the 64-bit range")))
+        shown.parse().map_err(|_| {
+            ParseError::at(
+                start + 1,
+                format!("timestamp {shown:?} is out of the 64-bit range"),
+            )
+        })
     }
 }
 
@@ -303,7 +331,10 @@ fn is_float_syntax(text: &[u8]) -> bool {
         && fraction.is_none_or(all_digits)
         && (!whole.is_empty() || fraction.is_some_and(|f| !f.is_empty()));
     let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(b"+").or_else(|| e.strip_prefix(b"-")).unwrap_or(e);
+        let e = e
+            .strip_prefix(b"+")
+            .or_else(|| e.strip_prefix(b"-"))
+            .unwrap_or(e);
         !e.is_empty() && all_digits(e)
     });
     mantissa_ok && exponent_ok
@@ -319,9 +350,11 @@ mod tests {
 
     #[test]
     fn reads_what_telegraf_reads() {
-        let r = parse("a\\ b\\,c=d\\=e,k\\ y=v\\,a\\=l\\ ue f\\=k=1.5,s=\"q\\\"\\\\x\",i=-3i,u=3u,b=t 17")
-            .unwrap()
-            .unwrap();
+        let r = parse(
+            "a\\ b\\,c=d\\=e,k\\ y=v\\,a\\=l\\ ue f\\=k=1.5,s=\"q\\\"\\\\x\",i=-3i,u=3u,b=t 17",
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(r.measurement(), "a b,c=d\\=e");
         assert_eq!(r.tags(), &[("k y".to_string(), "v,a=l ue".to_string())]);
         assert_eq!(r.field("f=k"), Some(&FieldValue::Float(1.5)));
@@ -329,7 +362,10 @@ mod tests {
         assert_eq!(r.field("i"), Some(&FieldValue::Integer(-3)));
         assert_eq!(r.field("u"), Some(&FieldValue::Unsigned(3)));
         assert_eq!(r.field("b"), Some(&FieldValue::Boolean(true)));
-        assert_eq!(r.timestamp(), Some(Timestamp::new(17, Precision::Nanoseconds)));
+        assert_eq!(
+            r.timestamp(),
+            Some(Timestamp::new(17, Precision::Nanoseconds))
+        );
 
         let raw = parse("m,p=C:\\dir\\x v=1i\r").unwrap().unwrap();
         assert_eq!(raw.tag("p"), Some("C:\\dir\\x"));
@@ -343,24 +379,57 @@ mod tests {
     #[test]
     fn errors_say_where_and_what() {
         let cases = [
-            ("m", "column 2: expected a space before the fields, found the end of the line"),
-            ("m ", "column 3: expected field key, found the end of the line"),
-            ("m,t v=1", "column 4: expected '=' after the tag key, found ' '"),
+            (
+                "m",
+                "column 2: expected a space before the fields, found the end of the line",
+            ),
+            (
+                "m ",
+                "column 3: expected field key, found the end of the line",
+            ),
+            (
+                "m,t v=1",
+                "column 4: expected '=' after the tag key, found ' '",
+            ),
             ("m,t= v=1", "column 5: expected tag value, found ' '"),
             ("m,t=a=b v=1", "column 6: unescaped '=' in a tag value"),
             ("m v=", "column 5: expected a field value after '='"),
-            ("m v=NaN", "column 5: invalid field value (not a number, boolean or quoted string): \"NaN\""),
-            ("m v=+1", "column 5: invalid field value (not a number, boolean or quoted string): \"+1\""),
-            ("m v=1e400", "column 5: float out of the 64-bit range: \"1e400\""),
+            (
+                "m v=NaN",
+                "column 5: invalid field value (not a number, boolean or quoted string): \"NaN\"",
+            ),
+            (
+                "m v=+1",
+                "column 5: invalid field value (not a number, boolean or quoted string): \"+1\"",
+            ),
+            (
+                "m v=1e400",
+                "column 5: float out of the 64-bit range: \"1e400\"",
+            ),
             ("m v=01i", "column 5: invalid integer: \"01i\""),
             ("m v=-1u", "column 5: invalid unsigned integer: \"-1u\""),
-            ("m v=9223372036854775808i", "column 5: integer out of the 64-bit signed range: \"9223372036854775808i\""),
+            (
+                "m v=9223372036854775808i",
+                "column 5: integer out of the 64-bit signed range: \"9223372036854775808i\"",
+            ),
             ("m v=\"abc", "column 5: unterminated string field"),
-            ("m v=\"a\\nb\"", "column 7: invalid escape in a string field: only \\\" and \\\\ are allowed"),
+            (
+                "m v=\"a\\nb\"",
+                "column 7: invalid escape in a string field: only \\\" and \\\\ are allowed",
+            ),
             ("m v=1 12x", "column 7: invalid timestamp \"12x\""),
-            ("m v=1 12345678901234567890", "column 7: timestamp \"12345678901234567890\" has more than 19 digits"),
-            ("m v=1 1 2", "column 9: expected the end of the line, found '2'"),
-            ("m\\\tx v=1", "column 3: invalid character '\\t' in the measurement"),
+            (
+                "m v=1 12345678901234567890",
+                "column 7: timestamp \"12345678901234567890\" has more than 19 digits",
+            ),
+            (
+                "m v=1 1 2",
+                "column 9: expected the end of the line, found '2'",
+            ),
+            (
+                "m\\\tx v=1",
+                "column 3: invalid character '\\t' in the measurement",
+            ),
             ("m v=1,v=2", "field \"v\" is given twice"),
         ];
         for (line, expected) in cases {

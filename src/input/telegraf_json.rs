@@ -31,7 +31,12 @@ pub fn parse_payload(
 ) -> Result<Vec<Reading>, ParseError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ParseError {
         column: Some(e.column()),
-        reason: e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+        reason: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
     })?;
     match value {
         Value::Object(object) => Ok(vec![reading(object, options, precision)?]),
@@ -42,7 +47,10 @@ pub fn parse_payload(
                 _ => Err(ParseError::at(1, "expected an array of objects")),
             })
             .collect(),
-        _ => Err(ParseError::at(1, "expected a JSON object or an array of objects")),
+        _ => Err(ParseError::at(
+            1,
+            "expected a JSON object or an array of objects",
+        )),
     }
 }
 
@@ -57,14 +65,15 @@ fn reading(
     };
     let timestamp = match object.remove(&options.time_key) {
         None => None,
-        Some(Value::String(text)) => Some(text.parse::<i64>().map_err(|_| {
-            ParseError::at(1, format!("time {text:?} is not an integer"))
-        })?),
+        Some(Value::String(text)) => Some(
+            text.parse::<i64>()
+                .map_err(|_| ParseError::at(1, format!("time {text:?} is not an integer")))?,
+        ),
         Some(Value::Number(n)) => Some(n.as_f64().unwrap_or_default() as i64),
         Some(other) => return Err(ParseError::at(1, format!("time {other} is not a number"))),
     };
-    let mut builder = Reading::builder(name)
-        .maybe_timestamp(timestamp.map(|t| Timestamp::new(t, precision)));
+    let mut builder =
+        Reading::builder(name).maybe_timestamp(timestamp.map(|t| Timestamp::new(t, precision)));
     for (key, value) in object {
         builder = flatten(builder, key, value);
     }

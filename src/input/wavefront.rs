@@ -29,7 +29,10 @@ pub fn parse_line(line: &str) -> Result<Option<Reading>, ParseError> {
         .next_token()?
         .ok_or_else(|| ParseError::at(line.len() + 1, "expected a value after the metric name"))?;
     let value = parse_value(&value).ok_or_else(|| {
-        ParseError::at(value_at, format!("invalid value {value:?}: expected a float"))
+        ParseError::at(
+            value_at,
+            format!("invalid value {value:?}: expected a float"),
+        )
     })?;
     let mut builder = Reading::builder(name).field("value", value);
     let mut first = true;
@@ -39,7 +42,10 @@ pub fn parse_line(line: &str) -> Result<Option<Reading>, ParseError> {
                 builder = builder.timestamp(parse_timestamp(&text, at)?);
             }
             Token::Plain(text) => {
-                return Err(ParseError::at(at, format!("expected tagKey=tagValue, found {text:?}")));
+                return Err(ParseError::at(
+                    at,
+                    format!("expected tagKey=tagValue, found {text:?}"),
+                ));
             }
             Token::Tag(key, value) => builder = builder.tag(key, value),
         }
@@ -91,7 +97,12 @@ struct Tokens<'a> {
 
 impl Tokens<'_> {
     fn skip_spaces(&mut self) {
-        while self.text.as_bytes().get(self.pos).is_some_and(|b| *b == b' ' || *b == b'\t') {
+        while self
+            .text
+            .as_bytes()
+            .get(self.pos)
+            .is_some_and(|b| *b == b' ' || *b == b'\t')
+        {
             self.pos += 1;
         }
     }
@@ -120,7 +131,10 @@ impl Tokens<'_> {
                 break;
             }
             if b == b'"' {
-                return Err(ParseError::at(self.pos + 1, "unexpected '\"' inside a bare token"));
+                return Err(ParseError::at(
+                    self.pos + 1,
+                    "unexpected '\"' inside a bare token",
+                ));
             }
             self.pos += 1;
         }
@@ -148,7 +162,10 @@ impl Tokens<'_> {
         }
         self.pos += 1;
         if matches!(self.text.as_bytes().get(self.pos), None | Some(b' ')) {
-            return Err(ParseError::at(self.pos + 1, format!("tag {key:?} has no value")));
+            return Err(ParseError::at(
+                self.pos + 1,
+                format!("tag {key:?} has no value"),
+            ));
         }
         let value = self.word(false)?;
         Ok(Some((at, Token::Tag(key, value))))
@@ -162,9 +179,11 @@ mod tests {
 
     #[test]
     fn reads_quotes_and_timestamps_like_telegraf() {
-        let r = parse_line("\"my cpu.idle %\" -1.5e-7 1700000000123456789 source=\"box 1\" k=\"a\\\"b\"")
-            .unwrap()
-            .unwrap();
+        let r = parse_line(
+            "\"my cpu.idle %\" -1.5e-7 1700000000123456789 source=\"box 1\" k=\"a\\\"b\"",
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(r.measurement(), "my cpu.idle %");
         assert_eq!(r.field("value"), Some(&FieldValue::Float(-1.5e-7)));
         assert_eq!(r.timestamp().unwrap().value, 1_700_000_000);
@@ -176,15 +195,31 @@ mod tests {
     fn errors() {
         let cases = [
             ("cpu", "column 4: expected a value after the metric name"),
-            ("cpu +Inf", "column 5: invalid value \"+Inf\": expected a float"),
-            ("cpu 1e+5", "column 5: invalid value \"1e+5\": expected a float"),
-            ("cpu NaN", "value of field \"value\" is NaN, which Telegraf rejects: only finite floats can be sent"),
-            ("cpu 1 junk", "column 7: expected tagKey=tagValue, found \"junk\""),
+            (
+                "cpu +Inf",
+                "column 5: invalid value \"+Inf\": expected a float",
+            ),
+            (
+                "cpu 1e+5",
+                "column 5: invalid value \"1e+5\": expected a float",
+            ),
+            (
+                "cpu NaN",
+                "value of field \"value\" is NaN, which Telegraf rejects: only finite floats can be sent",
+            ),
+            (
+                "cpu 1 junk",
+                "column 7: expected tagKey=tagValue, found \"junk\"",
+            ),
             ("cpu 1 k=", "column 9: tag \"k\" has no value"),
             ("cpu 1 k=\"v", "column 9: unterminated quoted token"),
         ];
         for (line, expected) in cases {
-            assert_eq!(parse_line(line).unwrap_err().to_string(), expected, "{line}");
+            assert_eq!(
+                parse_line(line).unwrap_err().to_string(),
+                expected,
+                "{line}"
+            );
         }
     }
 }

@@ -63,7 +63,10 @@ mod tests {
         assert!(delays[0] >= Duration::from_millis(50) && delays[0] < Duration::from_millis(100));
         assert!(delays[2] >= Duration::from_millis(200) && delays[2] < Duration::from_millis(400));
         for d in &delays[4..] {
-            assert!(*d >= Duration::from_millis(500) && *d < Duration::from_secs(1), "{d:?}");
+            assert!(
+                *d >= Duration::from_millis(500) && *d < Duration::from_secs(1),
+                "{d:?}"
+            );
         }
         b.reset();
         assert!(b.next_delay() < Duration::from_millis(100));

@@ -84,12 +84,20 @@ pub enum Event {
 impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Event::ConnectFailed { endpoint, error, retry_in } => write!(
+            Event::ConnectFailed {
+                endpoint,
+                error,
+                retry_in,
+            } => write!(
                 f,
                 "cannot connect to {endpoint}: {error}; retrying with backoff (next in {:.1}s), readings wait in the queue",
                 retry_in.as_secs_f64()
             ),
-            Event::Reconnected { endpoint, failures, resent } => write!(
+            Event::Reconnected {
+                endpoint,
+                failures,
+                resent,
+            } => write!(
                 f,
                 "delivering to {endpoint} again after {failures} failed attempts; {resent} readings the peer may not have taken were sent again"
             ),

@@ -155,7 +155,12 @@ impl Queue {
         let mut state = self.lock();
         while state.pending.is_empty() && !state.closed {
             match deadline {
-                None => state = self.not_empty.wait(state).unwrap_or_else(|e| e.into_inner()),
+                None => {
+                    state = self
+                        .not_empty
+                        .wait(state)
+                        .unwrap_or_else(|e| e.into_inner())
+                }
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
@@ -210,10 +215,23 @@ mod tests {
     #[test]
     fn drop_policies() {
         let queue = Queue::new(2);
-        assert_eq!(push(&queue, OnFull::DropOldest, "a\n"), Pushed::Queued { dropped_oldest: false });
+        assert_eq!(
+            push(&queue, OnFull::DropOldest, "a\n"),
+            Pushed::Queued {
+                dropped_oldest: false
+            }
+        );
         push(&queue, OnFull::DropOldest, "b\n");
-        assert_eq!(push(&queue, OnFull::DropOldest, "c\n"), Pushed::Queued { dropped_oldest: true });
-        assert_eq!(push(&queue, OnFull::DropNewest, "d\n"), Pushed::DroppedNewest);
+        assert_eq!(
+            push(&queue, OnFull::DropOldest, "c\n"),
+            Pushed::Queued {
+                dropped_oldest: true
+            }
+        );
+        assert_eq!(
+            push(&queue, OnFull::DropNewest, "d\n"),
+            Pushed::DroppedNewest
+        );
         let mut batch = Pending::default();
         assert!(queue.take(&mut batch, None));
         assert_eq!(batch.live_bytes(), b"b\nc\n");
@@ -232,10 +250,18 @@ mod tests {
             std::thread::spawn(move || push(&queue, OnFull::Block, "b\n"))
         };
         std::thread::sleep(std::time::Duration::from_millis(50));
-        assert!(!producer.is_finished(), "producer must wait while the queue is full");
+        assert!(
+            !producer.is_finished(),
+            "producer must wait while the queue is full"
+        );
         let mut batch = Pending::default();
         queue.take(&mut batch, None);
-        assert_eq!(producer.join().unwrap(), Pushed::Queued { dropped_oldest: false });
+        assert_eq!(
+            producer.join().unwrap(),
+            Pushed::Queued {
+                dropped_oldest: false
+            }
+        );
         queue.take(&mut batch, None);
         assert_eq!(batch.live_bytes(), b"b\n");
     }

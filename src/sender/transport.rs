@@ -119,7 +119,10 @@ impl Transport {
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e)
-                        if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) => {}
                     Err(_) => return,
                 }
             }
@@ -149,12 +152,18 @@ impl Transport {
     }
 }
 
-fn new_socket(endpoint: &Endpoint, kind: Type, protocol: Protocol) -> io::Result<(SockAddr, Socket)> {
+fn new_socket(
+    endpoint: &Endpoint,
+    kind: Type,
+    protocol: Protocol,
+) -> io::Result<(SockAddr, Socket)> {
     let host_port = endpoint.host_port().unwrap_or_default();
-    let address = host_port
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{host_port} resolves to no address")))?;
+    let address = host_port.to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{host_port} resolves to no address"),
+        )
+    })?;
     let socket = Socket::new(Domain::for_address(address), kind, Some(protocol))?;
     Ok((address.into(), socket))
 }

@@ -24,7 +24,9 @@ const TICK: Duration = Duration::from_millis(50);
 const STABLE_CONNECTION: Duration = Duration::from_secs(1);
 
 enum Connection {
-    Disconnected { retry_at: Instant },
+    Disconnected {
+        retry_at: Instant,
+    },
     Ready {
         transport: Transport,
         writes: u64,
@@ -83,7 +85,11 @@ impl Writer {
         backoff: Backoff,
         on_event: Option<EventHook>,
     ) -> Self {
-        let packer_limit = if endpoint.is_datagram() { max_datagram } else { 0 };
+        let packer_limit = if endpoint.is_datagram() {
+            max_datagram
+        } else {
+            0
+        };
         Writer {
             link: Link {
                 shared,
@@ -116,7 +122,10 @@ impl Writer {
                 };
                 if delivered.is_err() {
                     let dropped = batch.len() as u64 + self.link.shared.queue.discard() as u64;
-                    self.link.shared.stats.add_dropped(DropReason::SendError, dropped);
+                    self.link
+                        .shared
+                        .stats
+                        .add_dropped(DropReason::SendError, dropped);
                     self.link.emit(Event::GaveUp {
                         endpoint: self.link.endpoint_text.clone(),
                         dropped,
@@ -127,9 +136,10 @@ impl Writer {
                 break;
             }
         }
-        if let Connection::Ready { transport, .. } =
-            std::mem::replace(&mut self.link.state, Connection::disconnected_at(Instant::now()))
-        {
+        if let Connection::Ready { transport, .. } = std::mem::replace(
+            &mut self.link.state,
+            Connection::disconnected_at(Instant::now()),
+        ) {
             transport.close_gracefully(GRACEFUL_CLOSE);
         }
     }
@@ -145,7 +155,10 @@ impl Writer {
                 Ok(()) => {
                     let unsent = transport.unsent_bytes();
                     let bytes = (resend.live_bytes().len() + batch.live_bytes().len()) as u64;
-                    self.link.shared.stats.add_written(batch.len() as u64, bytes);
+                    self.link
+                        .shared
+                        .stats
+                        .add_written(batch.len() as u64, bytes);
                     match unsent {
                         Some(unsent) => self
                             .retained
@@ -197,7 +210,10 @@ impl Writer {
         });
         self.packer = packer;
         // The sender already refuses oversize records; this only guards a changed limit.
-        self.link.shared.stats.add_dropped(DropReason::Oversize, oversize);
+        self.link
+            .shared
+            .stats
+            .add_dropped(DropReason::Oversize, oversize);
         match stopped {
             Some(stop) => Err(stop),
             None => Ok(()),
@@ -353,7 +369,11 @@ fn is_retry(error: &io::Error) -> bool {
 }
 
 /// Writes all of `bytes`, riding out write timeouts until the flush deadline passes.
-fn write_all(transport: &mut Transport, mut bytes: &[u8], shared: &Shared) -> Result<(), WriteFailure> {
+fn write_all(
+    transport: &mut Transport,
+    mut bytes: &[u8],
+    shared: &Shared,
+) -> Result<(), WriteFailure> {
     while !bytes.is_empty() {
         match transport.write(bytes) {
             Ok(0) => return Err(WriteFailure::Io(io::ErrorKind::WriteZero.into())),

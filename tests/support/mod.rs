@@ -11,7 +11,11 @@ use std::time::{Duration, Instant};
 /// A free TCP port on 127.0.0.1 that is also free for UDP.
 pub fn free_port() -> u16 {
     loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
@@ -41,7 +45,9 @@ pub fn server_binary(binary: &str) -> Option<String> {
 /// One HTTP/1.0 request; the status and the body.
 pub fn http(port: u16, method: &str, target: &str, body: &[u8]) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let head = format!(
         "{method} {target} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -52,7 +58,10 @@ pub fn http(port: u16, method: &str, target: &str, body: &[u8]) -> (u16, String)
     stream.read_to_end(&mut response).unwrap();
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -60,7 +69,9 @@ pub fn http(port: u16, method: &str, target: &str, body: &[u8]) -> (u16, String)
 pub fn encode_query(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -69,7 +80,10 @@ pub fn encode_query(text: &str) -> String {
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ready() {
-        assert!(Instant::now() < deadline, "{what} did not become ready in 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not become ready in 30 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -114,8 +128,17 @@ impl Server {
         );
         let config_path = dir.path().join("influxdb.conf");
         std::fs::write(&config_path, config).unwrap();
-        let child = spawn(&binary, &["-config", &config_path.to_string_lossy()], dir.path());
-        let server = Server { child, http_port, line_port: udp_port, _dir: dir };
+        let child = spawn(
+            &binary,
+            &["-config", &config_path.to_string_lossy()],
+            dir.path(),
+        );
+        let server = Server {
+            child,
+            http_port,
+            line_port: udp_port,
+            _dir: dir,
+        };
         wait_for("influxd", || ping(http_port, "/ping"));
         Some(server)
     }
@@ -134,7 +157,12 @@ impl Server {
         ];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let child = spawn(&binary, &args, dir.path());
-        let server = Server { child, http_port, line_port, _dir: dir };
+        let server = Server {
+            child,
+            http_port,
+            line_port,
+            _dir: dir,
+        };
         wait_for("victoria-metrics", || ping(http_port, "/health"));
         Some(server)
     }
@@ -165,7 +193,8 @@ fn spawn(binary: &str, args: &[&str], dir: &Path) -> Child {
 pub fn escape_heavy_readings(count: usize) -> Vec<telemit::Reading> {
     use telemit::{Encoder, Format, Precision, Reading, Timestamp};
     const PIECES: &[&str] = &[
-        "a", "Z", "0", " ", ",", "=", "\"", "\\x", "ü", "日本", "🔥", "-", "_", ".", "/", "#", "'", "{", "}",
+        "a", "Z", "0", " ", ",", "=", "\"", "\\x", "ü", "日本", "🔥", "-", "_", ".", "/", "#", "'",
+        "{", "}",
     ];
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut next = move |n: usize| {
@@ -176,7 +205,9 @@ pub fn escape_heavy_readings(count: usize) -> Vec<telemit::Reading> {
     };
     let text = |next: &mut dyn FnMut(usize) -> usize| {
         let len = 1 + next(6);
-        (0..len).map(|_| PIECES[next(PIECES.len())]).collect::<String>()
+        (0..len)
+            .map(|_| PIECES[next(PIECES.len())])
+            .collect::<String>()
     };
     let fixed = vec![
         Reading::builder("we ird,m=x")
@@ -205,11 +236,19 @@ pub fn escape_heavy_readings(count: usize) -> Vec<telemit::Reading> {
             .tag(format!("k{}", text(&mut next)), text(&mut next))
             .tag(format!("j{}", text(&mut next)), text(&mut next))
             .field(format!("f{}", text(&mut next)), next(1000) as f64 / 7.0)
-            .field(format!("i{}", text(&mut next)), next(1 << 20) as i64 - (1 << 19))
+            .field(
+                format!("i{}", text(&mut next)),
+                next(1 << 20) as i64 - (1 << 19),
+            )
             .field(format!("s{}", text(&mut next)), text(&mut next))
             .field(format!("b{}", text(&mut next)), next(2) == 1)
-            .timestamp(Timestamp::new(1_700_000_000_000_000_000 + i as i64 * 1_000_003, Precision::Nanoseconds));
-        let Ok(reading) = builder.build() else { continue };
+            .timestamp(Timestamp::new(
+                1_700_000_000_000_000_000 + i as i64 * 1_000_003,
+                Precision::Nanoseconds,
+            ));
+        let Ok(reading) = builder.build() else {
+            continue;
+        };
         // Readings the influx format refuses (e.g. a backslash before an escaped character in a
         // measurement) are covered by the refusal tests; here only sendable ones count.
         if encoder.encode(&reading, &mut Vec::new()).is_ok() {
@@ -222,20 +261,31 @@ pub fn escape_heavy_readings(count: usize) -> Vec<telemit::Reading> {
 /// Compares InfluxDB's `SELECT * FROM /.*/` answer with `readings`, reading by reading.
 pub fn assert_influx_holds(answer: &serde_json::Value, readings: &[telemit::Reading]) {
     use telemit::FieldValue;
-    let series = answer["results"][0]["series"].as_array().cloned().unwrap_or_default();
+    let series = answer["results"][0]["series"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(series.len(), readings.len(), "one series per measurement");
     for reading in readings {
         let found = series
             .iter()
             .find(|s| s["name"] == reading.measurement())
             .unwrap_or_else(|| panic!("measurement {:?} is missing", reading.measurement()));
-        let columns: Vec<&str> = found["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+        let columns: Vec<&str> = found["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
         let values = found["values"].as_array().unwrap();
         assert_eq!(values.len(), 1, "{}", reading.measurement());
         let row = values[0].as_array().unwrap();
         let column = |name: &str| {
             let index = columns.iter().position(|c| *c == name).unwrap_or_else(|| {
-                panic!("{:?}: column {name:?} missing in {columns:?}", reading.measurement())
+                panic!(
+                    "{:?}: column {name:?} missing in {columns:?}",
+                    reading.measurement()
+                )
             });
             &row[index]
         };
@@ -251,15 +301,27 @@ pub fn assert_influx_holds(answer: &serde_json::Value, readings: &[telemit::Read
                 FieldValue::Boolean(v) => got.as_bool() == Some(*v),
                 FieldValue::Unsigned(v) => got.as_u64() == Some(*v),
             };
-            assert!(same, "{}: field {key:?}: sent {value:?}, stored {got}", reading.measurement());
+            assert!(
+                same,
+                "{}: field {key:?}: sent {value:?}, stored {got}",
+                reading.measurement()
+            );
         }
         if let Some(t) = reading.timestamp() {
-            assert_eq!(column("time").as_i64(), t.to_precision(telemit::Precision::Nanoseconds));
+            assert_eq!(
+                column("time").as_i64(),
+                t.to_precision(telemit::Precision::Nanoseconds)
+            );
         }
         // A regular-expression query lists every column of every measurement: nothing but the
         // reading's own may hold a value.
         let filled = row.iter().filter(|v| !v.is_null()).count();
-        assert_eq!(filled, 1 + reading.tags().len() + reading.fields().len(), "{}", reading.measurement());
+        assert_eq!(
+            filled,
+            1 + reading.tags().len() + reading.fields().len(),
+            "{}",
+            reading.measurement()
+        );
     }
 }
 
@@ -283,7 +345,10 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(endpoint: &telemit::Endpoint, format: telemit::Format, keep: bool) -> Receiver {
-        let options = telemit::listen::ListenOptions { format, ..Default::default() };
+        let options = telemit::listen::ListenOptions {
+            format,
+            ..Default::default()
+        };
         let mut receiver = Receiver {
             endpoint: endpoint.clone(),
             seen: Default::default(),
@@ -297,7 +362,8 @@ impl Receiver {
 
     /// Binds again at the same address (after [`Receiver::kill`]), keeping the counts.
     pub fn restart(&mut self) {
-        let listener = telemit::listen::Listener::bind(&self.endpoint, self.options.clone()).unwrap();
+        let listener =
+            telemit::listen::Listener::bind(&self.endpoint, self.options.clone()).unwrap();
         self.endpoint = listener.endpoint().unwrap();
         let (seen, keep) = (self.seen.clone(), self.keep);
         let sink: telemit::listen::Sink = std::sync::Arc::new(move |received| {
@@ -306,7 +372,9 @@ impl Receiver {
                 telemit::listen::Received::Readings(readings) => {
                     seen.readings += readings.len() as u64;
                     for reading in readings {
-                        if let Some(seq) = telemit::listen::SequenceTracker::sequence_of(&reading, "seq") {
+                        if let Some(seq) =
+                            telemit::listen::SequenceTracker::sequence_of(&reading, "seq")
+                        {
                             seen.sequence.observe(seq);
                         }
                         if keep {
@@ -314,7 +382,9 @@ impl Receiver {
                         }
                     }
                 }
-                telemit::listen::Received::Rejected { text, error } => seen.rejected.push(format!("{error}: {text}")),
+                telemit::listen::Received::Rejected { text, error } => {
+                    seen.rejected.push(format!("{error}: {text}"))
+                }
             }
         });
         self.handle = Some(listener.spawn(sink).unwrap());
@@ -352,7 +422,11 @@ pub fn udp_drops(port: u16) -> u64 {
         .unwrap_or_default()
         .lines()
         .skip(1)
-        .filter(|line| line.split_whitespace().nth(1).is_some_and(|local| local.ends_with(&wanted)))
+        .filter(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .is_some_and(|local| local.ends_with(&wanted))
+        })
         .filter_map(|line| line.split_whitespace().last()?.parse::<u64>().ok())
         .sum()
 }
