@@ -260,3 +260,117 @@ fn help_teaches() {
         assert!(help.contains(needle), "pipe --help lacks {needle}");
     }
 }
+
+/// Waits for `path` to exist (a listener's socket), up to 5 s.
+fn wait_for_socket(path: &std::path::Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn pipe_to_listen_counts_no_loss_and_sends_its_own_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("t.sock");
+    let to = format!("unix://{}", socket.display());
+    let listen = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["listen", "--on", &to, "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_socket(&socket);
+
+    let mut pipe = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args([
+            "pipe",
+            "--seq",
+            "--format",
+            "json",
+            "--to",
+            &to,
+            "--stats-interval",
+            "100ms",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = pipe.stdin.take().unwrap();
+    for i in 0..500 {
+        writeln!(stdin, "job,host=a rows={i}i").unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    drop(stdin);
+    let piped = pipe.wait_with_output().unwrap();
+    assert_eq!(piped.status.code(), Some(0), "{}", text(&piped.stderr));
+
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&listen, "-INT");
+    let listened = listen.wait_with_output().unwrap();
+    let stdout = text(&listened.stdout);
+    let jobs = stdout
+        .lines()
+        .filter(|l| l.starts_with("job,host=a "))
+        .count();
+    assert_eq!(jobs, 500, "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("telemit ") && l.contains("readings_in=")),
+        "--stats-interval readings arrive next to the data"
+    );
+    let report = text(&listened.stderr);
+    assert!(
+        report.contains("sequence up to 499: 500 distinct, 0 lost, 0 duplicated"),
+        "{report}"
+    );
+}
+
+#[test]
+fn sigterm_flushes_what_was_read_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("t.sock");
+    let receiver = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let to = format!("unix://{}", socket.display());
+    let mut pipe = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["pipe", "--to", &to])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = pipe.stdin.take().unwrap();
+    for i in 0..100 {
+        writeln!(stdin, "m v={i}i").unwrap();
+    }
+    stdin.flush().unwrap();
+    let (mut stream, _) = receiver.accept().unwrap();
+    // stdin stays open: only the signal ends the run.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&pipe, "-TERM");
+    let out = pipe.wait_with_output().unwrap();
+    drop(stdin);
+    let mut received = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut received).unwrap();
+    assert_eq!(received.lines().count(), 100);
+    assert_eq!(
+        text(&out.stderr),
+        "telemit: interrupted: read 100 readings, wrote 100, rejected 0 (0 bad lines, 0 not sendable), dropped 0\n"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}

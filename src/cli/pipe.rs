@@ -2,7 +2,7 @@
 
 use std::io::{self, BufRead};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -46,13 +46,19 @@ pub struct PipeArgs {
     pub max_line: usize,
 }
 
-/// What the input side saw.
+/// What the input side saw; shared, so that an interrupted run can still report it.
 #[derive(Debug, Default)]
 struct InputCounts {
-    read: u64,
-    bad_lines: u64,
-    refused: u64,
-    stopped_early: bool,
+    read: AtomicU64,
+    bad_lines: AtomicU64,
+    refused: AtomicU64,
+    stopped_early: AtomicBool,
+}
+
+impl InputCounts {
+    fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 pub fn run(args: PipeArgs) -> Result<i32, String> {
@@ -67,19 +73,15 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
     let precision = args.input_precision.into();
     let (strict, seq, max_line) = (args.strict, args.seq, args.max_line);
 
+    let counts = Arc::new(InputCounts::default());
     let reader = {
-        let sender = sender.clone();
+        let (sender, counts) = (sender.clone(), counts.clone());
         std::thread::spawn(move || {
             let stdin = io::stdin();
             let mut stdin = io::BufReader::with_capacity(1 << 16, stdin.lock());
+            let parse = |line: &str| input.parse(line, precision);
             read_all(
-                &mut stdin,
-                &sender,
-                |line| input.parse(line, precision),
-                &prepare,
-                seq,
-                strict,
-                max_line,
+                &mut stdin, &sender, parse, &prepare, seq, strict, max_line, &counts,
             )
         })
     };
@@ -89,30 +91,32 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
     drop(ticker);
     let interrupted = !reader.is_finished();
     let stats = sender.shutdown();
-    let counts = if interrupted {
-        None
-    } else {
-        reader.join().ok()
-    };
-    let counts = counts.unwrap_or_default();
-
-    let rejected = counts.bad_lines + counts.refused;
+    if !interrupted {
+        let _ = reader.join();
+    }
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let (read, bad_lines, refused) = (
+        load(&counts.read),
+        load(&counts.bad_lines),
+        load(&counts.refused),
+    );
+    let rejected = bad_lines + refused;
     if !args.output.quiet || rejected > 0 || stats.dropped_total() > rejected {
         let how = if interrupted {
             "interrupted: "
-        } else if counts.stopped_early {
+        } else if counts.stopped_early.load(Ordering::Relaxed) {
             "stopped at the first bad line (--strict): "
         } else {
             ""
         };
         eprintln!(
             "telemit: {how}read {} readings, wrote {}, rejected {} ({} bad lines, {} not sendable), dropped {}",
-            counts.read,
+            read,
             stats.written,
             rejected,
-            counts.bad_lines,
-            counts.refused,
-            stats.dropped_total() - counts.refused,
+            bad_lines,
+            refused,
+            stats.dropped_total() - refused,
         );
     }
     Ok(if rejected > 0 || stats.dropped_total() > 0 {
@@ -122,6 +126,7 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn read_all(
     input: &mut impl BufRead,
     sender: &Sender,
@@ -130,8 +135,8 @@ fn read_all(
     seq: bool,
     strict: bool,
     max_line: usize,
-) -> InputCounts {
-    let mut counts = InputCounts::default();
+    counts: &InputCounts,
+) {
     let mut buffer = Vec::new();
     let mut number = 0u64;
     let mut next_seq = 0u64;
@@ -140,13 +145,13 @@ fn read_all(
         let line = match read_line(input, &mut buffer, max_line) {
             Ok(Line::End) => break,
             Ok(Line::TooLong(len)) => {
-                counts.read += 1;
-                counts.bad_lines += 1;
+                InputCounts::add(&counts.read);
+                InputCounts::add(&counts.bad_lines);
                 eprintln!(
                     "telemit: line {number}: longer than {max_line} bytes ({len} bytes); skipped (raise --max-line)"
                 );
                 if strict {
-                    counts.stopped_early = true;
+                    counts.stopped_early.store(true, Ordering::Relaxed);
                     break;
                 }
                 continue;
@@ -160,15 +165,15 @@ fn read_all(
         let text = match std::str::from_utf8(line) {
             Ok(text) => text,
             Err(e) => {
-                counts.read += 1;
-                counts.bad_lines += 1;
+                InputCounts::add(&counts.read);
+                InputCounts::add(&counts.bad_lines);
                 eprintln!(
                     "telemit: line {number}, column {}: not UTF-8: {}",
                     e.valid_up_to() + 1,
                     excerpt(&String::from_utf8_lossy(line))
                 );
                 if strict {
-                    counts.stopped_early = true;
+                    counts.stopped_early.store(true, Ordering::Relaxed);
                     break;
                 }
                 continue;
@@ -178,21 +183,21 @@ fn read_all(
             Ok(None) => continue,
             Ok(Some(reading)) => reading,
             Err(error) => {
-                counts.read += 1;
-                counts.bad_lines += 1;
+                InputCounts::add(&counts.read);
+                InputCounts::add(&counts.bad_lines);
                 let place = match error.column {
                     Some(column) => format!("line {number}, column {column}"),
                     None => format!("line {number}"),
                 };
                 eprintln!("telemit: {place}: {}: {}", error.reason, excerpt(text));
                 if strict {
-                    counts.stopped_early = true;
+                    counts.stopped_early.store(true, Ordering::Relaxed);
                     break;
                 }
                 continue;
             }
         };
-        counts.read += 1;
+        InputCounts::add(&counts.read);
         prepare.apply(&mut reading);
         if seq {
             // A field named seq is replaced: the numbering must be ours to count loss.
@@ -203,16 +208,15 @@ fn read_all(
             Ok(()) | Err(SendError::QueueFull) => {}
             Err(SendError::Closed) => break,
             Err(error) => {
-                counts.refused += 1;
+                InputCounts::add(&counts.refused);
                 eprintln!("telemit: line {number}: {error}: {}", excerpt(text));
                 if strict {
-                    counts.stopped_early = true;
+                    counts.stopped_early.store(true, Ordering::Relaxed);
                     break;
                 }
             }
         }
     }
-    counts
 }
 
 enum Line {
