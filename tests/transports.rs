@@ -178,3 +178,27 @@ fn drop_newest_counts_every_reading_it_drops() {
         stats.summary()
     );
 }
+
+#[test]
+fn datagram_limits_are_checked_per_transport() {
+    let udp: Endpoint = "udp://127.0.0.1:8094".parse().unwrap();
+    let error = Sender::builder(udp, Encoder::new(Format::Influx))
+        .max_datagram(Some(65_536))
+        .start()
+        .err()
+        .unwrap();
+    assert_eq!(
+        error.to_string(),
+        "--max-datagram 65536 is out of range for udp: use 64 to 65507 bytes"
+    );
+    let unixgram = Endpoint::Unixgram("/tmp/x.sock".into());
+    let error = Sender::builder(unixgram, Encoder::new(Format::Influx))
+        .max_datagram(Some(70_000))
+        .start()
+        .err()
+        .unwrap();
+    assert_eq!(
+        error.to_string(),
+        "--max-datagram 70000 is out of range for unixgram: use 64 to 65536 bytes"
+    );
+}

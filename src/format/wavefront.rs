@@ -57,11 +57,33 @@ pub fn encode(
         None => None,
     };
 
+    // Everything after the value is the same on every line: write it once.
+    let mut tail = Vec::with_capacity(64);
+    if let Some(seconds) = timestamp {
+        tail.push(b' ');
+        push_int(&mut tail, seconds);
+    }
+    if let Some(source) = source {
+        tail.extend_from_slice(b" source=");
+        push_token(&mut tail, source);
+    }
+    for (tag, value) in reading.tags() {
+        if Some(tag.as_str()) == source_key {
+            continue;
+        }
+        tail.push(b' ');
+        push_token(&mut tail, tag);
+        tail.push(b'=');
+        push_token(&mut tail, value);
+    }
+    tail.push(b'\n');
+
+    let measurement = reading.measurement();
+    let bare_measurement = is_bare(measurement);
     for (key, value) in reading.fields() {
-        let measurement = reading.measurement();
         if key == "value" {
             push_token(out, measurement);
-        } else if is_bare(measurement) && is_bare(key) {
+        } else if bare_measurement && is_bare(key) {
             out.extend_from_slice(measurement.as_bytes());
             out.push(b'.');
             out.extend_from_slice(key.as_bytes());
@@ -80,24 +102,7 @@ pub fn encode(
             FieldValue::Boolean(v) => out.push(if *v { b'1' } else { b'0' }),
             FieldValue::String(_) => unreachable!("refused by check"),
         }
-        if let Some(seconds) = timestamp {
-            out.push(b' ');
-            push_int(out, seconds);
-        }
-        if let Some(source) = source {
-            out.extend_from_slice(b" source=");
-            push_token(out, source);
-        }
-        for (tag, value) in reading.tags() {
-            if Some(tag.as_str()) == source_key {
-                continue;
-            }
-            out.push(b' ');
-            push_token(out, tag);
-            out.push(b'=');
-            push_token(out, value);
-        }
-        out.push(b'\n');
+        out.extend_from_slice(&tail);
     }
     Ok(())
 }

@@ -35,6 +35,9 @@ use transport::SocketOptions;
 /// per datagram (UDP reads into a 64 KiB buffer; longer unixgram datagrams are cut).
 pub const TELEGRAF_MAX_LINE: usize = 64 * 1024;
 
+/// The largest payload of one IPv4 UDP datagram.
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
 /// The default largest UDP payload: fits a 1500-byte Ethernet frame with IPv4/IPv6 headers, so
 /// datagrams are not fragmented on a real network.
 pub const DEFAULT_UDP_DATAGRAM: usize = 1432;
@@ -141,9 +144,16 @@ pub enum SendError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The datagram size is out of range.
-    #[error("--max-datagram {0} is out of range: use 64 to {max} bytes", max = TELEGRAF_MAX_LINE)]
-    DatagramSize(usize),
+    /// The datagram size is out of range for the transport.
+    #[error("--max-datagram {size} is out of range for {transport}: use 64 to {max} bytes")]
+    DatagramSize {
+        /// The size asked for.
+        size: usize,
+        /// The transport.
+        transport: &'static str,
+        /// The largest size the transport and Telegraf take.
+        max: usize,
+    },
     /// The writer thread could not be started.
     #[error("cannot start the writer thread: {0}")]
     Thread(String),
@@ -238,11 +248,19 @@ impl SenderBuilder {
             Framing::Lines
         };
         let limit = match (&self.endpoint, self.max_datagram) {
-            (Endpoint::Udp { .. } | Endpoint::Unixgram(_), Some(n)) => {
-                if !(64..=TELEGRAF_MAX_LINE).contains(&n) {
-                    return Err(ConfigError::DatagramSize(n));
+            (Endpoint::Udp { .. } | Endpoint::Unixgram(_), Some(size)) => {
+                let (transport, max) = match self.endpoint {
+                    Endpoint::Udp { .. } => ("udp", MAX_UDP_PAYLOAD),
+                    _ => ("unixgram", TELEGRAF_MAX_LINE),
+                };
+                if !(64..=max).contains(&size) {
+                    return Err(ConfigError::DatagramSize {
+                        size,
+                        transport,
+                        max,
+                    });
                 }
-                n
+                size
             }
             (Endpoint::Udp { .. }, None) => DEFAULT_UDP_DATAGRAM,
             (Endpoint::Unixgram(_), None) => DEFAULT_UNIXGRAM_DATAGRAM,
