@@ -253,10 +253,18 @@ pub(crate) fn timestamp_in(
     })
 }
 
-/// Appends a finite float in its shortest form that reads back as the same `f64`.
+/// Appends a finite float in its shortest form that reads back as the same `f64`, with no `+`
+/// in the exponent (`1e21`): Telegraf's Wavefront parser refuses `1e+21`.
 pub(crate) fn push_float(out: &mut Vec<u8>, value: f64) {
-    let mut buffer = ryu::Buffer::new();
-    out.extend_from_slice(buffer.format_finite(value).as_bytes());
+    let mut buffer = zmij::Buffer::new();
+    let text = buffer.format_finite(value).as_bytes();
+    match text.iter().position(|&b| b == b'+') {
+        Some(plus) => {
+            out.extend_from_slice(&text[..plus]);
+            out.extend_from_slice(&text[plus + 1..]);
+        }
+        None => out.extend_from_slice(text),
+    }
 }
 
 /// Appends an integer in decimal.
