@@ -77,22 +77,26 @@ fn receiver_killed_and_restarted_three_times() {
                 .start()
                 .unwrap(),
         );
-        const TOTAL: u64 = 100_000;
+        // The producer runs until the kills are over, so that every kill hits a live stream.
+        let kills_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let producer = {
-            let sender = sender.clone();
+            let (sender, kills_done) = (sender.clone(), kills_done.clone());
             std::thread::spawn(move || {
-                for seq in 0..TOTAL {
+                let mut seq = 0;
+                while !kills_done.load(Ordering::SeqCst) || seq < 100_000 {
                     sender.send(&numbered(seq)).unwrap();
+                    seq += 1;
                     if seq % 100 == 0 {
                         std::thread::sleep(Duration::from_micros(500));
                     }
                 }
+                seq
             })
         };
         for _ in 0..3 {
             // Kill only once readings flow again, so that each kill is an incident of its own.
             let before = receiver.seen.lock().unwrap().readings;
-            let deadline = Instant::now() + Duration::from_secs(5);
+            let deadline = Instant::now() + Duration::from_secs(10);
             while receiver.seen.lock().unwrap().readings < before + 2_000
                 && Instant::now() < deadline
             {
@@ -102,17 +106,18 @@ fn receiver_killed_and_restarted_three_times() {
             std::thread::sleep(Duration::from_millis(100));
             receiver.restart();
         }
-        producer.join().unwrap();
+        kills_done.store(true, Ordering::SeqCst);
+        let total = producer.join().unwrap();
         let stats = sender.shutdown();
-        let arrived = receiver.wait_for(TOTAL, Duration::from_secs(3));
+        let arrived = receiver.wait_for(total, Duration::from_secs(3));
         let seen = receiver.seen.lock().unwrap();
-        let lost = TOTAL - arrived;
+        let lost = total - arrived;
         eprintln!(
             "{endpoint}: {} | arrived {arrived}, lost {lost}, duplicated {}",
             stats.summary(),
             seen.sequence.duplicates()
         );
-        assert_eq!(stats.written + stats.dropped_total(), TOTAL, "{endpoint}");
+        assert_eq!(stats.written + stats.dropped_total(), total, "{endpoint}");
         assert_eq!(stats.dropped_total(), 0, "{endpoint}");
         assert!(stats.reconnects >= 3, "{endpoint}: {}", stats.summary());
         // One line per outage, not per attempt or reading. A kill can make two outages: a
