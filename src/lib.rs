@@ -8,6 +8,7 @@
 //! - [`batch`]: packing encoded readings into datagrams (pure).
 //! - [`sender`]: the [`Sender`]: queue, batching writer thread, reconnection, drop policies.
 //! - [`stats`]: counters of what a sender did.
+//! - [`mapping`]: rules that turn JSON messages (WebSocket events) into readings.
 //! - [`listen`]: a receiver with Telegraf's `socket_listener` behaviour, to check a pipeline.
 //!
 //! ```
@@ -31,6 +32,7 @@ pub mod endpoint;
 pub mod format;
 pub mod input;
 pub mod listen;
+pub mod mapping;
 pub mod reading;
 pub mod sender;
 pub mod stats;

@@ -11,17 +11,27 @@ use support::{Receiver, numbered};
 use telemit::sender::Event;
 use telemit::{DropReason, Encoder, Endpoint, Format, OnFull, Sender};
 
-fn sender_to(endpoint: &Endpoint, events: Arc<AtomicU64>) -> telemit::SenderBuilder {
+/// Counts of the sender's log lines: outages begun and outages over.
+#[derive(Default)]
+struct Outages {
+    begun: AtomicU64,
+    over: AtomicU64,
+}
+
+fn sender_to(endpoint: &Endpoint, outages: Arc<Outages>) -> telemit::SenderBuilder {
     Sender::builder(endpoint.clone(), Encoder::new(Format::Influx))
         .backoff(Duration::from_millis(20), Duration::from_millis(200))
         .flush_timeout(Duration::from_secs(20))
         .on_event(move |event| {
             eprintln!("event: {event}");
-            if matches!(
-                event,
-                Event::ConnectFailed { .. } | Event::ConnectionLost { .. }
-            ) {
-                events.fetch_add(1, Ordering::Relaxed);
+            match event {
+                Event::ConnectFailed { .. } | Event::ConnectionLost { .. } => {
+                    outages.begun.fetch_add(1, Ordering::Relaxed);
+                }
+                Event::Reconnected { .. } => {
+                    outages.over.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
             }
         })
 }
@@ -41,8 +51,8 @@ fn receiver_absent_at_start_then_appears() {
         .into_iter()
         .chain([Endpoint::Unixgram(dir.path().join("g.sock"))])
     {
-        let incidents = Arc::new(AtomicU64::new(0));
-        let sender = sender_to(&endpoint, incidents.clone()).start().unwrap();
+        let outages = Arc::new(Outages::default());
+        let sender = sender_to(&endpoint, outages.clone()).start().unwrap();
         for seq in 0..5_000 {
             sender.send(&numbered(seq)).unwrap();
         }
@@ -57,7 +67,7 @@ fn receiver_absent_at_start_then_appears() {
         assert_eq!(stats.dropped_total(), 0, "{endpoint}");
         assert_eq!(stats.reconnects, 1, "{endpoint}: {}", stats.summary());
         // One log line for the whole outage, not one per attempt or reading.
-        assert_eq!(incidents.load(Ordering::Relaxed), 1, "{endpoint}");
+        assert_eq!(outages.begun.load(Ordering::Relaxed), 1, "{endpoint}");
     }
 }
 
@@ -70,9 +80,9 @@ fn receiver_killed_and_restarted_three_times() {
     let dir = tempfile::tempdir().unwrap();
     for endpoint in stream_endpoints(dir.path()) {
         let mut receiver = Receiver::start(&endpoint, Format::Influx, false);
-        let incidents = Arc::new(AtomicU64::new(0));
+        let outages = Arc::new(Outages::default());
         let sender = Arc::new(
-            sender_to(&endpoint, incidents.clone())
+            sender_to(&endpoint, outages.clone())
                 .queue_size(2_000)
                 .start()
                 .unwrap(),
@@ -93,11 +103,12 @@ fn receiver_killed_and_restarted_three_times() {
                 seq
             })
         };
-        for _ in 0..3 {
-            // Kill only once readings flow again, so that each kill is an incident of its own.
-            let before = receiver.seen.lock().unwrap().readings;
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while receiver.seen.lock().unwrap().readings < before + 2_000
+        for kill in 0..3 {
+            // Kill only once the sender says the previous outage is over, so that each kill is
+            // an incident of its own.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while (outages.over.load(Ordering::SeqCst) < kill
+                || receiver.seen.lock().unwrap().readings < 2_000)
                 && Instant::now() < deadline
             {
                 std::thread::sleep(Duration::from_millis(5));
@@ -122,7 +133,7 @@ fn receiver_killed_and_restarted_three_times() {
         assert!(stats.reconnects >= 3, "{endpoint}: {}", stats.summary());
         // One line per outage, not per attempt or reading. A kill can make two outages: a
         // connection accepted into the dying listener's backlog takes a write, then resets.
-        let logged = incidents.load(Ordering::Relaxed);
+        let logged = outages.begun.load(Ordering::Relaxed);
         assert!(
             (3..=6).contains(&logged),
             "{endpoint}: {logged} outage lines for 3 kills"
