@@ -9,6 +9,7 @@
 //! - [`sender`]: the [`Sender`]: queue, batching writer thread, reconnection, drop policies.
 //! - [`stats`]: counters of what a sender did.
 //! - [`mapping`]: rules that turn JSON messages (WebSocket events) into readings.
+//! - [`ws`]: a WebSocket stream, mapped to readings, kept alive and reconnected.
 //! - [`listen`]: a receiver with Telegraf's `socket_listener` behaviour, to check a pipeline.
 //!
 //! ```
@@ -36,6 +37,7 @@ pub mod mapping;
 pub mod reading;
 pub mod sender;
 pub mod stats;
+pub mod ws;
 
 pub use endpoint::{Endpoint, EndpointError};
 pub use format::{EncodeError, Encoder, Format};

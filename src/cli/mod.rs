@@ -5,6 +5,7 @@ mod listen;
 mod output;
 mod pipe;
 mod send;
+mod ws;
 
 use std::time::Duration;
 
@@ -55,6 +56,16 @@ Examples:
   telemit listen --on unix:///tmp/telegraf.sock
   telemit listen --on udp://127.0.0.1:8094 --format json --quiet   # rates and loss only")]
     Listen(listen::ListenArgs),
+    /// Map a WebSocket JSON stream to readings and send them.
+    #[command(
+        after_help = "The mapping file says which messages become which readings; see \
+examples/binance-kline.toml and the README.
+
+Example (Binance's public kline stream, spread and its change, to a local Telegraf):
+  telemit ws wss://stream.binance.com:9443/ws/bnbusdt@kline_1m \\
+      --map examples/binance-kline.toml --to unix:///tmp/telegraf.sock"
+    )]
+    Ws(ws::WsArgs),
     /// Send sample readings to a built-in receiver and show what arrived (no Telegraf needed).
     #[command(after_help = "Examples:
   telemit demo
@@ -69,6 +80,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Pipe(args) => pipe::run(args),
         Command::Listen(args) => listen::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Ws(args) => ws::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,175 @@
+//! `telemit ws`: a WebSocket JSON stream, mapped to readings and sent.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use telemit::mapping::Mapping;
+use telemit::ws::{WsConfig, WsEvent, WsStats};
+use telemit::{OnFull, SendError};
+
+use super::output::OutputArgs;
+use super::parse_duration;
+
+#[derive(Debug, Args)]
+pub struct WsArgs {
+    /// The stream: ws://host:port/path or wss://…
+    #[arg(value_name = "URL")]
+    pub url: String,
+
+    /// Mapping file (TOML) that turns messages into readings; see examples/binance-kline.toml
+    #[arg(long, value_name = "FILE")]
+    pub map: PathBuf,
+
+    /// Request header NAME:VALUE (repeatable), e.g. for authentication
+    #[arg(long = "header", value_name = "NAME:VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+
+    /// Text message sent after every (re)connect, e.g. '{"method":"SUBSCRIBE","params":["bnbusdt@kline_1m"],"id":1}' (repeatable)
+    #[arg(long, value_name = "JSON")]
+    pub subscribe: Vec<String>,
+
+    /// How often to ping the server
+    #[arg(long, default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
+    pub ping_interval: Duration,
+
+    /// Reconnect when nothing arrived for this long (pongs count)
+    #[arg(long, default_value = "45s", value_parser = parse_duration, value_name = "DURATION")]
+    pub silence_timeout: Duration,
+
+    /// Largest message (and frame) accepted, in bytes
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_message_size: usize,
+
+    /// Extra trusted CA certificates (PEM) for wss://, added to the bundled web roots
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Stop after this long (default: run until SIGINT or SIGTERM)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!("{text:?} is not NAME:VALUE")),
+    }
+}
+
+pub fn run(args: WsArgs) -> Result<i32, String> {
+    let mut mapping = Mapping::from_file(&args.map).map_err(|e| e.to_string())?;
+    if !args.url.starts_with("ws://") && !args.url.starts_with("wss://") {
+        return Err(format!(
+            "{:?}: the stream URL must start with ws:// or wss://",
+            args.url
+        ));
+    }
+    let mut config = WsConfig::new(&args.url);
+    config.headers = args.headers.clone();
+    config.subscribe = args.subscribe.clone();
+    config.ping_interval = args.ping_interval;
+    config.silence_timeout = args.silence_timeout;
+    config.max_message_size = args.max_message_size;
+    config.max_frame_size = args.max_message_size;
+    config.ca_file = args.ca_file.clone();
+    config.backoff = (args.output.backoff_min, args.output.backoff_max);
+
+    let prepare = args.output.prepare()?;
+    let sender = Arc::new(args.output.sender(OnFull::Block)?);
+    let stats = Arc::new(WsStats::default());
+    let quiet = args.output.quiet;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let result = runtime.block_on(async {
+        let shutdown = shutdown_signal(args.duration);
+        let ticker = args.output.stats_interval.map(|interval| {
+            let (sender, stats) = (sender.clone(), stats.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(interval);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    for reading in [sender.stats().to_reading(), stats.snapshot().to_reading()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        let _ = sender.send(&reading);
+                    }
+                }
+            })
+        });
+        let outcome = telemit::ws::run(
+            &config,
+            &mut mapping,
+            &stats,
+            |mut reading| {
+                prepare.apply(&mut reading);
+                match sender.send(&reading) {
+                    Ok(()) | Err(SendError::QueueFull) | Err(SendError::Closed) => {}
+                    Err(error) => eprintln!("telemit ws: {error}"),
+                }
+            },
+            |event| {
+                if !quiet
+                    || matches!(
+                        event,
+                        WsEvent::MappingError { .. } | WsEvent::Refused { .. }
+                    )
+                {
+                    eprintln!("telemit ws: {event}");
+                }
+            },
+            shutdown,
+        )
+        .await;
+        if let Some(ticker) = ticker {
+            ticker.abort();
+        }
+        outcome
+    });
+    let sent = sender.shutdown();
+    let ws = stats.snapshot();
+    eprintln!(
+        "telemit ws: {} messages ({} ignored, {} mapping errors, {} refused), {} readings, {} reconnects; sender: {}",
+        ws.messages,
+        ws.ignored,
+        ws.mapping_errors,
+        ws.refused,
+        ws.readings,
+        ws.reconnects,
+        sent.summary()
+    );
+    result.map_err(|e| e.to_string())?;
+    Ok(if sent.dropped_total() > 0 { 1 } else { 0 })
+}
+
+async fn shutdown_signal(duration: Option<Duration>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    let limit = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+        () = limit => {}
+    }
+}

@@ -1,0 +1,277 @@
+//! `telemit ws` against a local WebSocket server that replays recorded Binance messages; every
+//! mapped reading is compared with values computed here, independently, from the fixture.
+
+mod support;
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use support::Receiver;
+use telemit::{Endpoint, FieldValue, Format, Precision, Reading};
+use tokio_tungstenite::tungstenite::Message;
+
+fn fixture() -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/binance-bnbusdt-kline-trade.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What one connection of the replay server does after the client subscribes.
+#[derive(Clone)]
+enum Then {
+    /// Send these messages, then keep the connection open (answering pings).
+    Stay(std::ops::Range<usize>),
+    /// Send these messages, then drop the connection without a close frame.
+    Drop(std::ops::Range<usize>),
+    /// Send these messages, then go silent: no reads (so no pongs), no writes.
+    Silent(std::ops::Range<usize>),
+}
+
+/// A WebSocket server on loopback; connection `i` follows `plan[i]`. Counts subscriptions.
+fn replay_server(messages: Vec<String>, plan: Vec<Then>) -> (u16, Arc<AtomicUsize>) {
+    let subscriptions = Arc::new(AtomicUsize::new(0));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counter = subscriptions.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            for step in plan {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+                match ws.next().await {
+                    Some(Ok(Message::Text(text))) if text.contains("SUBSCRIBE") => {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                    other => panic!("expected a subscription first, got {other:?}"),
+                }
+                let range = match &step {
+                    Then::Stay(r) | Then::Drop(r) | Then::Silent(r) => r.clone(),
+                };
+                for message in &messages[range] {
+                    ws.send(Message::Text(message.as_str().into()))
+                        .await
+                        .unwrap();
+                }
+                match step {
+                    Then::Stay(_) => {
+                        tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
+                    }
+                    Then::Drop(_) => drop(ws),
+                    Then::Silent(_) => {
+                        tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                            drop(ws);
+                        });
+                    }
+                }
+            }
+            std::future::pending::<()>().await;
+        });
+    });
+    (port, subscriptions)
+}
+
+fn mapping_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let kline = std::fs::read_to_string(examples.join("binance-kline.toml")).unwrap();
+    let trade = std::fs::read_to_string(examples.join("binance-trade.toml")).unwrap();
+    let path = dir.join("binance.toml");
+    std::fs::write(&path, format!("{kline}\n{trade}")).unwrap();
+    path
+}
+
+fn price(value: &serde_json::Value) -> f64 {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+/// The readings the two example mappings must produce, computed straight from the fixture.
+fn expected(messages: &[String]) -> Vec<Reading> {
+    let mut previous_spread: HashMap<(String, String), f64> = HashMap::new();
+    let mut readings = Vec::new();
+    for message in messages {
+        let m: serde_json::Value = serde_json::from_str(message).unwrap();
+        let symbol = m["s"].as_str().unwrap().to_owned();
+        match m["e"].as_str() {
+            Some("kline") => {
+                let k = &m["k"];
+                let (high, low) = (price(&k["h"]), price(&k["l"]));
+                let spread = high - low;
+                let interval = k["i"].as_str().unwrap().to_owned();
+                let mut b = Reading::builder("binance_kline")
+                    .tag("symbol", symbol.clone())
+                    .tag("interval", interval.clone())
+                    .field("open", price(&k["o"]))
+                    .field("high", high)
+                    .field("low", low)
+                    .field("close", price(&k["c"]))
+                    .field("volume", price(&k["v"]))
+                    .field("trades", k["n"].as_i64().unwrap())
+                    .field("spread", spread);
+                if let Some(before) = previous_spread.insert((symbol, interval), spread) {
+                    b = b
+                        .field("delta", spread - before)
+                        .field("abs_delta", (spread - before).abs());
+                }
+                let ms = m["E"].as_i64().unwrap();
+                readings.push(
+                    b.timestamp(telemit::Timestamp::new(
+                        ms * 1_000_000,
+                        Precision::Nanoseconds,
+                    ))
+                    .build()
+                    .unwrap(),
+                );
+            }
+            Some("trade") => {
+                let (p, q) = (price(&m["p"]), price(&m["q"]));
+                let side = if m["m"].as_bool().unwrap() {
+                    "sell"
+                } else {
+                    "buy"
+                };
+                let ms = m["T"].as_i64().unwrap();
+                readings.push(
+                    Reading::builder("binance_trade")
+                        .tag("symbol", symbol)
+                        .tag("side", side)
+                        .field("price", p)
+                        .field("quantity", q)
+                        .field("trade_id", m["t"].as_i64().unwrap())
+                        .field("notional", p * q)
+                        .timestamp(telemit::Timestamp::new(
+                            ms * 1_000_000,
+                            Precision::Nanoseconds,
+                        ))
+                        .build()
+                        .unwrap(),
+                );
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    readings
+}
+
+/// Runs `telemit ws` for `duration` against the server; what arrived, in order, and stderr.
+fn run_ws(
+    port: u16,
+    extra: &[&str],
+    duration: &str,
+    expected_count: usize,
+) -> (Vec<Reading>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::Unix(dir.path().join("telegraf.sock"));
+    let receiver = Receiver::start(&endpoint, Format::Influx, true);
+    let map = mapping_file(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args([
+            "ws",
+            &format!("ws://127.0.0.1:{port}/ws/bnbusdt@kline_1m"),
+            "--map",
+        ])
+        .arg(&map)
+        .args(["--to", &endpoint.to_string(), "--duration", duration])
+        .args([
+            "--subscribe",
+            r#"{"method":"SUBSCRIBE","params":["bnbusdt@kline_1m","bnbusdt@trade"],"id":1}"#,
+        ])
+        .args(["--backoff-min", "50ms", "--backoff-max", "200ms"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while receiver.seen.lock().unwrap().kept.len() < expected_count
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let seen = receiver.seen.lock().unwrap();
+    assert!(seen.rejected.is_empty(), "{:?}", seen.rejected);
+    (seen.kept.clone(), stderr)
+}
+
+fn assert_same(got: &[Reading], want: &[Reading]) {
+    assert_eq!(got.len(), want.len(), "number of readings");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g.measurement(), w.measurement(), "reading {i}");
+        assert_eq!(g.tags(), w.tags(), "reading {i}");
+        assert_eq!(g.timestamp(), w.timestamp(), "reading {i}");
+        let mut got_fields = g.fields().to_vec();
+        let mut want_fields = w.fields().to_vec();
+        got_fields.sort_by(|a, b| a.0.cmp(&b.0));
+        want_fields.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got_fields, want_fields, "reading {i}");
+    }
+}
+
+#[test]
+fn replayed_stream_maps_to_exactly_the_expected_readings() {
+    let messages = fixture();
+    assert_eq!(messages.len(), 2000);
+    let want = expected(&messages);
+    let (port, subscriptions) =
+        replay_server(messages.clone(), vec![Then::Stay(0..messages.len())]);
+    let (got, stderr) = run_ws(port, &[], "3s", want.len());
+    assert_same(&got, &want);
+    assert_eq!(subscriptions.load(Ordering::SeqCst), 1);
+    assert!(
+        stderr.contains("2000 messages (0 ignored, 0 mapping errors, 0 refused)"),
+        "{stderr}"
+    );
+    let deltas = got.iter().filter(|r| r.field("delta").is_some()).count();
+    let klines = got
+        .iter()
+        .filter(|r| r.measurement() == "binance_kline")
+        .count();
+    assert_eq!(deltas, klines - 1, "every kline but the first has a delta");
+    assert!(matches!(got[1].field("spread"), Some(FieldValue::Float(_))));
+}
+
+#[test]
+fn dropped_stream_reconnects_resubscribes_and_loses_nothing_after() {
+    let messages = fixture();
+    let want = expected(&messages);
+    let plan = vec![Then::Drop(0..1000), Then::Stay(1000..messages.len())];
+    let (port, subscriptions) = replay_server(messages.clone(), plan);
+    let (got, stderr) = run_ws(port, &[], "3s", want.len());
+    assert_eq!(
+        subscriptions.load(Ordering::SeqCst),
+        2,
+        "subscribed again after the reconnect"
+    );
+    assert!(stderr.contains("stream lost"), "{stderr}");
+    assert_same(&got, &want);
+}
+
+#[test]
+fn silent_stream_is_detected_by_the_ping_timeout() {
+    let messages = fixture();
+    let want = expected(&messages);
+    let plan = vec![Then::Silent(0..100), Then::Stay(100..messages.len())];
+    let (port, subscriptions) = replay_server(messages.clone(), plan);
+    let extra = ["--ping-interval", "100ms", "--silence-timeout", "500ms"];
+    let (got, stderr) = run_ws(port, &extra, "4s", want.len());
+    assert_eq!(subscriptions.load(Ordering::SeqCst), 2);
+    assert!(
+        stderr.contains("stream lost: nothing received for 500ms"),
+        "{stderr}"
+    );
+    assert_same(&got, &want);
+}
