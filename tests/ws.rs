@@ -33,6 +33,9 @@ enum Then {
     Drop(std::ops::Range<usize>),
     /// Send these messages, then go silent: no reads (so no pongs), no writes.
     Silent(std::ops::Range<usize>),
+    /// Send an acknowledgement, a binary frame that is not UTF-8, a kline with a bad price, and
+    /// a 2 MiB message (over the client's limit).
+    Hostile,
 }
 
 /// A WebSocket server on loopback; connection `i` follows `plan[i]`. Counts subscriptions.
@@ -60,6 +63,7 @@ fn replay_server(messages: Vec<String>, plan: Vec<Then>) -> (u16, Arc<AtomicUsiz
                 }
                 let range = match &step {
                     Then::Stay(r) | Then::Drop(r) | Then::Silent(r) => r.clone(),
+                    Then::Hostile => 0..0,
                 };
                 for message in &messages[range] {
                     ws.send(Message::Text(message.as_str().into()))
@@ -71,6 +75,23 @@ fn replay_server(messages: Vec<String>, plan: Vec<Then>) -> (u16, Arc<AtomicUsiz
                         tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
                     }
                     Then::Drop(_) => drop(ws),
+                    Then::Hostile => {
+                        let bad_price = messages
+                            .iter()
+                            .find(|m| m.contains("\"kline\""))
+                            .unwrap()
+                            .replacen("\"h\":\"", "\"h\":\"x", 1);
+                        let hostile = [
+                            Message::Text(r#"{"result":null,"id":1}"#.into()),
+                            Message::Binary(vec![0xff, 0xfe, 0x00].into()),
+                            Message::Text(bad_price.into()),
+                            Message::Text("x".repeat(2 << 20).into()),
+                        ];
+                        for message in hostile {
+                            let _ = ws.send(message).await;
+                        }
+                        tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
+                    }
                     Then::Silent(_) => {
                         tokio::spawn(async move {
                             tokio::time::sleep(Duration::from_secs(30)).await;
@@ -274,4 +295,31 @@ fn silent_stream_is_detected_by_the_ping_timeout() {
         "{stderr}"
     );
     assert_same(&got, &want);
+}
+
+#[test]
+fn hostile_messages_are_counted_not_fatal() {
+    let messages = fixture();
+    let want = expected(&messages[..50]);
+    let plan = vec![Then::Hostile, Then::Stay(0..50)];
+    let (port, subscriptions) = replay_server(messages.clone(), plan);
+    let (got, stderr) = run_ws(port, &[], "3s", want.len());
+    assert_eq!(
+        subscriptions.load(Ordering::SeqCst),
+        2,
+        "the oversize message ends the first connection"
+    );
+    assert_same(&got, &want);
+    assert!(
+        stderr.contains("message refused: binary message of 3 bytes is not UTF-8 text"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("mapping: rule \"kline\": /k/h = \"x"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("52 messages (1 ignored, 1 mapping errors, 2 refused)"),
+        "{stderr}"
+    );
 }
