@@ -118,21 +118,53 @@ enum FieldType {
     String,
 }
 
+/// A JSON Pointer, split into its unescaped tokens once, when the mapping is read.
+#[derive(Debug, Clone)]
+struct Pointer {
+    text: String,
+    tokens: Vec<String>,
+}
+
+impl Pointer {
+    fn new(text: String) -> Pointer {
+        let tokens = text
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        Pointer { text, tokens }
+    }
+
+    fn get<'a>(&self, value: &'a Value) -> Option<&'a Value> {
+        self.tokens.iter().try_fold(value, |node, token| match node {
+            Value::Object(map) => map.get(token),
+            Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
+    }
+}
+
+impl fmt::Display for Pointer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 #[derive(Debug)]
 struct TagSpec {
     key: String,
-    path: String,
+    path: Pointer,
     map: Option<HashMap<String, String>>,
 }
 
 #[derive(Debug)]
 struct Rule {
     name: String,
-    when: Vec<(String, Value)>,
+    when: Vec<(Pointer, Value)>,
     measurement: String,
-    timestamp: Option<(String, Precision)>,
+    timestamp: Option<(Pointer, Precision)>,
     tags: Vec<TagSpec>,
-    fields: Vec<(String, String, FieldType)>,
+    fields: Vec<(String, Pointer, FieldType)>,
     derive: Vec<(String, Expr)>,
 }
 
@@ -193,7 +225,7 @@ impl Mapping {
             if !rule
                 .when
                 .iter()
-                .all(|(path, expected)| value.pointer(path) == Some(expected))
+                .all(|(path, expected)| path.get(&value) == Some(expected))
             {
                 continue;
             }
@@ -239,7 +271,7 @@ fn compile(file: RuleFile) -> Result<Rule, MappingError> {
         check_path(&path, "when")?;
         let expected =
             serde_json::to_value(&expected).map_err(|e| error(format!("when {path:?}: {e}")))?;
-        when.push((path, expected));
+        when.push((Pointer::new(path), expected));
     }
 
     let timestamp = match file.timestamp {
@@ -250,7 +282,7 @@ fn compile(file: RuleFile) -> Result<Rule, MappingError> {
                 .unit
                 .parse::<Precision>()
                 .map_err(|e| error(format!("timestamp: {e}")))?;
-            Some((t.path, unit))
+            Some((Pointer::new(t.path), unit))
         }
     };
 
@@ -289,7 +321,7 @@ fn compile(file: RuleFile) -> Result<Rule, MappingError> {
             }
         };
         check_path(&path, &format!("tag {key:?}"))?;
-        tags.push(TagSpec { key, path, map });
+        tags.push(TagSpec { key, path: Pointer::new(path), map });
     }
 
     let mut fields = Vec::new();
@@ -325,7 +357,7 @@ fn compile(file: RuleFile) -> Result<Rule, MappingError> {
             }
         };
         check_path(&path, &format!("field {key:?}"))?;
-        fields.push((key, path, kind));
+        fields.push((key, Pointer::new(path), kind));
     }
 
     let mut known: Vec<String> = fields
@@ -368,9 +400,8 @@ fn compile(file: RuleFile) -> Result<Rule, MappingError> {
     })
 }
 
-fn at<'a>(value: &'a Value, path: &str) -> Result<&'a Value, String> {
-    value
-        .pointer(path)
+fn at<'a>(value: &'a Value, path: &Pointer) -> Result<&'a Value, String> {
+    path.get(value)
         .ok_or_else(|| format!("{path} is missing"))
 }
 
@@ -383,7 +414,7 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-fn field_value(value: &Value, kind: FieldType, path: &str) -> Result<FieldValue, String> {
+fn field_value(value: &Value, kind: FieldType, path: &Pointer) -> Result<FieldValue, String> {
     let bad = |what: &str| format!("{path} = {} is not {what}", trimmed(&value.to_string()));
     match kind {
         FieldType::Float => match value {

@@ -82,6 +82,10 @@ pub(crate) enum Pushed<E> {
 struct State {
     pending: Pending,
     closed: bool,
+    /// The writer sleeps on `not_empty`: only then is a wake-up (a system call) needed.
+    writer_waiting: bool,
+    /// Producers blocked on `not_full` (policy `Block`).
+    producers_waiting: usize,
 }
 
 pub(crate) struct Queue {
@@ -97,6 +101,8 @@ impl Queue {
             state: Mutex::new(State {
                 pending: Pending::default(),
                 closed: false,
+                writer_waiting: false,
+                producers_waiting: 0,
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
@@ -127,7 +133,9 @@ impl Queue {
             }
             match policy {
                 OnFull::Block => {
+                    state.producers_waiting += 1;
                     state = self.not_full.wait(state).unwrap_or_else(|e| e.into_inner());
+                    state.producers_waiting -= 1;
                 }
                 OnFull::DropNewest => return Pushed::DroppedNewest,
                 OnFull::DropOldest => {
@@ -141,7 +149,8 @@ impl Queue {
         }
         let end = state.pending.bytes.len();
         state.pending.ends.push_back(end);
-        if state.pending.len() == 1 {
+        if state.writer_waiting {
+            state.writer_waiting = false;
             self.not_empty.notify_one();
         }
         Pushed::Queued { dropped_oldest }
@@ -154,6 +163,7 @@ impl Queue {
         batch.clear();
         let mut state = self.lock();
         while state.pending.is_empty() && !state.closed {
+            state.writer_waiting = true;
             match deadline {
                 None => {
                     state = self
@@ -174,8 +184,11 @@ impl Queue {
                 }
             }
         }
+        state.writer_waiting = false;
         std::mem::swap(batch, &mut state.pending);
-        self.not_full.notify_all();
+        if state.producers_waiting > 0 {
+            self.not_full.notify_all();
+        }
         !(state.closed && batch.is_empty())
     }
 
