@@ -23,14 +23,19 @@ fn server(klines: Arc<Vec<String>>, count: usize) -> u16 {
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             loop {
                 let (tcp, _) = listener.accept().await.unwrap();
                 let klines = klines.clone();
                 tokio::spawn(async move {
-                    let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+                    let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                        return;
+                    };
                     for i in 0..count {
                         let message = Message::Text(klines[i % klines.len()].as_str().into());
                         if ws.feed(message).await.is_err() {
@@ -66,21 +71,39 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let count: usize = std::env::var("TELEMIT_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
+    let count: usize = std::env::var("TELEMIT_BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300_000);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let fixture = std::fs::read_to_string(root.join("../shared/fixtures/binance-bnbusdt-kline-trade.jsonl"))
-        .expect("the Binance fixture in ../shared/fixtures");
-    let klines: Arc<Vec<String>> = Arc::new(fixture.lines().filter(|l| l.contains("\"kline\"")).map(str::to_owned).collect());
+    let fixture =
+        std::fs::read_to_string(root.join("../shared/fixtures/binance-bnbusdt-kline-trade.jsonl"))
+            .expect("the Binance fixture in ../shared/fixtures");
+    let klines: Arc<Vec<String>> = Arc::new(
+        fixture
+            .lines()
+            .filter(|l| l.contains("\"kline\""))
+            .map(str::to_owned)
+            .collect(),
+    );
     let port = server(klines.clone(), count);
     let url = format!("ws://127.0.0.1:{port}/ws");
     let dir = std::env::temp_dir().join(format!("telemit-wsbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    println!("{count} kline messages of ~{} bytes from a local server", klines[0].len());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "{count} kline messages of ~{} bytes from a local server",
+        klines[0].len()
+    );
     println!("{:<44} {:>12} {:>10}", "client", "messages/s", "of limit");
 
     let limit = runtime.block_on(async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .unwrap();
         let start = Instant::now();
         let mut seen = 0;
         while seen < count {
@@ -92,39 +115,50 @@ fn main() {
         }
         seen as f64 / start.elapsed().as_secs_f64()
     });
-    println!("{:<44} {:>12.0} {:>9.0}%", "read and discard (tokio-tungstenite)", limit, 100.0);
+    println!(
+        "{:<44} {:>12.0} {:>9.0}%",
+        "read and discard (tokio-tungstenite)", limit, 100.0
+    );
 
     let telemit_rate = {
         let path = dir.join("telemit.sock");
         let reader = discard_unix(&path);
         let mut mapping = Mapping::from_file(&root.join("examples/binance-kline.toml")).unwrap();
-        let sender = Sender::builder(Endpoint::Unix(path), Encoder::new(Format::Influx)).start().unwrap();
+        let sender = Sender::builder(Endpoint::Unix(path), Encoder::new(Format::Influx))
+            .start()
+            .unwrap();
         let stats = WsStats::default();
         let done = Arc::new(AtomicU64::new(0));
         let start = Instant::now();
-        runtime.block_on(telemit::ws::run(
-            &WsConfig::new(url.as_str()),
-            &mut mapping,
-            &stats,
-            |reading| {
-                let _ = sender.send(&reading);
-                done.fetch_add(1, Ordering::Relaxed);
-            },
-            |_| {},
-            async {
-                while done.load(Ordering::Relaxed) < count as u64 {
-                    tokio::time::sleep(Duration::from_micros(200)).await;
-                }
-            },
-        ))
-        .unwrap();
+        runtime
+            .block_on(telemit::ws::run(
+                &WsConfig::new(url.as_str()),
+                &mut mapping,
+                &stats,
+                |reading| {
+                    let _ = sender.send(&reading);
+                    done.fetch_add(1, Ordering::Relaxed);
+                },
+                |_| {},
+                async {
+                    while done.load(Ordering::Relaxed) < count as u64 {
+                        tokio::time::sleep(Duration::from_micros(200)).await;
+                    }
+                },
+            ))
+            .unwrap();
         let elapsed = start.elapsed();
         let summary = sender.shutdown().summary();
         reader.join().unwrap();
         println!("  (telemit: {summary})");
         count as f64 / elapsed.as_secs_f64()
     };
-    println!("{:<44} {:>12.0} {:>9.0}%", "telemit ws: mapping + sender, unix", telemit_rate, 100.0 * telemit_rate / limit);
+    println!(
+        "{:<44} {:>12.0} {:>9.0}%",
+        "telemit ws: mapping + sender, unix",
+        telemit_rate,
+        100.0 * telemit_rate / limit
+    );
 
     let python_ready = std::process::Command::new("python3")
         .args(["-c", "import websockets"])
@@ -136,17 +170,32 @@ fn main() {
         let python_count = (count / 5).max(1000);
         let out = std::process::Command::new("python3")
             .arg(root.join("benches/ws_client.py"))
-            .args([url.as_str(), path.to_str().unwrap(), &python_count.to_string()])
+            .args([
+                url.as_str(),
+                path.to_str().unwrap(),
+                &python_count.to_string(),
+            ])
             .output()
             .unwrap();
         reader.join().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let mut parts = text.split_whitespace();
         let handled: f64 = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
-        let seconds: f64 = parts.next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+        let seconds: f64 = parts
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN);
         let python = handled / seconds;
-        println!("{:<44} {:>12.0} {:>9.0}%", format!("python websockets + json ({python_count} msgs)"), python, 100.0 * python / limit);
-        println!("telemit ws is {:.1}x the Python client", telemit_rate / python);
+        println!(
+            "{:<44} {:>12.0} {:>9.0}%",
+            format!("python websockets + json ({python_count} msgs)"),
+            python,
+            100.0 * python / limit
+        );
+        println!(
+            "telemit ws is {:.1}x the Python client",
+            telemit_rate / python
+        );
     } else {
         println!("(python3 with the websockets package not found: Python client skipped)");
     }

@@ -136,11 +136,13 @@ impl Pointer {
     }
 
     fn get<'a>(&self, value: &'a Value) -> Option<&'a Value> {
-        self.tokens.iter().try_fold(value, |node, token| match node {
-            Value::Object(map) => map.get(token),
-            Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => None,
-        })
+        self.tokens
+            .iter()
+            .try_fold(value, |node, token| match node {
+                Value::Object(map) => map.get(token),
+                Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            })
     }
 }
 
@@ -321,7 +323,11 @@ fn compile(file: RuleFile) -> Result<Rule, MappingError> {
             }
         };
         check_path(&path, &format!("tag {key:?}"))?;
-        tags.push(TagSpec { key, path: Pointer::new(path), map });
+        tags.push(TagSpec {
+            key,
+            path: Pointer::new(path),
+            map,
+        });
     }
 
     let mut fields = Vec::new();
@@ -401,8 +407,7 @@ fn compile(file: RuleFile) -> Result<Rule, MappingError> {
 }
 
 fn at<'a>(value: &'a Value, path: &Pointer) -> Result<&'a Value, String> {
-    path.get(value)
-        .ok_or_else(|| format!("{path} is missing"))
+    path.get(value).ok_or_else(|| format!("{path} is missing"))
 }
 
 fn scalar_text(value: &Value) -> Option<String> {
