@@ -21,6 +21,7 @@
 //! series (measurement and tag values), and have no value on a series' first message.
 
 pub mod expr;
+mod extract;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -118,11 +119,13 @@ enum FieldType {
     String,
 }
 
-/// A JSON Pointer, split into its unescaped tokens once, when the mapping is read.
+/// A JSON Pointer, split into its unescaped tokens once, when the mapping is read; `slot` is
+/// where [`extract`] puts the value it points to.
 #[derive(Debug, Clone)]
 struct Pointer {
     text: String,
     tokens: Vec<String>,
+    slot: usize,
 }
 
 impl Pointer {
@@ -132,17 +135,15 @@ impl Pointer {
             .skip(1)
             .map(|t| t.replace("~1", "/").replace("~0", "~"))
             .collect();
-        Pointer { text, tokens }
+        Pointer {
+            text,
+            tokens,
+            slot: 0,
+        }
     }
 
-    fn get<'a>(&self, value: &'a Value) -> Option<&'a Value> {
-        self.tokens
-            .iter()
-            .try_fold(value, |node, token| match node {
-                Value::Object(map) => map.get(token),
-                Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
-                _ => None,
-            })
+    fn get<'a>(&self, values: &'a [Option<Value>]) -> Option<&'a Value> {
+        values.get(self.slot)?.as_ref()
     }
 }
 
@@ -176,6 +177,8 @@ pub struct Mapping {
     rules: Vec<Rule>,
     max_readings: usize,
     state: HashMap<(usize, String), SeriesState>,
+    /// Every pointer of every rule, merged: one pass over a message extracts them all.
+    paths: extract::PathTrie,
 }
 
 impl Mapping {
@@ -185,15 +188,29 @@ impl Mapping {
         if file.rule.is_empty() {
             return Err(MappingError("the mapping has no [[rule]]".into()));
         }
-        let rules = file
+        let mut rules: Vec<Rule> = file
             .rule
             .into_iter()
             .map(compile)
             .collect::<Result<_, _>>()?;
+        let mut paths = extract::PathTrie::default();
+        for rule in &mut rules {
+            let pointers = rule
+                .when
+                .iter_mut()
+                .map(|(p, _)| p)
+                .chain(rule.timestamp.iter_mut().map(|(p, _)| p))
+                .chain(rule.tags.iter_mut().map(|t| &mut t.path))
+                .chain(rule.fields.iter_mut().map(|(_, p, _)| p));
+            for pointer in pointers {
+                pointer.slot = paths.insert(&pointer.tokens);
+            }
+        }
         Ok(Mapping {
             rules,
             max_readings: file.max_readings_per_message.max(1),
             state: HashMap::new(),
+            paths,
         })
     }
 
@@ -212,8 +229,8 @@ impl Mapping {
     /// Maps one message that arrived at `arrival`.
     pub fn apply(&mut self, message: &str, arrival: Timestamp) -> Mapped {
         let mut mapped = Mapped::default();
-        let value: Value = match serde_json::from_str(message) {
-            Ok(value) => value,
+        let values = match self.paths.extract(message) {
+            Ok(values) => values,
             Err(e) => {
                 mapped.matched = true;
                 mapped.errors.push(RuleError {
@@ -227,12 +244,12 @@ impl Mapping {
             if !rule
                 .when
                 .iter()
-                .all(|(path, expected)| path.get(&value) == Some(expected))
+                .all(|(path, expected)| path.get(&values) == Some(expected))
             {
                 continue;
             }
             mapped.matched = true;
-            match apply_rule(rule, index, &value, arrival, &mut self.state) {
+            match apply_rule(rule, index, &values, arrival, &mut self.state) {
                 Ok(reading) => mapped.readings.push(reading),
                 Err(reason) => mapped.errors.push(RuleError {
                     rule: rule.name.clone(),
@@ -406,7 +423,7 @@ fn compile(file: RuleFile) -> Result<Rule, MappingError> {
     })
 }
 
-fn at<'a>(value: &'a Value, path: &Pointer) -> Result<&'a Value, String> {
+fn at<'a>(value: &'a [Option<Value>], path: &Pointer) -> Result<&'a Value, String> {
     path.get(value).ok_or_else(|| format!("{path} is missing"))
 }
 
@@ -474,7 +491,7 @@ fn field_value(value: &Value, kind: FieldType, path: &Pointer) -> Result<FieldVa
 fn apply_rule(
     rule: &Rule,
     index: usize,
-    value: &Value,
+    value: &[Option<Value>],
     arrival: Timestamp,
     state: &mut HashMap<(usize, String), SeriesState>,
 ) -> Result<Reading, String> {
