@@ -37,6 +37,7 @@ pub mod mapping;
 pub mod reading;
 pub mod sender;
 pub mod stats;
+mod text;
 pub mod ws;
 
 pub use endpoint::{Endpoint, EndpointError};

@@ -124,11 +124,7 @@ pub fn decode(payload: &[u8], datagram: bool, options: &ListenOptions) -> Receiv
 }
 
 fn trimmed(text: &str) -> String {
-    let mut end = text.len().min(200);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
+    crate::text::excerpt(text, 200)
 }
 
 enum Socket {
@@ -389,13 +385,7 @@ fn read_stream(
                     return;
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if is_timeout(&e) => {}
             Err(_) => return,
         }
     }
@@ -427,18 +417,20 @@ fn datagram_loop(
                     break;
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if is_timeout(&e) => {}
             Err(_) => std::thread::sleep(POLL),
         }
     }
     drop(queue);
     let _ = parser.join();
+}
+
+/// A read that timed out or was interrupted: try again.
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 fn host_port(endpoint: &Endpoint) -> String {

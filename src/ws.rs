@@ -339,7 +339,7 @@ pub async fn run(
                     }
                     for error in mapped.errors {
                         WsStats::add(&stats.mapping_errors, 1);
-                        on_event(WsEvent::MappingError { rule: error.rule, reason: error.reason, message: excerpt(&text) });
+                        on_event(WsEvent::MappingError { rule: error.rule, reason: error.reason, message: crate::text::excerpt(&text, 160) });
                     }
                     WsStats::add(&stats.readings, mapped.readings.len() as u64);
                     for reading in mapped.readings {
@@ -410,16 +410,4 @@ fn connector(config: &WsConfig) -> Result<Option<Connector>, WsError> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Some(Connector::Rustls(Arc::new(tls))))
-}
-
-fn excerpt(text: &str) -> String {
-    const MAX: usize = 160;
-    if text.len() <= MAX {
-        return text.to_owned();
-    }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }

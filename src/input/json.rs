@@ -67,15 +67,7 @@ pub fn parse_line(line: &str, precision: Precision) -> Result<Option<Reading>, P
     if !line[start..].starts_with('{') {
         return Err(ParseError::at(start + 1, "expected a JSON object"));
     }
-    let parsed: JsonReading = serde_json::from_str(line).map_err(|e| ParseError {
-        column: Some(e.column()),
-        reason: e
-            .to_string()
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-    })?;
+    let parsed: JsonReading = serde_json::from_str(line).map_err(ParseError::from_json)?;
     let mut builder = Reading::builder(parsed.name);
     for (key, value) in parsed.tags.map(|t| t.0).unwrap_or_default() {
         builder = builder.tag(key, value);

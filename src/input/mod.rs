@@ -23,6 +23,20 @@ pub struct ParseError {
 }
 
 impl ParseError {
+    /// A JSON syntax or shape error, at its column, without serde_json's "at line 1 column N".
+    pub(crate) fn from_json(error: serde_json::Error) -> Self {
+        let text = error.to_string();
+        let reason = text
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        ParseError {
+            column: Some(error.column()),
+            reason,
+        }
+    }
+
     pub(crate) fn at(column: usize, reason: impl Into<String>) -> Self {
         ParseError {
             column: Some(column),

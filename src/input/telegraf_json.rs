@@ -29,15 +29,7 @@ pub fn parse_payload(
     options: &JsonOptions,
     precision: Precision,
 ) -> Result<Vec<Reading>, ParseError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| ParseError {
-        column: Some(e.column()),
-        reason: e
-            .to_string()
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-    })?;
+    let value: Value = serde_json::from_str(text).map_err(ParseError::from_json)?;
     match value {
         Value::Object(object) => Ok(vec![reading(object, options, precision)?]),
         Value::Array(items) => items

@@ -578,15 +578,7 @@ fn apply_rule(
 }
 
 fn trimmed(text: &str) -> String {
-    const MAX: usize = 80;
-    if text.len() <= MAX {
-        return text.to_owned();
-    }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    crate::text::excerpt(text, 80)
 }
 
 #[cfg(test)]
