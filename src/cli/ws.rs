@@ -149,6 +149,14 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
         ws.reconnects,
         sent.summary()
     );
+    let failing: Vec<String> = mapping
+        .errors_by_rule()
+        .filter(|(_, count)| *count > 0)
+        .map(|(rule, count)| format!("{rule:?} {count}"))
+        .collect();
+    if !failing.is_empty() {
+        eprintln!("telemit ws: mapping errors by rule: {}", failing.join(", "));
+    }
     result.map_err(|e| e.to_string())?;
     Ok(if sent.dropped_total() > 0 { 1 } else { 0 })
 }

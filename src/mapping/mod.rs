@@ -179,6 +179,8 @@ pub struct Mapping {
     state: HashMap<(usize, String), SeriesState>,
     /// Every pointer of every rule, merged: one pass over a message extracts them all.
     paths: extract::PathTrie,
+    /// Failures so far, per rule (same order as `rules`).
+    errors: Vec<u64>,
 }
 
 impl Mapping {
@@ -207,6 +209,7 @@ impl Mapping {
             }
         }
         Ok(Mapping {
+            errors: vec![0; rules.len()],
             rules,
             max_readings: file.max_readings_per_message.max(1),
             state: HashMap::new(),
@@ -219,6 +222,14 @@ impl Mapping {
         let text = std::fs::read_to_string(path)
             .map_err(|e| MappingError(format!("{}: {e}", path.display())))?;
         Mapping::from_toml(&text).map_err(|e| MappingError(format!("{}: {e}", path.display())))
+    }
+
+    /// How many messages each rule failed on so far, by rule name, in rule order.
+    pub fn errors_by_rule(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.rules
+            .iter()
+            .map(|r| r.name.as_str())
+            .zip(self.errors.iter().copied())
     }
 
     /// The names of the rules, in order.
@@ -251,10 +262,13 @@ impl Mapping {
             mapped.matched = true;
             match apply_rule(rule, index, &values, arrival, &mut self.state) {
                 Ok(reading) => mapped.readings.push(reading),
-                Err(reason) => mapped.errors.push(RuleError {
-                    rule: rule.name.clone(),
-                    reason,
-                }),
+                Err(reason) => {
+                    self.errors[index] += 1;
+                    mapped.errors.push(RuleError {
+                        rule: rule.name.clone(),
+                        reason,
+                    });
+                }
             }
         }
         if mapped.readings.len() > self.max_readings {
@@ -635,6 +649,7 @@ derive = [
         let mut mapping = Mapping::from_toml(KLINE).unwrap();
         let arrival = Timestamp::new(0, Precision::Nanoseconds);
         let bad = mapping.apply(&kline(1, "abc", "1"), arrival);
+        assert_eq!(mapping.errors_by_rule().collect::<Vec<_>>(), [("kline", 1)]);
         assert_eq!(
             bad.errors[0].to_string(),
             "rule \"kline\": /k/h = \"abc\" is not a number"
