@@ -8,8 +8,130 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+
+/// One extracted value. Strings are borrowed from the message unless they hold escapes;
+/// objects and arrays (rarely pointed at) are built whole.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Leaf<'a> {
+    Str(Cow<'a, str>),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+    Null,
+    Other(Value),
+}
+
+impl Leaf<'_> {
+    fn from_value(value: Value) -> Leaf<'static> {
+        match value {
+            Value::String(s) => Leaf::Str(Cow::Owned(s)),
+            Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => Leaf::I64(i),
+                (None, Some(u), _) => Leaf::U64(u),
+                (None, None, Some(f)) => Leaf::F64(f),
+                _ => Leaf::Other(Value::Number(n)),
+            },
+            Value::Bool(b) => Leaf::Bool(b),
+            Value::Null => Leaf::Null,
+            other => Leaf::Other(other),
+        }
+    }
+
+    /// Equal as JSON values (so `1` is not `1.0`, as in `serde_json::Value`).
+    pub fn matches(&self, expected: &Value) -> bool {
+        match (self, expected) {
+            (Leaf::Str(a), Value::String(b)) => a == b,
+            (Leaf::I64(a), Value::Number(b)) => b.as_i64() == Some(*a) && !b.is_f64(),
+            (Leaf::U64(a), Value::Number(b)) => b.as_u64() == Some(*a) && !b.is_f64(),
+            (Leaf::F64(a), Value::Number(b)) => b.is_f64() && b.as_f64() == Some(*a),
+            (Leaf::Bool(a), Value::Bool(b)) => a == b,
+            (Leaf::Null, Value::Null) => true,
+            (Leaf::Other(a), b) => a == b,
+            _ => false,
+        }
+    }
+
+    /// A scalar as text (for tags); `None` for objects, arrays and null.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Leaf::Str(s) => Some(s.to_string()),
+            Leaf::I64(v) => Some(v.to_string()),
+            Leaf::U64(v) => Some(v.to_string()),
+            Leaf::F64(v) => serde_json::Number::from_f64(*v).map(|n| n.to_string()),
+            Leaf::Bool(b) => Some(b.to_string()),
+            Leaf::Null | Leaf::Other(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Leaf<'_> {
+    /// As JSON.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Leaf::Str(s) => f.write_str(&serde_json::to_string(s.as_ref()).unwrap_or_default()),
+            Leaf::I64(v) => write!(f, "{v}"),
+            Leaf::U64(v) => write!(f, "{v}"),
+            Leaf::F64(v) => write!(
+                f,
+                "{}",
+                serde_json::Number::from_f64(*v).map_or_else(|| v.to_string(), |n| n.to_string())
+            ),
+            Leaf::Bool(b) => write!(f, "{b}"),
+            Leaf::Null => f.write_str("null"),
+            Leaf::Other(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Leaf<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LeafVisitor;
+        impl<'de> Visitor<'de> for LeafVisitor {
+            type Value = Leaf<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Leaf<'de>, E> {
+                Ok(Leaf::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Leaf<'de>, E> {
+                Ok(Leaf::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Leaf<'de>, E> {
+                Ok(Leaf::Str(Cow::Owned(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Leaf<'de>, E> {
+                Ok(Leaf::I64(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Leaf<'de>, E> {
+                match i64::try_from(v) {
+                    Ok(i) => Ok(Leaf::I64(i)),
+                    Err(_) => Ok(Leaf::U64(v)),
+                }
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Leaf<'de>, E> {
+                Ok(Leaf::F64(v))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Leaf<'de>, E> {
+                Ok(Leaf::Bool(v))
+            }
+            fn visit_unit<E>(self) -> Result<Leaf<'de>, E> {
+                Ok(Leaf::Null)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Leaf<'de>, A::Error> {
+                Value::deserialize(MapAccessDeserializer::new(map)).map(Leaf::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Leaf<'de>, A::Error> {
+                Value::deserialize(SeqAccessDeserializer::new(seq)).map(Leaf::Other)
+            }
+        }
+        deserializer.deserialize_any(LeafVisitor)
+    }
+}
 
 /// The merged pointers; each distinct pointer has a slot.
 #[derive(Debug, Default)]
@@ -30,7 +152,7 @@ impl Node {
     }
 
     /// Fills the slots below this node from a value already built for it.
-    fn fill(&self, value: &Value, slots: &mut [Option<Value>]) {
+    fn fill(&self, value: &Value, slots: &mut [Option<Leaf<'_>>]) {
         for (key, child) in &self.children {
             let inner = match value {
                 Value::Object(map) => map.get(key),
@@ -39,7 +161,7 @@ impl Node {
             };
             if let Some(inner) = inner {
                 if let Some(slot) = child.slot {
-                    slots[slot] = Some(inner.clone());
+                    slots[slot] = Some(Leaf::from_value(inner.clone()));
                 }
                 child.fill(inner, slots);
             }
@@ -68,7 +190,10 @@ impl PathTrie {
     }
 
     /// The value at each slot's pointer in `message` (`None` where absent).
-    pub fn extract(&self, message: &str) -> Result<Vec<Option<Value>>, serde_json::Error> {
+    pub fn extract<'m>(
+        &self,
+        message: &'m str,
+    ) -> Result<Vec<Option<Leaf<'m>>>, serde_json::Error> {
         let mut slots = vec![None; self.slots];
         let mut parser = serde_json::Deserializer::from_str(message);
         Walk {
@@ -81,19 +206,21 @@ impl PathTrie {
     }
 }
 
-struct Walk<'t> {
+struct Walk<'t, 'de> {
     node: &'t Node,
-    slots: &'t mut [Option<Value>],
+    slots: &'t mut [Option<Leaf<'de>>],
 }
 
-impl<'de> DeserializeSeed<'de> for Walk<'_> {
+impl<'de> DeserializeSeed<'de> for Walk<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         if let Some(slot) = self.node.slot {
-            let value = Value::deserialize(deserializer)?;
-            self.node.fill(&value, self.slots);
-            self.slots[slot] = Some(value);
+            let leaf = Leaf::deserialize(deserializer)?;
+            if let Leaf::Other(value) = &leaf {
+                self.node.fill(value, self.slots);
+            }
+            self.slots[slot] = Some(leaf);
             return Ok(());
         }
         deserializer.deserialize_any(self)
@@ -122,7 +249,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-impl<'de> Visitor<'de> for Walk<'_> {
+impl<'de> Visitor<'de> for Walk<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -199,9 +326,9 @@ mod tests {
         let slots = trie
             .extract(r#"{"a":[1,{"b":2}],"k":{"h":"612.3","x":[true]},"list":["first","second"]}"#)
             .unwrap();
-        assert_eq!(slots[h], Some(Value::from("612.3")));
-        assert_eq!(slots[k].as_ref().unwrap()["x"][0], Value::Bool(true));
-        assert_eq!(slots[first], Some(Value::from("first")));
+        assert_eq!(slots[h], Some(Leaf::Str(Cow::Borrowed("612.3"))));
+        assert!(matches!(&slots[k], Some(Leaf::Other(v)) if v["x"][0] == Value::Bool(true)));
+        assert_eq!(slots[first], Some(Leaf::Str(Cow::Borrowed("first"))));
         assert_eq!(slots[missing], None);
         assert!(trie.extract(r#"{"k":"#).is_err());
         assert!(trie.extract(r#"{"k":1} trailing"#).is_err());

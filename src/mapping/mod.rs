@@ -31,6 +31,7 @@ use serde_json::Value;
 
 use crate::reading::{FieldValue, Precision, Reading, Timestamp};
 use expr::{Expr, SeriesState};
+use extract::Leaf;
 
 /// A mapping file that cannot be used, with the rule and the part that is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,7 +143,7 @@ impl Pointer {
         }
     }
 
-    fn get<'a>(&self, values: &'a [Option<Value>]) -> Option<&'a Value> {
+    fn get<'a, 'm>(&self, values: &'a [Option<Leaf<'m>>]) -> Option<&'a Leaf<'m>> {
         values.get(self.slot)?.as_ref()
     }
 }
@@ -176,7 +177,7 @@ struct Rule {
 pub struct Mapping {
     rules: Vec<Rule>,
     max_readings: usize,
-    state: HashMap<(usize, String), SeriesState>,
+    state: HashMap<(usize, u64), SeriesState>,
     /// Every pointer of every rule, merged: one pass over a message extracts them all.
     paths: extract::PathTrie,
     /// Failures so far, per rule (same order as `rules`).
@@ -252,11 +253,9 @@ impl Mapping {
             }
         };
         for (index, rule) in self.rules.iter().enumerate() {
-            if !rule
-                .when
-                .iter()
-                .all(|(path, expected)| path.get(&values) == Some(expected))
-            {
+            if !rule.when.iter().all(|(path, expected)| {
+                path.get(&values).is_some_and(|leaf| leaf.matches(expected))
+            }) {
                 continue;
             }
             mapped.matched = true;
@@ -437,66 +436,48 @@ fn compile(file: RuleFile) -> Result<Rule, MappingError> {
     })
 }
 
-fn at<'a>(value: &'a [Option<Value>], path: &Pointer) -> Result<&'a Value, String> {
-    path.get(value).ok_or_else(|| format!("{path} is missing"))
+fn at<'a, 'm>(values: &'a [Option<Leaf<'m>>], path: &Pointer) -> Result<&'a Leaf<'m>, String> {
+    path.get(values).ok_or_else(|| format!("{path} is missing"))
 }
 
-fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn field_value(value: &Value, kind: FieldType, path: &Pointer) -> Result<FieldValue, String> {
+fn field_value(value: &Leaf<'_>, kind: FieldType, path: &Pointer) -> Result<FieldValue, String> {
     let bad = |what: &str| format!("{path} = {} is not {what}", trimmed(&value.to_string()));
-    match kind {
-        FieldType::Float => match value {
-            Value::Number(n) => n
-                .as_f64()
-                .map(FieldValue::Float)
-                .ok_or_else(|| bad("a number")),
-            Value::String(s) => s
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .map(FieldValue::Float)
-                .ok_or_else(|| bad("a number")),
-            _ => Err(bad("a number")),
-        },
-        FieldType::Integer => match value {
-            Value::Number(n) => n
-                .as_i64()
-                .map(FieldValue::Integer)
-                .ok_or_else(|| bad("an integer")),
-            Value::String(s) => s
-                .trim()
-                .parse()
-                .map(FieldValue::Integer)
-                .map_err(|_| bad("an integer")),
-            _ => Err(bad("an integer")),
-        },
-        FieldType::Unsigned => match value {
-            Value::Number(n) => n
-                .as_u64()
-                .map(FieldValue::Unsigned)
-                .ok_or_else(|| bad("an unsigned integer")),
-            Value::String(s) => s
-                .trim()
-                .parse()
-                .map(FieldValue::Unsigned)
-                .map_err(|_| bad("an unsigned integer")),
-            _ => Err(bad("an unsigned integer")),
-        },
-        FieldType::Boolean => match value {
-            Value::Bool(b) => Ok(FieldValue::Boolean(*b)),
-            Value::String(s) if s == "true" || s == "false" => Ok(FieldValue::Boolean(s == "true")),
-            _ => Err(bad("a boolean")),
-        },
-        FieldType::String => scalar_text(value)
+    match (kind, value) {
+        (FieldType::Float, Leaf::F64(v)) => Ok(FieldValue::Float(*v)),
+        (FieldType::Float, Leaf::I64(v)) => Ok(FieldValue::Float(*v as f64)),
+        (FieldType::Float, Leaf::U64(v)) => Ok(FieldValue::Float(*v as f64)),
+        (FieldType::Float, Leaf::Str(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(FieldValue::Float)
+            .ok_or_else(|| bad("a number")),
+        (FieldType::Float, _) => Err(bad("a number")),
+        (FieldType::Integer, Leaf::I64(v)) => Ok(FieldValue::Integer(*v)),
+        (FieldType::Integer, Leaf::Str(s)) => s
+            .trim()
+            .parse()
+            .map(FieldValue::Integer)
+            .map_err(|_| bad("an integer")),
+        (FieldType::Integer, _) => Err(bad("an integer")),
+        (FieldType::Unsigned, Leaf::I64(v)) => u64::try_from(*v)
+            .map(FieldValue::Unsigned)
+            .map_err(|_| bad("an unsigned integer")),
+        (FieldType::Unsigned, Leaf::U64(v)) => Ok(FieldValue::Unsigned(*v)),
+        (FieldType::Unsigned, Leaf::Str(s)) => s
+            .trim()
+            .parse()
+            .map(FieldValue::Unsigned)
+            .map_err(|_| bad("an unsigned integer")),
+        (FieldType::Unsigned, _) => Err(bad("an unsigned integer")),
+        (FieldType::Boolean, Leaf::Bool(b)) => Ok(FieldValue::Boolean(*b)),
+        (FieldType::Boolean, Leaf::Str(s)) if s == "true" || s == "false" => {
+            Ok(FieldValue::Boolean(s == "true"))
+        }
+        (FieldType::Boolean, _) => Err(bad("a boolean")),
+        (FieldType::String, _) => value
+            .text()
             .map(FieldValue::String)
             .ok_or_else(|| bad("a scalar")),
     }
@@ -505,15 +486,17 @@ fn field_value(value: &Value, kind: FieldType, path: &Pointer) -> Result<FieldVa
 fn apply_rule(
     rule: &Rule,
     index: usize,
-    value: &[Option<Value>],
+    value: &[Option<Leaf<'_>>],
     arrival: Timestamp,
-    state: &mut HashMap<(usize, String), SeriesState>,
+    state: &mut HashMap<(usize, u64), SeriesState>,
 ) -> Result<Reading, String> {
+    use std::hash::{Hash, Hasher};
     let mut builder = Reading::builder(rule.measurement.clone());
-    let mut series = rule.measurement.clone();
+    // The series is the rule's measurement and its tag values: a hash of them keys the state.
+    let mut series = std::collections::hash_map::DefaultHasher::new();
     for tag in &rule.tags {
         let raw = at(value, &tag.path)?;
-        let text = scalar_text(raw).ok_or_else(|| {
+        let text = raw.text().ok_or_else(|| {
             format!(
                 "{} = {} is not a scalar",
                 tag.path,
@@ -529,8 +512,7 @@ fn apply_rule(
                 )
             })?,
         };
-        series.push('\u{0}');
-        series.push_str(&text);
+        text.hash(&mut series);
         builder = builder.tag(tag.key.clone(), text);
     }
     let timestamp = match &rule.timestamp {
@@ -538,8 +520,8 @@ fn apply_rule(
         Some((path, unit)) => {
             let raw = at(value, path)?;
             let number = match raw {
-                Value::Number(n) => n.as_i64(),
-                Value::String(s) => s.trim().parse().ok(),
+                Leaf::I64(n) => Some(*n),
+                Leaf::Str(s) => s.trim().parse().ok(),
                 _ => None,
             };
             let number = number.ok_or_else(|| {
@@ -566,7 +548,7 @@ fn apply_rule(
         .to_precision(Precision::Nanoseconds)
         .unwrap_or(i64::MAX) as f64
         / 1e9;
-    let series_state = state.entry((index, series)).or_default();
+    let series_state = state.entry((index, series.finish())).or_default();
     let mut derived: Vec<(&str, f64)> = Vec::new();
     for (name, expr) in &rule.derive {
         let lookup = |n: &str| {
