@@ -202,31 +202,19 @@ impl Listener {
         let (path, main) = match self.socket {
             Socket::Tcp(listener) => {
                 listener.set_nonblocking(true)?;
-                let (stop, conns) = (stop.clone(), connections.clone());
-                let main = std::thread::spawn(move || {
-                    accept_loop(
-                        || listener.accept().map(|(s, _)| s),
-                        &stop,
-                        &conns,
-                        &sink,
-                        &options,
-                    )
-                });
-                (None, main)
+                let accept = move || listener.accept().map(|(s, _)| s);
+                (
+                    None,
+                    spawn_accept_loop(accept, &stop, &connections, sink, options),
+                )
             }
             Socket::Unix(listener, path) => {
                 listener.set_nonblocking(true)?;
-                let (stop, conns) = (stop.clone(), connections.clone());
-                let main = std::thread::spawn(move || {
-                    accept_loop(
-                        || listener.accept().map(|(s, _)| s),
-                        &stop,
-                        &conns,
-                        &sink,
-                        &options,
-                    )
-                });
-                (Some(path), main)
+                let accept = move || listener.accept().map(|(s, _)| s);
+                (
+                    Some(path),
+                    spawn_accept_loop(accept, &stop, &connections, sink, options),
+                )
             }
             Socket::Udp(socket) => {
                 socket.set_read_timeout(Some(POLL))?;
@@ -312,6 +300,18 @@ impl Connection for std::os::unix::net::UnixStream {
     fn set_blocking(&self) -> io::Result<()> {
         self.set_nonblocking(false)
     }
+}
+
+/// Runs [`accept_loop`] on a thread of its own.
+fn spawn_accept_loop<C: Connection>(
+    accept: impl FnMut() -> io::Result<C> + Send + 'static,
+    stop: &Arc<AtomicBool>,
+    connections: &Arc<Mutex<Vec<JoinHandle<()>>>>,
+    sink: Sink,
+    options: ListenOptions,
+) -> JoinHandle<()> {
+    let (stop, connections) = (stop.clone(), connections.clone());
+    std::thread::spawn(move || accept_loop(accept, &stop, &connections, &sink, &options))
 }
 
 fn accept_loop<C: Connection>(

@@ -57,29 +57,11 @@ pub fn encode(
         None => None,
     };
 
-    // Everything after the value is the same on every line: write it once.
-    let mut tail = Vec::with_capacity(64);
-    if let Some(seconds) = timestamp {
-        tail.push(b' ');
-        push_int(&mut tail, seconds);
-    }
-    if let Some(source) = source {
-        tail.extend_from_slice(b" source=");
-        push_token(&mut tail, source);
-    }
-    for (tag, value) in reading.tags() {
-        if Some(tag.as_str()) == source_key {
-            continue;
-        }
-        tail.push(b' ');
-        push_token(&mut tail, tag);
-        tail.push(b'=');
-        push_token(&mut tail, value);
-    }
-    tail.push(b'\n');
-
     let measurement = reading.measurement();
     let bare_measurement = is_bare(measurement);
+    // Everything after the value is the same on every line: written once, on the first line,
+    // then copied from there.
+    let mut tail: Option<std::ops::Range<usize>> = None;
     for (key, value) in reading.fields() {
         if key == "value" {
             push_token(out, measurement);
@@ -102,9 +84,44 @@ pub fn encode(
             FieldValue::Boolean(v) => out.push(if *v { b'1' } else { b'0' }),
             FieldValue::String(_) => unreachable!("refused by check"),
         }
-        out.extend_from_slice(&tail);
+        match &tail {
+            Some(range) => out.extend_from_within(range.clone()),
+            None => {
+                let start = out.len();
+                push_tail(out, reading, timestamp, source, source_key);
+                tail = Some(start..out.len());
+            }
+        }
     }
     Ok(())
+}
+
+/// ` <timestamp> source=<source> <tag>=<value>…\n`: the end of every line of a reading.
+fn push_tail(
+    out: &mut Vec<u8>,
+    reading: &Reading,
+    timestamp: Option<i64>,
+    source: Option<&str>,
+    source_key: Option<&str>,
+) {
+    if let Some(seconds) = timestamp {
+        out.push(b' ');
+        push_int(out, seconds);
+    }
+    if let Some(source) = source {
+        out.extend_from_slice(b" source=");
+        push_token(out, source);
+    }
+    for (tag, value) in reading.tags() {
+        if Some(tag.as_str()) == source_key {
+            continue;
+        }
+        out.push(b' ');
+        push_token(out, tag);
+        out.push(b'=');
+        push_token(out, value);
+    }
+    out.push(b'\n');
 }
 
 /// Refuses, before anything is written, what Telegraf would read differently.

@@ -257,17 +257,11 @@ impl Link {
                 }
                 Err(error) => {
                     let retry_in = self.backoff.next_delay();
-                    match &mut self.incident {
-                        Some(incident) => incident.failures += 1,
-                        None => {
-                            self.incident = Some(Incident { failures: 1 });
-                            self.emit(Event::ConnectFailed {
-                                endpoint: self.endpoint_text.clone(),
-                                error: error.to_string(),
-                                retry_in,
-                            });
-                        }
-                    }
+                    self.failed(1, |endpoint| Event::ConnectFailed {
+                        endpoint,
+                        error: error.to_string(),
+                        retry_in,
+                    });
                     self.state = Connection::disconnected_at(Instant::now() + retry_in);
                 }
             }
@@ -278,22 +272,29 @@ impl Link {
         }
     }
 
+    /// Counts a failure in the current outage, or opens one (starting at `first` failures) and
+    /// logs it with `event` (given the endpoint): one line per outage.
+    fn failed(&mut self, first: u32, event: impl FnOnce(String) -> Event) {
+        match &mut self.incident {
+            Some(incident) => incident.failures += 1,
+            None => {
+                self.incident = Some(Incident { failures: first });
+                let event = event(self.endpoint_text.clone());
+                self.emit(event);
+            }
+        }
+    }
+
     /// An open connection failed: close it and retry, at once if it had been up for a while.
     fn lost(&mut self, error: &io::Error) {
         let lived = match &self.state {
             Connection::Ready { since, .. } => since.elapsed(),
             Connection::Disconnected { .. } => Duration::ZERO,
         };
-        match &mut self.incident {
-            Some(incident) => incident.failures += 1,
-            None => {
-                self.incident = Some(Incident { failures: 0 });
-                self.emit(Event::ConnectionLost {
-                    endpoint: self.endpoint_text.clone(),
-                    error: error.to_string(),
-                });
-            }
-        }
+        self.failed(0, |endpoint| Event::ConnectionLost {
+            endpoint,
+            error: error.to_string(),
+        });
         let retry_at = if lived >= STABLE_CONNECTION {
             self.backoff.reset();
             Instant::now()
