@@ -32,12 +32,14 @@ pub mod batch;
 pub mod endpoint;
 pub mod format;
 pub mod input;
+pub mod latency;
 pub mod listen;
 pub mod mapping;
 pub mod reading;
 pub mod sender;
 pub mod stats;
 mod text;
+pub mod usage;
 pub mod ws;
 
 pub use endpoint::{Endpoint, EndpointError};

@@ -375,19 +375,21 @@ impl Reading {
     ///
     /// Used to add a sequence number or a derived value; the value is validated like in
     /// [`ReadingBuilder::build`].
+    /// Replacing an existing field's value allocates nothing (a sequence number per reading).
     pub fn set_field(
         &mut self,
-        key: impl Into<String>,
+        key: impl AsRef<str> + Into<String>,
         value: impl Into<FieldValue>,
     ) -> Result<(), ReadingError> {
-        let key = key.into();
         let value = value.into();
-        validate_name(&key, Part::FieldKey)?;
-        validate_field_value(&key, &value)?;
-        match self.fields.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, slot)) => *slot = value,
-            None => self.fields.push((key, value)),
+        validate_field_value(key.as_ref(), &value)?;
+        if let Some((_, slot)) = self.fields.iter_mut().find(|(k, _)| k == key.as_ref()) {
+            *slot = value;
+            return Ok(());
         }
+        let key = key.into();
+        validate_name(&key, || Part::FieldKey)?;
+        self.fields.push((key, value));
         Ok(())
     }
 }
@@ -427,10 +429,10 @@ impl ReadingBuilder {
     /// Checks the reading and returns it.
     pub fn build(self) -> Result<Reading, ReadingError> {
         let reading = self.reading;
-        validate_name(&reading.measurement, Part::Measurement)?;
+        validate_name(&reading.measurement, || Part::Measurement)?;
         for (key, value) in &reading.tags {
-            validate_name(key, Part::TagKey)?;
-            validate_name(value, Part::TagValue(key.clone()))?;
+            validate_name(key, || Part::TagKey)?;
+            validate_name(value, || Part::TagValue(key.clone()))?;
         }
         if reading.fields.is_empty() {
             return Err(ReadingError::NoFields {
@@ -438,7 +440,7 @@ impl ReadingBuilder {
             });
         }
         for (key, value) in &reading.fields {
-            validate_name(key, Part::FieldKey)?;
+            validate_name(key, || Part::FieldKey)?;
             validate_field_value(key, value)?;
         }
         if let Some(key) = first_duplicate(reading.tags.iter().map(|(k, _)| k.as_str())) {
@@ -459,8 +461,8 @@ impl DefaultTags {
     /// Validates the tags as a reading's tags are validated.
     pub fn new(tags: Vec<(String, String)>) -> Result<Self, ReadingError> {
         for (key, value) in &tags {
-            validate_name(key, Part::TagKey)?;
-            validate_name(value, Part::TagValue(key.clone()))?;
+            validate_name(key, || Part::TagKey)?;
+            validate_name(value, || Part::TagValue(key.clone()))?;
         }
         if let Some(key) = first_duplicate(tags.iter().map(|(k, _)| k.as_str())) {
             return Err(ReadingError::DuplicateTag(key.to_owned()));
@@ -474,13 +476,14 @@ impl DefaultTags {
     }
 }
 
-fn validate_name(text: &str, part: Part) -> Result<(), ReadingError> {
+/// `part` names what is checked, for the error; it is only built when there is one.
+fn validate_name(text: &str, part: impl FnOnce() -> Part) -> Result<(), ReadingError> {
     if text.is_empty() {
-        return Err(ReadingError::Empty(part));
+        return Err(ReadingError::Empty(part()));
     }
     if let Some((offset, character)) = text.char_indices().find(|(_, c)| c.is_ascii_control()) {
         return Err(ReadingError::ControlCharacter {
-            part,
+            part: part(),
             value: text.to_owned(),
             character,
             offset,
@@ -512,8 +515,10 @@ fn validate_field_value(key: &str, value: &FieldValue) -> Result<(), ReadingErro
 fn first_duplicate<'a>(keys: impl ExactSizeIterator<Item = &'a str> + Clone) -> Option<&'a str> {
     const QUADRATIC_LIMIT: usize = 16;
     if keys.len() <= QUADRATIC_LIMIT {
-        let all: Vec<&str> = keys.collect();
-        (0..all.len()).find_map(|i| all[..i].contains(&all[i]).then_some(all[i]))
+        keys.clone()
+            .enumerate()
+            .find(|(i, key)| keys.clone().take(*i).any(|earlier| earlier == *key))
+            .map(|(_, key)| key)
     } else {
         let mut sorted: Vec<&str> = keys.collect();
         sorted.sort_unstable();

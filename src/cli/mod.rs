@@ -1,5 +1,6 @@
 //! The `telemit` command line: argument types and dispatch.
 
+mod bench;
 mod demo;
 mod listen;
 mod output;
@@ -71,6 +72,20 @@ Example (Binance's public kline stream, spread and its change, to a local Telegr
   telemit demo
   telemit demo --format json --to udp://127.0.0.1:8125 --duration 10s")]
     Demo(demo::DemoArgs),
+    /// Generate load: sequenced readings at a fixed rate, then a report of rate, drops, latency
+    /// and cost.
+    #[command(
+        after_help = "Each reading carries an unsigned field seq counting from 0, so a \
+`telemit listen` on the other end reports readings lost and duplicated per second. The report \
+gives the achieved rate, writes and bytes, drops by reason, enqueue-to-write latency \
+percentiles, CPU time and peak RSS; --json prints it as one object.
+
+Examples:
+  telemit bench --to unix:///tmp/telegraf.sock --rate 10000 --duration 30s
+  telemit bench --to udp://127.0.0.1:8094 --rate max --count 1000000 --on-full drop-newest
+  telemit listen --on udp://127.0.0.1:8094 --quiet   # in another terminal: loss per second"
+    )]
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the command; the exit status.
@@ -81,6 +96,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Listen(args) => listen::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Ws(args) => ws::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(code) => code,
@@ -141,4 +157,14 @@ pub fn termination_flag() -> std::io::Result<std::sync::Arc<std::sync::atomic::A
         signal_hook::flag::register(signal, flag.clone())?;
     }
     Ok(flag)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn argument_definitions_are_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -6,7 +6,8 @@ use clap::{Args, ValueEnum};
 use telemit::format::{JsonOptions, WavefrontOptions};
 use telemit::sender::Event;
 use telemit::{
-    DefaultTags, Encoder, Endpoint, Format, OnFull, Precision, Reading, Sender, Timestamp,
+    DefaultTags, Encoder, Endpoint, Format, OnFull, Precision, Reading, Sender, SenderBuilder,
+    Timestamp,
 };
 
 use super::{parse_duration, parse_key_value};
@@ -199,6 +200,13 @@ impl OutputArgs {
     }
 
     pub fn sender(&self, on_full_default: OnFull) -> Result<Sender, String> {
+        self.sender_builder(on_full_default)
+            .start()
+            .map_err(|e| e.to_string())
+    }
+
+    /// The sender these options describe, to adjust before it starts.
+    pub fn sender_builder(&self, on_full_default: OnFull) -> SenderBuilder {
         let quiet = self.quiet;
         let on_full = match self.on_full {
             OnFullArg::Block => on_full_default,
@@ -217,8 +225,6 @@ impl OutputArgs {
                     eprintln!("telemit: {event}");
                 }
             })
-            .start()
-            .map_err(|e| e.to_string())
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Linux answers with the `SIOCOUTQ` ioctl: for TCP, bytes not yet acknowledged; for Unix
 //! sockets, the memory the unread data holds (a little more than its bytes, so we resend a
-//! little more than needed, never less). This is the one place telemit needs `unsafe`.
+//! little more than needed, never less). With `usage`, one of the two places telemit needs `unsafe`.
 #![allow(unsafe_code)]
 
 use std::os::fd::AsRawFd;

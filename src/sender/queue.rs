@@ -28,6 +28,8 @@ pub(crate) struct Pending {
     pub ends: VecDeque<usize>,
     /// Offset of the first live record (records before it were dropped).
     pub start: usize,
+    /// When each live record was queued, if the queue measures latency.
+    pub enqueued: VecDeque<Instant>,
 }
 
 impl Pending {
@@ -43,6 +45,7 @@ impl Pending {
         self.bytes.clear();
         self.ends.clear();
         self.start = 0;
+        self.enqueued.clear();
     }
 
     /// The records in order.
@@ -63,6 +66,7 @@ impl Pending {
     fn drop_oldest(&mut self) {
         if let Some(end) = self.ends.pop_front() {
             self.start = end;
+            self.enqueued.pop_front();
         }
         if self.ends.is_empty() {
             self.clear();
@@ -93,10 +97,12 @@ pub(crate) struct Queue {
     not_empty: Condvar,
     not_full: Condvar,
     capacity: usize,
+    timed: bool,
 }
 
 impl Queue {
-    pub fn new(capacity: usize) -> Self {
+    /// A queue of at most `capacity` readings; `timed` notes when each was queued.
+    pub fn new(capacity: usize, timed: bool) -> Self {
         Queue {
             state: Mutex::new(State {
                 pending: Pending::default(),
@@ -107,6 +113,7 @@ impl Queue {
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
             capacity: capacity.max(1),
+            timed,
         }
     }
 
@@ -149,6 +156,9 @@ impl Queue {
         }
         let end = state.pending.bytes.len();
         state.pending.ends.push_back(end);
+        if self.timed {
+            state.pending.enqueued.push_back(Instant::now());
+        }
         if state.writer_waiting {
             state.writer_waiting = false;
             self.not_empty.notify_one();
@@ -227,7 +237,7 @@ mod tests {
 
     #[test]
     fn drop_policies() {
-        let queue = Queue::new(2);
+        let queue = Queue::new(2, false);
         assert_eq!(
             push(&queue, OnFull::DropOldest, "a\n"),
             Pushed::Queued {
@@ -256,7 +266,7 @@ mod tests {
 
     #[test]
     fn block_waits_for_room() {
-        let queue = std::sync::Arc::new(Queue::new(1));
+        let queue = std::sync::Arc::new(Queue::new(1, false));
         push(&queue, OnFull::Block, "a\n");
         let producer = {
             let queue = queue.clone();

@@ -120,6 +120,9 @@ impl Writer {
                 } else {
                     self.deliver_stream(&batch, &mut resend)
                 };
+                if let (Ok(()), Some(latency)) = (&delivered, &self.link.shared.latency) {
+                    latency.record(batch.enqueued.iter().copied(), Instant::now());
+                }
                 if delivered.is_err() {
                     let dropped = batch.len() as u64 + self.link.shared.queue.discard() as u64;
                     self.link

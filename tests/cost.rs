@@ -1,0 +1,234 @@
+//! What a reading costs: allocations on the hot path (counted by a global allocator), peak
+//! memory of `telemit pipe` over 10 million readings, and enqueue-to-write latency at a steady
+//! 10 000 readings/s.
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::{BufWriter, Read, Write};
+use std::os::unix::net::UnixListener;
+use std::process::{Command, Stdio};
+
+use telemit::{Encoder, Endpoint, Format, Precision, Reading, Sender, Timestamp};
+
+/// Counts the allocations of the current thread only, so other tests running in parallel and
+/// the sender's own writer thread do not blur the count of the thread being measured.
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// The memory and latency tests each load both cores; run together, they would measure each
+/// other.
+static ONE_LOAD_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn allocations_during(work: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    work();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+fn reading() -> Reading {
+    Reading::builder("http_requests")
+        .tag("host", "web-01.example.com")
+        .tag("route", "/api/v1/orders")
+        .field("latency_ms", 12.5)
+        .field("status", 200i64)
+        .field("seq", 0u64)
+        .timestamp(Timestamp::new(
+            1_700_000_000_000_000_000,
+            Precision::Nanoseconds,
+        ))
+        .build()
+        .unwrap()
+}
+
+/// A Unix stream receiver that discards everything it reads.
+fn discarding_receiver(dir: &std::path::Path) -> Endpoint {
+    let path = dir.join("discard.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 16];
+                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    Endpoint::Unix(path)
+}
+
+#[test]
+fn encoding_into_a_preallocated_buffer_allocates_nothing() {
+    let encoder = Encoder::new(Format::Influx);
+    let mut reading = reading();
+    let mut out = Vec::with_capacity(4096);
+    let allocations = allocations_during(|| {
+        for seq in 0..10_000u64 {
+            out.clear();
+            reading.set_field("seq", seq).unwrap();
+            encoder.encode(&reading, &mut out).unwrap();
+        }
+    });
+    assert_eq!(allocations, 0);
+}
+
+#[test]
+fn sending_a_reading_allocates_nothing_once_the_queue_buffers_have_grown() {
+    let _alone = ONE_LOAD_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let queue_size = 1000;
+    let sender = Sender::builder(
+        discarding_receiver(dir.path()),
+        Encoder::new(Format::Influx),
+    )
+    .queue_size(queue_size)
+    .start()
+    .unwrap();
+    let mut reading = reading();
+    // Grow the queue's two buffers (they take turns) to a full queue's worth: the producer
+    // outruns the writer, so batches reach the queue size.
+    for seq in 0..200_000u64 {
+        reading.set_field("seq", seq).unwrap();
+        sender.send(&reading).unwrap();
+    }
+    let allocations = allocations_during(|| {
+        for seq in 200_000..300_000u64 {
+            reading.set_field("seq", seq).unwrap();
+            sender.send(&reading).unwrap();
+        }
+    });
+    let stats = sender.shutdown();
+    assert_eq!(stats.written, 300_000, "{}", stats.summary());
+    assert_eq!(
+        allocations, 0,
+        "100 000 sends allocated {allocations} times"
+    );
+}
+
+#[test]
+fn building_a_reading_allocates_once_per_string_and_once_per_list() {
+    // The measurement, 2 tag keys, 2 tag values and 3 field keys are 8 strings; the tag list
+    // and the field list allocate once each (room for 4). Validation allocates nothing.
+    let allocations = allocations_during(|| {
+        std::hint::black_box(reading());
+    });
+    assert_eq!(allocations, 10);
+}
+
+/// Waits for the child; its exit status and the peak resident memory seen, in bytes.
+///
+/// The peak is the kernel's high-water mark (`VmHWM`), which only grows, read until the
+/// process is gone. `wait4`'s `ru_maxrss` would be wrong here: it counts the test process's
+/// own memory, shared with the child between fork and exec.
+fn wait_with_peak_rss(mut child: std::process::Child) -> (i32, u64) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0;
+    loop {
+        if let Some(kib) = std::fs::read_to_string(&status_file)
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+                line.split_whitespace().nth(1)?.parse::<u64>().ok()
+            })
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code().unwrap_or(-1), peak_kib * 1024);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn pipe_keeps_peak_memory_under_20_mib_over_10_million_readings() {
+    const READINGS: u64 = 10_000_000;
+    let _alone = ONE_LOAD_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = discarding_receiver(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["pipe", "--quiet", "--to", &endpoint.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let mut stdin = BufWriter::with_capacity(1 << 16, stdin);
+        for seq in 0..READINGS {
+            writeln!(
+                stdin,
+                "http_requests,host=web-01.example.com,route=/api/v1/orders latency_ms={}.5,status=200i,seq={seq}u 1700000000000000000",
+                seq % 1000
+            )
+            .unwrap();
+        }
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let (code, peak) = wait_with_peak_rss(child);
+    feeder.join().unwrap();
+    let mut errors = String::new();
+    stderr.read_to_string(&mut errors).unwrap();
+    assert_eq!(code, 0, "{errors}");
+    let mib = peak as f64 / (1024.0 * 1024.0);
+    eprintln!("telemit pipe, {READINGS} readings: peak RSS {mib:.1} MiB");
+    assert!(mib <= 20.0, "peak RSS {mib:.1} MiB");
+}
+
+#[test]
+fn p99_enqueue_to_write_latency_is_under_1_ms_at_10000_readings_per_second() {
+    let _alone = ONE_LOAD_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = discarding_receiver(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args([
+            "bench",
+            "--json",
+            "--quiet",
+            "--rate",
+            "10000",
+            "--duration",
+            "3s",
+        ])
+        .args(["--to", &endpoint.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let written = report["written"].as_u64().unwrap();
+    assert!(
+        (29_000..=30_001).contains(&written),
+        "3 s at 10 000/s wrote {written}"
+    );
+    assert_eq!(report["latency_us"]["count"].as_u64(), Some(written));
+    let p99 = report["latency_us"]["p99"].as_f64().unwrap();
+    assert!(p99 <= 1000.0, "p99 {p99} µs: {report}");
+    assert!(p99 > 0.0, "latency was not measured: {report}");
+}
