@@ -34,6 +34,10 @@ pub struct ListenOptions {
     pub precision: Precision,
     /// Longest stream line and largest datagram (Telegraf's `read_buffer_size`).
     pub read_buffer_size: usize,
+    /// Kernel receive buffer (`SO_RCVBUF`) to ask for on datagram sockets, which Telegraf sets
+    /// from `read_buffer_size`; `None` keeps the system default (`net.core.rmem_default`). The
+    /// kernel caps it at `net.core.rmem_max`; [`Listener::receive_buffer`] tells what it gave.
+    pub socket_buffer: Option<usize>,
 }
 
 impl Default for ListenOptions {
@@ -43,6 +47,7 @@ impl Default for ListenOptions {
             json: JsonOptions::default(),
             precision: Precision::Nanoseconds,
             read_buffer_size: DEFAULT_READ_BUFFER,
+            socket_buffer: None,
         }
     }
 }
@@ -149,7 +154,13 @@ impl Listener {
     pub fn bind(endpoint: &Endpoint, options: ListenOptions) -> io::Result<Listener> {
         let socket = match endpoint {
             Endpoint::Tcp { .. } => Socket::Tcp(TcpListener::bind(host_port(endpoint))?),
-            Endpoint::Udp { .. } => Socket::Udp(UdpSocket::bind(host_port(endpoint))?),
+            Endpoint::Udp { .. } => {
+                let socket = UdpSocket::bind(host_port(endpoint))?;
+                if let Some(size) = options.socket_buffer {
+                    socket2::SockRef::from(&socket).set_recv_buffer_size(size)?;
+                }
+                Socket::Udp(socket)
+            }
             Endpoint::Unix(path) => {
                 remove_stale_socket(path)?;
                 Socket::Unix(
@@ -160,6 +171,9 @@ impl Listener {
             Endpoint::Unixgram(path) => {
                 remove_stale_socket(path)?;
                 let socket = UnixDatagram::bind(path).map_err(|e| at_path(e, path))?;
+                if let Some(size) = options.socket_buffer {
+                    socket2::SockRef::from(&socket).set_recv_buffer_size(size)?;
+                }
                 Socket::Unixgram(socket, path.clone())
             }
             Endpoint::Stdout => {
@@ -170,6 +184,16 @@ impl Listener {
             }
         };
         Ok(Listener { socket, options })
+    }
+
+    /// The kernel receive buffer of a datagram socket, in bytes (`None` for streams). Linux
+    /// reports twice what was asked for (it counts its bookkeeping), capped by `rmem_max`.
+    pub fn receive_buffer(&self) -> io::Result<Option<usize>> {
+        match &self.socket {
+            Socket::Udp(s) => socket2::SockRef::from(s).recv_buffer_size().map(Some),
+            Socket::Unixgram(s, _) => socket2::SockRef::from(s).recv_buffer_size().map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// The address senders should use (with the real port when bound to port 0).

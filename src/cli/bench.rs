@@ -40,7 +40,7 @@ pub struct BenchArgs {
     #[arg(long = "fields", default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=10_000))]
     pub field_count: u16,
 
-    /// Print the final report as one JSON object on stdout
+    /// Print the final report as one JSON object (on stdout, or on stderr with --to -)
     #[arg(long)]
     pub json: bool,
 }
@@ -164,7 +164,12 @@ pub fn run(args: BenchArgs) -> Result<i32, String> {
     } else {
         report.text(&args.output.to.to_string())
     };
-    writeln!(std::io::stdout().lock(), "{text}").map_err(|e| e.to_string())?;
+    // The report goes to stdout, unless the readings do.
+    if args.output.to == telemit::Endpoint::Stdout {
+        eprintln!("{text}");
+    } else {
+        writeln!(std::io::stdout().lock(), "{text}").map_err(|e| e.to_string())?;
+    }
     Ok(if stats.dropped_total() > 0 { 1 } else { 0 })
 }
 

@@ -39,9 +39,11 @@ pub struct ListenArgs {
     #[arg(long, default_value = "seq", value_name = "FIELD")]
     pub seq_field: String,
 
-    /// Longest stream line and largest datagram read (Telegraf's read_buffer_size)
-    #[arg(long, default_value_t = telemit::listen::DEFAULT_READ_BUFFER, value_name = "BYTES")]
-    pub read_buffer_size: usize,
+    /// Longest stream line and largest datagram read [default: 65536]. Given, it also sets the
+    /// kernel receive buffer (SO_RCVBUF) of udp and unixgram sockets, as Telegraf's
+    /// read_buffer_size does; the kernel caps that at net.core.rmem_max
+    #[arg(long, value_name = "BYTES")]
+    pub read_buffer_size: Option<usize>,
 
     /// Stop after this long (default: run until interrupted)
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
@@ -97,13 +99,20 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
             time_key: args.json_time_key.clone(),
         },
         precision: args.precision.into(),
-        read_buffer_size: args.read_buffer_size,
+        read_buffer_size: args
+            .read_buffer_size
+            .unwrap_or(telemit::listen::DEFAULT_READ_BUFFER),
+        socket_buffer: args.read_buffer_size,
     };
     let listener = Listener::bind(&args.on, options)
         .map_err(|e| format!("cannot listen on {}: {e}", args.on))?;
     let local = listener.endpoint().map_err(|e| e.to_string())?;
+    let buffer = match listener.receive_buffer() {
+        Ok(Some(bytes)) => format!(" (socket receive buffer {bytes} bytes)"),
+        _ => String::new(),
+    };
     eprintln!(
-        "telemit listen: reading {} on {local}",
+        "telemit listen: reading {} on {local}{buffer}",
         Format::from(args.format)
     );
 

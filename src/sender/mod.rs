@@ -333,6 +333,11 @@ impl Shared {
     }
 }
 
+thread_local! {
+    /// Each producing thread's scratch buffer for the reading it is sending.
+    static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Sends readings to one endpoint from any number of threads.
 ///
 /// ```no_run
@@ -381,33 +386,23 @@ impl Sender {
     pub fn send(&self, reading: &Reading) -> Result<(), SendError> {
         let stats = &self.shared.stats;
         stats.add_in();
-        let pushed = self.shared.queue.push(self.on_full, |out: &mut Vec<u8>| {
-            let start = out.len();
-            match self.framing {
-                Framing::Lines => self.encoder.encode(reading, out)?,
-                Framing::JsonArray => json::encode_object(
-                    reading,
-                    self.encoder.precision(),
-                    self.encoder.json_options(),
-                    out,
-                )
-                .inspect_err(|_| out.truncate(start))?,
+        // Encoding happens before the queue's lock is taken: the writer is never kept waiting
+        // behind a long reading, and the lock is held only to copy the bytes in.
+        let pushed = ENCODED.with_borrow_mut(|record| {
+            record.clear();
+            if let Err(error) = self.encode(reading, record) {
+                let reason = match error {
+                    SendError::Oversize { .. } => DropReason::Oversize,
+                    _ => DropReason::Unrepresentable,
+                };
+                stats.add_dropped(reason, 1);
+                return Err(error);
             }
-            let len = self.framing.single_len(out.len() - start);
-            if len > self.limit {
-                out.truncate(start);
-                return Err(SendError::Oversize {
-                    len,
-                    max: self.limit,
-                    transport: if self.endpoint.is_datagram() {
-                        "a datagram"
-                    } else {
-                        "a stream line in Telegraf"
-                    },
-                });
-            }
-            Ok(())
-        });
+            let pushed = self.shared.queue.push(self.on_full, record);
+            // One huge reading must not pin its size in every thread that sent it.
+            record.shrink_to(TELEGRAF_MAX_LINE);
+            Ok(pushed)
+        })?;
         match pushed {
             Pushed::Queued { dropped_oldest } => {
                 if dropped_oldest {
@@ -419,19 +414,37 @@ impl Sender {
                 stats.add_dropped(DropReason::QueueFull, 1);
                 Err(SendError::QueueFull)
             }
-            Pushed::Refused(error) => {
-                let reason = match error {
-                    SendError::Oversize { .. } => DropReason::Oversize,
-                    _ => DropReason::Unrepresentable,
-                };
-                stats.add_dropped(reason, 1);
-                Err(error)
-            }
             Pushed::Closed => {
                 stats.add_dropped(DropReason::SendError, 1);
                 Err(SendError::Closed)
             }
         }
+    }
+
+    /// Encodes one reading as the endpoint frames it into the empty `out`, within its limit.
+    fn encode(&self, reading: &Reading, out: &mut Vec<u8>) -> Result<(), SendError> {
+        match self.framing {
+            Framing::Lines => self.encoder.encode(reading, out)?,
+            Framing::JsonArray => json::encode_object(
+                reading,
+                self.encoder.precision(),
+                self.encoder.json_options(),
+                out,
+            )?,
+        }
+        let len = self.framing.single_len(out.len());
+        if len > self.limit {
+            return Err(SendError::Oversize {
+                len,
+                max: self.limit,
+                transport: if self.endpoint.is_datagram() {
+                    "a datagram"
+                } else {
+                    "a stream line in Telegraf"
+                },
+            });
+        }
+        Ok(())
     }
 
     /// The counters now.

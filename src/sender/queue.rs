@@ -1,12 +1,13 @@
 //! The bounded queue between producers and the writer thread.
 //!
-//! Producers encode straight into the queue's byte buffer, so a queued reading costs no
-//! allocation of its own; the writer swaps the whole buffer out at once, which is what makes
-//! batches grow under load while a lone reading still goes out immediately.
+//! Queued readings live encoded in one byte buffer, so a queued reading costs no allocation of
+//! its own; producers encode before they take the lock and only copy in under it. The writer
+//! swaps the whole buffer out at once, which is what makes batches grow under load while a lone
+//! reading still goes out immediately.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What to do with a new reading when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,18 +77,32 @@ impl Pending {
 
 /// Outcome of offering a reading to the queue.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Pushed<E> {
+pub(crate) enum Pushed {
     Queued { dropped_oldest: bool },
     DroppedNewest,
-    Refused(E),
     Closed,
 }
+
+/// What the writer thread is doing, as far as producers need to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriterState {
+    /// Taking or writing a batch: it will look at the queue again without being told.
+    Busy,
+    /// Asleep on an empty queue: the next reading must wake it.
+    Idle,
+    /// Just wrote and waits a moment for more: only a full batch is worth a wake-up.
+    Lingering,
+}
+
+/// Queued bytes that make a lingering writer start at once.
+const FULL_BATCH_BYTES: usize = 32 * 1024;
 
 struct State {
     pending: Pending,
     closed: bool,
-    /// The writer sleeps on `not_empty`: only then is a wake-up (a system call) needed.
-    writer_waiting: bool,
+    /// Wake-ups are system calls on both sides; a producer only makes one when the writer
+    /// would otherwise wait for nothing.
+    writer: WriterState,
     /// Producers blocked on `not_full` (policy `Block`).
     producers_waiting: usize,
 }
@@ -107,7 +122,7 @@ impl Queue {
             state: Mutex::new(State {
                 pending: Pending::default(),
                 closed: false,
-                writer_waiting: false,
+                writer: WriterState::Busy,
                 producers_waiting: 0,
             }),
             not_empty: Condvar::new(),
@@ -122,13 +137,8 @@ impl Queue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Makes room as `policy` says, then lets `encode` append one record to the buffer.
-    /// `encode` must leave the buffer as it was when it fails.
-    pub fn push<E>(
-        &self,
-        policy: OnFull,
-        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
-    ) -> Pushed<E> {
+    /// Makes room as `policy` says, then appends `record` (one encoded reading).
+    pub fn push(&self, policy: OnFull, record: &[u8]) -> Pushed {
         let mut state = self.lock();
         let mut dropped_oldest = false;
         loop {
@@ -151,50 +161,54 @@ impl Queue {
                 }
             }
         }
-        if let Err(error) = encode(&mut state.pending.bytes) {
-            return Pushed::Refused(error);
-        }
+        state.pending.bytes.extend_from_slice(record);
         let end = state.pending.bytes.len();
         state.pending.ends.push_back(end);
         if self.timed {
             state.pending.enqueued.push_back(Instant::now());
         }
-        if state.writer_waiting {
-            state.writer_waiting = false;
+        let wake = match state.writer {
+            WriterState::Busy => false,
+            WriterState::Idle => true,
+            WriterState::Lingering => {
+                state.pending.bytes.len() - state.pending.start >= FULL_BATCH_BYTES
+                    || state.pending.len() >= self.capacity
+            }
+        };
+        if wake {
+            state.writer = WriterState::Busy;
             self.not_empty.notify_one();
         }
         Pushed::Queued { dropped_oldest }
     }
 
-    /// Swaps everything queued into `batch` (which is cleared first). Waits while the queue is
-    /// empty and open, until `deadline` if one is given. Returns false once the queue is closed
-    /// and empty.
-    pub fn take(&self, batch: &mut Pending, deadline: Option<Instant>) -> bool {
+    /// Swaps everything queued into `batch` (which is cleared first), waiting while the queue
+    /// is empty and open. With `linger`, first waits up to that long for a full batch to gather
+    /// unless one is already there: after a write, a moment's wait saves producers a wake-up
+    /// per reading when they are slower than the writer. Returns false once the queue is
+    /// closed and empty.
+    pub fn take(&self, batch: &mut Pending, linger: Option<Duration>) -> bool {
         batch.clear();
         let mut state = self.lock();
-        while state.pending.is_empty() && !state.closed {
-            state.writer_waiting = true;
-            match deadline {
-                None => {
-                    state = self
-                        .not_empty
-                        .wait(state)
-                        .unwrap_or_else(|e| e.into_inner())
-                }
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return true;
-                    }
-                    state = self
-                        .not_empty
-                        .wait_timeout(state, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
+        if let Some(linger) = linger {
+            let gathered = state.pending.bytes.len() - state.pending.start;
+            if !state.closed && gathered < FULL_BATCH_BYTES && state.pending.len() < self.capacity {
+                state.writer = WriterState::Lingering;
+                state = self
+                    .not_empty
+                    .wait_timeout(state, linger)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
         }
-        state.writer_waiting = false;
+        while state.pending.is_empty() && !state.closed {
+            state.writer = WriterState::Idle;
+            state = self
+                .not_empty
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        state.writer = WriterState::Busy;
         std::mem::swap(batch, &mut state.pending);
         if state.producers_waiting > 0 {
             self.not_full.notify_all();
@@ -228,11 +242,8 @@ impl Queue {
 mod tests {
     use super::*;
 
-    fn push(queue: &Queue, policy: OnFull, text: &str) -> Pushed<()> {
-        queue.push(policy, |buf: &mut Vec<u8>| {
-            buf.extend_from_slice(text.as_bytes());
-            Ok(())
-        })
+    fn push(queue: &Queue, policy: OnFull, text: &str) -> Pushed {
+        queue.push(policy, text.as_bytes())
     }
 
     #[test]

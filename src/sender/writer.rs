@@ -16,6 +16,9 @@ use crate::stats::DropReason;
 
 /// How long a graceful close waits for the peer to read what was written and close.
 const GRACEFUL_CLOSE: Duration = Duration::from_secs(2);
+/// How long the writer waits after a write for more readings to gather (see `Queue::take`):
+/// short against the latency it adds, long against one reading's encoding.
+const LINGER: Duration = Duration::from_micros(100);
 /// The longest the writer sleeps at once, so that it notices shutdown.
 const TICK: Duration = Duration::from_millis(50);
 
@@ -112,8 +115,10 @@ impl Writer {
     pub fn run(mut self) {
         let mut batch = Pending::default();
         let mut resend = Pending::default();
+        let mut linger = None;
         loop {
-            let open = self.link.shared.queue.take(&mut batch, None);
+            let open = self.link.shared.queue.take(&mut batch, linger);
+            linger = (!batch.is_empty()).then_some(LINGER);
             if !batch.is_empty() {
                 let delivered = if self.link.endpoint.is_datagram() {
                     self.deliver_datagrams(&batch)
