@@ -1,5 +1,5 @@
 //! Where readings go: an address parsed from `unix:///path`, `unixgram:///path`,
-//! `tcp://host:port`, `udp://host:port`, or `-` for standard output.
+//! `tcp://host:port`, `tls://host:port`, `udp://host:port`, or `-` for standard output.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -36,6 +36,14 @@ pub enum Endpoint {
         /// Port.
         port: u16,
     },
+    /// TLS over a TCP connection to `host:port` (also written `tcp+tls://`).
+    Tls {
+        /// Host name or IP address (IPv6 in brackets); the name the certificate must carry
+        /// unless another is set.
+        host: String,
+        /// Port.
+        port: u16,
+    },
     /// UDP datagrams to `host:port`.
     Udp {
         /// Host name or IP address (IPv6 in brackets).
@@ -58,6 +66,7 @@ impl Endpoint {
             Endpoint::Unix(_) => "unix",
             Endpoint::Unixgram(_) => "unixgram",
             Endpoint::Tcp { .. } => "tcp",
+            Endpoint::Tls { .. } => "tls",
             Endpoint::Udp { .. } => "udp",
         }
     }
@@ -65,9 +74,9 @@ impl Endpoint {
     /// `host:port` for TCP and UDP, as the resolver wants it.
     pub(crate) fn host_port(&self) -> Option<String> {
         match self {
-            Endpoint::Tcp { host, port } | Endpoint::Udp { host, port } => {
-                Some(format!("{}:{port}", host))
-            }
+            Endpoint::Tcp { host, port }
+            | Endpoint::Tls { host, port }
+            | Endpoint::Udp { host, port } => Some(format!("{}:{port}", host)),
             _ => None,
         }
     }
@@ -80,9 +89,9 @@ impl fmt::Display for Endpoint {
             Endpoint::Unix(path) | Endpoint::Unixgram(path) => {
                 write!(f, "{}://{}", self.scheme(), path.display())
             }
-            Endpoint::Tcp { host, port } | Endpoint::Udp { host, port } => {
-                write!(f, "{}://{host}:{port}", self.scheme())
-            }
+            Endpoint::Tcp { host, port }
+            | Endpoint::Tls { host, port }
+            | Endpoint::Udp { host, port } => write!(f, "{}://{host}:{port}", self.scheme()),
         }
     }
 }
@@ -110,7 +119,7 @@ impl FromStr for Endpoint {
         }
         let Some((scheme, rest)) = input.split_once("://") else {
             return Err(error(
-                "expected SCHEME://ADDRESS with scheme unix, unixgram, tcp or udp, or - for stdout"
+                "expected SCHEME://ADDRESS with scheme unix, unixgram, tcp, tls or udp, or - for stdout"
                     .to_owned(),
             ));
         };
@@ -131,18 +140,18 @@ impl FromStr for Endpoint {
                     Endpoint::Unixgram(path)
                 })
             }
-            "tcp" | "udp" | "tcp4" | "tcp6" | "udp4" | "udp6" => {
+            "tcp" | "udp" | "tcp4" | "tcp6" | "udp4" | "udp6" | "tls" | "tcp+tls" => {
                 let (host, port) = split_host_port(rest)
                     .map_err(|reason| error(format!("{reason}: expected {scheme}://host:port")))?;
                 let host = host.to_owned();
-                Ok(if scheme.starts_with("tcp") {
-                    Endpoint::Tcp { host, port }
-                } else {
-                    Endpoint::Udp { host, port }
+                Ok(match scheme {
+                    "tls" | "tcp+tls" => Endpoint::Tls { host, port },
+                    tcp if tcp.starts_with("tcp") => Endpoint::Tcp { host, port },
+                    _ => Endpoint::Udp { host, port },
                 })
             }
             other => Err(error(format!(
-                "unknown scheme {other:?}: expected unix, unixgram, tcp or udp"
+                "unknown scheme {other:?}: expected unix, unixgram, tcp, tls or udp"
             ))),
         }
     }
@@ -186,6 +195,7 @@ mod tests {
             "tcp://127.0.0.1:8094",
             "udp://localhost:8094",
             "tcp://[::1]:8094",
+            "tls://telegraf.example.com:8094",
         ] {
             let endpoint: Endpoint = text.parse().unwrap();
             assert_eq!(endpoint.to_string(), text);
@@ -194,6 +204,13 @@ mod tests {
             "tcp4://h:1".parse::<Endpoint>().unwrap().to_string(),
             "tcp://h:1"
         );
+        assert_eq!(
+            "tcp+tls://h:1".parse::<Endpoint>().unwrap(),
+            Endpoint::Tls {
+                host: "h".into(),
+                port: 1
+            }
+        );
     }
 
     #[test]
@@ -201,11 +218,11 @@ mod tests {
         let cases = [
             (
                 "localhost:8094",
-                "endpoint \"localhost:8094\": expected SCHEME://ADDRESS with scheme unix, unixgram, tcp or udp, or - for stdout",
+                "endpoint \"localhost:8094\": expected SCHEME://ADDRESS with scheme unix, unixgram, tcp, tls or udp, or - for stdout",
             ),
             (
                 "http://h:1",
-                "endpoint \"http://h:1\": unknown scheme \"http\": expected unix, unixgram, tcp or udp",
+                "endpoint \"http://h:1\": unknown scheme \"http\": expected unix, unixgram, tcp, tls or udp",
             ),
             (
                 "unix://",

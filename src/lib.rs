@@ -39,6 +39,7 @@ pub mod reading;
 pub mod sender;
 pub mod stats;
 mod text;
+pub mod tls;
 pub mod usage;
 pub mod ws;
 

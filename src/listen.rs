@@ -17,6 +17,7 @@ use crate::endpoint::Endpoint;
 use crate::format::{Format, JsonOptions};
 use crate::input::{line_protocol, telegraf_json, wavefront};
 use crate::reading::{FieldValue, Precision, Reading};
+use crate::tls::TlsServerOptions;
 
 /// Telegraf's default `read_buffer_size`, and the longest line it reads on a stream.
 pub const DEFAULT_READ_BUFFER: usize = 64 * 1024;
@@ -38,6 +39,8 @@ pub struct ListenOptions {
     /// from `read_buffer_size`; `None` keeps the system default (`net.core.rmem_default`). The
     /// kernel caps it at `net.core.rmem_max`; [`Listener::receive_buffer`] tells what it gave.
     pub socket_buffer: Option<usize>,
+    /// Certificate, key and client CAs for `tls://` (required there, unused elsewhere).
+    pub tls: Option<TlsServerOptions>,
 }
 
 impl Default for ListenOptions {
@@ -48,6 +51,7 @@ impl Default for ListenOptions {
             precision: Precision::Nanoseconds,
             read_buffer_size: DEFAULT_READ_BUFFER,
             socket_buffer: None,
+            tls: None,
         }
     }
 }
@@ -135,6 +139,7 @@ fn trimmed(text: &str) -> String {
 enum Socket {
     Tcp(TcpListener),
     Unix(UnixListener, PathBuf),
+    Tls(TcpListener, Arc<rustls::ServerConfig>),
     Udp(UdpSocket),
     Unixgram(UnixDatagram, PathBuf),
 }
@@ -154,6 +159,18 @@ impl Listener {
     pub fn bind(endpoint: &Endpoint, options: ListenOptions) -> io::Result<Listener> {
         let socket = match endpoint {
             Endpoint::Tcp { .. } => Socket::Tcp(TcpListener::bind(host_port(endpoint))?),
+            Endpoint::Tls { .. } => {
+                let Some(tls) = &options.tls else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "listening on tls:// needs a certificate and its key",
+                    ));
+                };
+                let config = tls
+                    .server_config()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+                Socket::Tls(TcpListener::bind(host_port(endpoint))?, config)
+            }
             Endpoint::Udp { .. } => {
                 let socket = UdpSocket::bind(host_port(endpoint))?;
                 if let Some(size) = options.socket_buffer {
@@ -206,6 +223,13 @@ impl Listener {
                     port: a.port(),
                 }
             }
+            Socket::Tls(l, _) => {
+                let a = l.local_addr()?;
+                Endpoint::Tls {
+                    host: bracketed(a.ip()),
+                    port: a.port(),
+                }
+            }
             Socket::Udp(s) => {
                 let a = s.local_addr()?;
                 Endpoint::Udp {
@@ -227,6 +251,19 @@ impl Listener {
             Socket::Tcp(listener) => {
                 listener.set_nonblocking(true)?;
                 let accept = move || listener.accept().map(|(s, _)| s);
+                (
+                    None,
+                    spawn_accept_loop(accept, &stop, &connections, sink, options),
+                )
+            }
+            Socket::Tls(listener, config) => {
+                listener.set_nonblocking(true)?;
+                let accept = move || {
+                    let (tcp, _) = listener.accept()?;
+                    let connection =
+                        rustls::ServerConnection::new(config.clone()).map_err(io::Error::other)?;
+                    Ok(rustls::StreamOwned::new(connection, tcp))
+                };
                 (
                     None,
                     spawn_accept_loop(accept, &stop, &connections, sink, options),
@@ -314,6 +351,16 @@ impl Connection for std::net::TcpStream {
     }
     fn set_blocking(&self) -> io::Result<()> {
         self.set_nonblocking(false)
+    }
+}
+
+/// The TLS handshake happens on the first read, on the connection's own thread.
+impl Connection for rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream> {
+    fn set_timeout(&self, timeout: Duration) -> io::Result<()> {
+        self.sock.set_read_timeout(Some(timeout))
+    }
+    fn set_blocking(&self) -> io::Result<()> {
+        self.sock.set_nonblocking(false)
     }
 }
 
@@ -410,7 +457,16 @@ fn read_stream(
                 }
             }
             Err(e) if is_timeout(&e) => {}
-            Err(_) => return,
+            Err(e) => {
+                // A failed TLS handshake is worth telling; a reset connection is not.
+                if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                    sink(Received::Rejected {
+                        text: String::new(),
+                        error: format!("TLS connection refused: {tls}"),
+                    });
+                }
+                return;
+            }
         }
     }
 }

@@ -3,7 +3,6 @@
 //! reconnect with jittered backoff when it drops or goes silent, and subscribe again.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -13,6 +12,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::{Connector, connect_async_tls_with_config};
+
+use crate::tls::TlsOptions;
 
 use crate::mapping::Mapping;
 use crate::reading::{Precision, Reading, ReadingError, Timestamp};
@@ -381,33 +382,11 @@ fn connector(config: &WsConfig) -> Result<Option<Connector>, WsError> {
     if !config.url.starts_with("wss://") {
         return Ok(Some(Connector::Plain));
     }
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = &config.ca_file {
-        use rustls_pki_types::pem::PemObject;
-        let certificates = rustls_pki_types::CertificateDer::pem_file_iter(path)
-            .map_err(|e| WsError(format!("--ca-file {}: {e}", path.display())))?;
-        let mut added = 0;
-        for certificate in certificates {
-            let certificate =
-                certificate.map_err(|e| WsError(format!("--ca-file {}: {e}", path.display())))?;
-            roots
-                .add(certificate)
-                .map_err(|e| WsError(format!("--ca-file {}: {e}", path.display())))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(WsError(format!(
-                "--ca-file {}: no certificate in it",
-                path.display()
-            )));
-        }
+    let tls = TlsOptions {
+        ca_file: config.ca_file.clone(),
+        ..TlsOptions::default()
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| WsError(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Some(Connector::Rustls(Arc::new(tls))))
+    .client_config()
+    .map_err(|e| WsError(e.to_string()))?;
+    Ok(Some(Connector::Rustls(tls)))
 }

@@ -52,7 +52,21 @@ fn configs_match_their_telemit_command() {
         let to = flag(&args, "--to", "-");
         let format = flag(&args, "--format", "influx");
         let precision = flag(&args, "--precision", "ns");
-        assert_eq!(listener["service_address"].as_str(), Some(to), "{name}");
+        match to.strip_prefix("tls://") {
+            // Telegraf listens on tcp:// and speaks TLS when it has a certificate.
+            Some(address) => {
+                let tcp = format!("tcp://{address}");
+                assert_eq!(listener["service_address"].as_str(), Some(tcp.as_str()));
+                assert!(listener.get("tls_cert").is_some(), "{name}: tls_cert");
+                assert!(listener.get("tls_key").is_some(), "{name}: tls_key");
+                assert_eq!(
+                    listener.get("tls_allowed_cacerts").is_some(),
+                    args.iter().any(|a| a == "--tls-cert"),
+                    "{name}: client certificates on both sides or on neither"
+                );
+            }
+            None => assert_eq!(listener["service_address"].as_str(), Some(to), "{name}"),
+        }
         assert_eq!(listener["data_format"].as_str(), Some(format), "{name}");
         match format {
             "influx" => assert_eq!(
@@ -105,13 +119,14 @@ fn configs_match_their_telemit_command() {
         }
 
         // The command itself is valid: a pipe with nothing on stdin connects to nothing and ends
-        // well; any other command must at least parse (its --help succeeds).
+        // well; any other command, or one naming certificate files that exist only on the
+        // reader's machine, must at least parse (its --help succeeds).
         let mut command = Command::new(env!("CARGO_BIN_EXE_telemit"));
         command
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(&args)
             .stdin(Stdio::null());
-        if args[0] != "pipe" {
+        if args[0] != "pipe" || to.starts_with("tls://") {
             command.arg("--help");
         }
         let out = command.output().unwrap();
@@ -124,7 +139,7 @@ fn configs_match_their_telemit_command() {
         checked += 1;
     }
     assert_eq!(
-        checked, 14,
-        "one config per format and transport, the pipeline, the Binance example"
+        checked, 15,
+        "one config per format and transport, TLS, the pipeline, the Binance example"
     );
 }

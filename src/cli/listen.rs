@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use telemit::format::JsonOptions;
 use telemit::listen::{ListenOptions, Listener, Received, SequenceTracker};
+use telemit::tls::TlsServerOptions;
 use telemit::{Encoder, Endpoint, FieldValue, Format, Reading};
 
 use super::output::{FormatArg, PrecisionArg};
@@ -15,7 +16,8 @@ use super::{parse_duration, termination_flag};
 
 #[derive(Debug, Args)]
 pub struct ListenArgs {
-    /// Where to listen: unix:///path, unixgram:///path, tcp://host:port, udp://host:port
+    /// Where to listen: unix:///path, unixgram:///path, tcp://host:port, tls://host:port (with
+    /// --tls-cert and --tls-key), udp://host:port
     #[arg(long, value_name = "ENDPOINT", value_parser = |s: &str| s.parse::<Endpoint>().map_err(|e| e.to_string()))]
     pub on: Endpoint,
 
@@ -44,6 +46,19 @@ pub struct ListenArgs {
     /// read_buffer_size does; the kernel caps that at net.core.rmem_max
     #[arg(long, value_name = "BYTES")]
     pub read_buffer_size: Option<usize>,
+
+    /// For tls://: PEM certificate to present (Telegraf's tls_cert)
+    #[arg(long, value_name = "FILE", requires = "tls_key", help_heading = "TLS")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// For tls://: PEM private key of --tls-cert (Telegraf's tls_key)
+    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "TLS")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// For tls://: require client certificates signed by these CAs (Telegraf's
+    /// tls_allowed_cacerts)
+    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "TLS")]
+    pub tls_allowed_cacerts: Option<std::path::PathBuf>,
 
     /// Stop after this long (default: run until interrupted)
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
@@ -103,6 +118,14 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
             .read_buffer_size
             .unwrap_or(telemit::listen::DEFAULT_READ_BUFFER),
         socket_buffer: args.read_buffer_size,
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsServerOptions {
+                cert_file: cert.clone(),
+                key_file: key.clone(),
+                client_ca_file: args.tls_allowed_cacerts.clone(),
+            }),
+            _ => None,
+        },
     };
     let listener = Listener::bind(&args.on, options)
         .map_err(|e| format!("cannot listen on {}: {e}", args.on))?;

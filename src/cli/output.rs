@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use telemit::format::{JsonOptions, WavefrontOptions};
 use telemit::sender::Event;
+use telemit::tls::TlsOptions;
 use telemit::{
     DefaultTags, Encoder, Endpoint, Format, OnFull, Precision, Reading, Sender, SenderBuilder,
     Timestamp,
@@ -77,7 +78,8 @@ impl From<OnFullArg> for OnFull {
 
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
-    /// Where to send: unix:///path, unixgram:///path, tcp://host:port, udp://host:port, or - for stdout
+    /// Where to send: unix:///path, unixgram:///path, tcp://host:port, tls://host:port,
+    /// udp://host:port, or - for stdout
     #[arg(long, default_value = "-", value_name = "ENDPOINT", value_parser = |s: &str| s.parse::<Endpoint>().map_err(|e| e.to_string()))]
     pub to: Endpoint,
 
@@ -156,6 +158,23 @@ pub struct OutputArgs {
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "Sender")]
     pub stats_interval: Option<Duration>,
 
+    /// For tls://: PEM file of CA certificates to trust besides the bundled web roots
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub tls_ca: Option<std::path::PathBuf>,
+
+    /// For tls://: PEM client certificate, for a Telegraf with tls_allowed_cacerts
+    #[arg(long, value_name = "FILE", requires = "tls_key", help_heading = "TLS")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// For tls://: PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "TLS")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// For tls://: the name the server's certificate must carry, and the SNI sent, when it is
+    /// not the host in --to (e.g. connecting by IP address)
+    #[arg(long, value_name = "NAME", help_heading = "TLS")]
+    pub tls_server_name: Option<String>,
+
     /// Print no connection events or summary on stderr (errors are still printed)
     #[arg(short, long)]
     pub quiet: bool,
@@ -220,6 +239,12 @@ impl OutputArgs {
             .flush_timeout(self.flush_timeout)
             .backoff(self.backoff_min, self.backoff_max)
             .send_buffer(self.send_buffer)
+            .tls(TlsOptions {
+                ca_file: self.tls_ca.clone(),
+                cert_file: self.tls_cert.clone(),
+                key_file: self.tls_key.clone(),
+                server_name: self.tls_server_name.clone(),
+            })
             .on_event(move |event: &Event| {
                 if !quiet || matches!(event, Event::GaveUp { .. }) {
                     eprintln!("telemit: {event}");

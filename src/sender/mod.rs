@@ -29,6 +29,7 @@ use crate::format::{EncodeError, Encoder, Format, json};
 use crate::latency::{LatencyRecorder, LatencySummary};
 use crate::reading::Reading;
 use crate::stats::{DropReason, Stats, StatsSnapshot};
+use crate::tls::{TlsError, TlsOptions};
 use queue::{Pushed, Queue};
 use transport::SocketOptions;
 
@@ -158,6 +159,15 @@ pub enum ConfigError {
     /// The writer thread could not be started.
     #[error("cannot start the writer thread: {0}")]
     Thread(String),
+    /// A TLS setting cannot be used (a file, or settings that do not go together).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// TLS settings were given for an endpoint that does not speak TLS.
+    #[error("TLS settings are given but {endpoint} is not a TLS endpoint: use tls://host:port")]
+    TlsNotUsed {
+        /// The endpoint, as written.
+        endpoint: String,
+    },
 }
 
 type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;
@@ -178,6 +188,7 @@ pub struct SenderBuilder {
     connect_timeout: Duration,
     send_buffer: Option<usize>,
     measure_latency: bool,
+    tls: TlsOptions,
     on_event: Option<EventHook>,
 }
 
@@ -228,6 +239,13 @@ impl SenderBuilder {
     /// Kernel send buffer size (`SO_SNDBUF`) for TCP and UDP sockets.
     pub fn send_buffer(mut self, bytes: Option<usize>) -> Self {
         self.send_buffer = bytes;
+        self
+    }
+
+    /// How to speak TLS to a `tls://` endpoint (default: verify the server against the
+    /// bundled web roots, no client certificate).
+    pub fn tls(mut self, options: TlsOptions) -> Self {
+        self.tls = options;
         self
     }
 
@@ -282,6 +300,17 @@ impl SenderBuilder {
     /// Starts the writer thread. Nothing connects until the first reading is written.
     pub fn start(self) -> Result<Sender, ConfigError> {
         let (limit, framing) = self.limits()?;
+        let tls = match &self.endpoint {
+            Endpoint::Tls { host, .. } => {
+                Some((self.tls.client_config()?, self.tls.server_name(host)?))
+            }
+            other if self.tls.is_set() => {
+                return Err(ConfigError::TlsNotUsed {
+                    endpoint: other.to_string(),
+                });
+            }
+            _ => None,
+        };
         let shared = Arc::new(Shared {
             queue: Queue::new(self.queue_size, self.measure_latency),
             stats: Stats::default(),
@@ -295,6 +324,7 @@ impl SenderBuilder {
                 connect_timeout: self.connect_timeout,
                 write_timeout: Duration::from_millis(200),
                 send_buffer: self.send_buffer,
+                tls,
             },
             framing,
             limit,
@@ -377,6 +407,7 @@ impl Sender {
             connect_timeout: Duration::from_secs(3),
             send_buffer: None,
             measure_latency: false,
+            tls: TlsOptions::default(),
             on_event: None,
         }
     }

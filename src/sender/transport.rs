@@ -3,8 +3,10 @@
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::pki_types::ServerName;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::outq;
@@ -17,12 +19,23 @@ pub(crate) struct SocketOptions {
     /// How long one blocked write waits before the writer checks for shutdown.
     pub write_timeout: Duration,
     pub send_buffer: Option<usize>,
+    /// For `tls://`: the client configuration and the name the server must prove.
+    pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+}
+
+type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// A TLS connection and the server name it verified, for error messages.
+pub(crate) struct Tls {
+    stream: TlsStream,
+    server: String,
 }
 
 pub(crate) enum Transport {
     Stdout(io::Stdout),
     Unix(UnixStream),
     Tcp(TcpStream),
+    Tls(Box<Tls>),
     Udp(UdpSocket),
     Unixgram(UnixDatagram),
 }
@@ -42,16 +55,17 @@ impl Transport {
                 socket.set_write_timeout(Some(options.write_timeout))?;
                 Transport::Unixgram(socket)
             }
-            Endpoint::Tcp { .. } => {
-                let (address, socket) = new_socket(endpoint, Type::STREAM, Protocol::TCP)?;
-                socket.set_keepalive(true)?;
-                socket.set_tcp_nodelay(true)?;
-                if let Some(size) = options.send_buffer {
-                    socket.set_send_buffer_size(size)?;
-                }
-                socket.connect_timeout(&address, options.connect_timeout)?;
-                socket.set_write_timeout(Some(options.write_timeout))?;
-                Transport::Tcp(socket.into())
+            Endpoint::Tcp { .. } => Transport::Tcp(connect_tcp(endpoint, options)?),
+            Endpoint::Tls { .. } => {
+                let Some((config, name)) = &options.tls else {
+                    return Err(io::Error::other("tls:// endpoint without TLS settings"));
+                };
+                Transport::Tls(Box::new(handshake(
+                    connect_tcp(endpoint, options)?,
+                    config.clone(),
+                    name.clone(),
+                    options.connect_timeout,
+                )?))
             }
             Endpoint::Udp { .. } => {
                 let (address, socket) = new_socket(endpoint, Type::DGRAM, Protocol::UDP)?;
@@ -76,9 +90,26 @@ impl Transport {
             }
             Transport::Unix(stream) => stream.write(bytes),
             Transport::Tcp(stream) => stream.write(bytes),
+            // rustls takes the plaintext into its buffer and writes what it can; what is left
+            // goes out with the next write or with `flush`.
+            Transport::Tls(tls) => tls
+                .stream
+                .write(bytes)
+                .map_err(|e| tls_failure(&mut tls.stream, &tls.server, e)),
             Transport::Udp(_) | Transport::Unixgram(_) => {
                 Err(io::Error::other("stream write on a datagram socket"))
             }
+        }
+    }
+
+    /// Pushes out what a stream transport still holds in user space (TLS records).
+    pub fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Tls(tls) => tls
+                .stream
+                .flush()
+                .map_err(|e| tls_failure(&mut tls.stream, &tls.server, e)),
+            _ => Ok(()),
         }
     }
 
@@ -104,6 +135,9 @@ impl Transport {
         match self {
             Transport::Unix(stream) => outq::unsent_bytes(stream),
             Transport::Tcp(stream) => outq::unsent_bytes(stream),
+            // Encrypted bytes outnumber the plaintext they carry, so treating the count as
+            // plaintext errs on the side of sending again.
+            Transport::Tls(tls) => outq::unsent_bytes(&tls.stream.sock),
             _ => None,
         }
     }
@@ -144,12 +178,119 @@ impl Transport {
                     drain(&mut stream, deadline);
                 }
             }
+            Transport::Tls(tls) => {
+                let mut stream = tls.stream;
+                stream.conn.send_close_notify();
+                if stream.flush().is_ok()
+                    && stream.sock.shutdown(std::net::Shutdown::Write).is_ok()
+                    && stream.sock.set_read_timeout(step).is_ok()
+                {
+                    drain(&mut stream.sock, deadline);
+                }
+            }
             Transport::Stdout(mut out) => {
                 let _ = out.flush();
             }
             Transport::Udp(_) | Transport::Unixgram(_) => {}
         }
     }
+}
+
+fn connect_tcp(endpoint: &Endpoint, options: &SocketOptions) -> io::Result<TcpStream> {
+    let (address, socket) = new_socket(endpoint, Type::STREAM, Protocol::TCP)?;
+    socket.set_keepalive(true)?;
+    socket.set_tcp_nodelay(true)?;
+    if let Some(size) = options.send_buffer {
+        socket.set_send_buffer_size(size)?;
+    }
+    socket.connect_timeout(&address, options.connect_timeout)?;
+    socket.set_write_timeout(Some(options.write_timeout))?;
+    Ok(socket.into())
+}
+
+/// Completes the TLS handshake now, so that a certificate problem is reported as the reason
+/// the connection failed rather than as a broken pipe later.
+fn handshake(
+    tcp: TcpStream,
+    config: Arc<rustls::ClientConfig>,
+    name: ServerName<'static>,
+    timeout: Duration,
+) -> io::Result<Tls> {
+    let server = name.to_str().into_owned();
+    let connection = rustls::ClientConnection::new(config, name)
+        .map_err(|e| io::Error::other(crate::tls::explain(&e, &server)))?;
+    let mut stream = rustls::StreamOwned::new(connection, tcp);
+    stream.sock.set_read_timeout(Some(timeout))?;
+    while stream.conn.is_handshaking() {
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .map_err(|e| tls_failure(&mut stream, &server, e))?;
+    }
+    if stream.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) {
+        await_server_verdict(&mut stream, &server)?;
+    }
+    Ok(Tls { stream, server })
+}
+
+/// In TLS 1.3 the client finishes its handshake before the server has checked the client's
+/// certificate; a server that refuses it (no certificate, or one from a CA it does not allow)
+/// says so in an alert that nothing would read, and everything written after it would be lost
+/// without a word. So wait briefly for the server's first message after the handshake: a
+/// session ticket from a server that accepted (Go's and rustls's send them at once), or the
+/// alert.
+fn await_server_verdict(stream: &mut TlsStream, server: &str) -> io::Result<()> {
+    const VERDICT_WAIT: Duration = Duration::from_millis(250);
+    stream.sock.set_read_timeout(Some(VERDICT_WAIT))?;
+    let read = stream.conn.read_tls(&mut stream.sock);
+    match read {
+        Ok(0) => Err(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "TLS: the server closed the connection right after the handshake",
+        )),
+        Ok(_) => match stream.conn.process_new_packets() {
+            Ok(_) => Ok(()),
+            Err(e) => Err(io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                crate::tls::explain(&e, server),
+            )),
+        },
+        // A server that sends nothing yet has not refused us.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The TLS reason behind an I/O error, when there is one: rustls reports a failed
+/// certificate check as `InvalidData` carrying its error, and a server's fatal alert (say,
+/// "certificate required", sent after a TLS 1.3 client thinks the handshake is done) waits
+/// unread in the socket until someone reads it.
+fn tls_failure(stream: &mut TlsStream, server: &str, error: io::Error) -> io::Error {
+    if let Some(tls) = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        return io::Error::new(error.kind(), crate::tls::explain(tls, server));
+    }
+    if stream.sock.set_nonblocking(true).is_ok() {
+        let pending = stream
+            .conn
+            .read_tls(&mut stream.sock)
+            .ok()
+            .and_then(|_| stream.conn.process_new_packets().err());
+        let _ = stream.sock.set_nonblocking(false);
+        if let Some(tls) = pending {
+            return io::Error::new(error.kind(), crate::tls::explain(&tls, server));
+        }
+    }
+    error
 }
 
 fn new_socket(

@@ -395,5 +395,15 @@ fn write_all(
             Err(e) => return Err(WriteFailure::Io(e)),
         }
     }
-    Ok(())
+    loop {
+        match transport.flush() {
+            Ok(()) => return Ok(()),
+            Err(e) if is_retry(&e) => {
+                if shared.past_deadline() {
+                    return Err(WriteFailure::Stopped);
+                }
+            }
+            Err(e) => return Err(WriteFailure::Io(e)),
+        }
+    }
 }
