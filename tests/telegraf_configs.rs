@@ -143,3 +143,38 @@ fn configs_match_their_telemit_command() {
         "one config per format and transport, TLS, the pipeline, the Binance example"
     );
 }
+
+/// The systemd unit in examples/ runs a command that telemit accepts, and keeps the sandbox
+/// settings the README promises.
+#[test]
+fn systemd_unit_runs_a_valid_command() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/telemit-ws.service");
+    let text = std::fs::read_to_string(path).unwrap();
+    let joined = text.replace("\\\n", " ");
+    let exec = joined
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("an ExecStart line");
+    let mut args = exec.split_whitespace();
+    assert_eq!(args.next(), Some("/usr/local/bin/telemit"));
+    let args: Vec<&str> = args.collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(&args)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{exec}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for setting in [
+        "Restart=always",
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "KillSignal=SIGTERM",
+    ] {
+        assert!(text.lines().any(|l| l == setting), "missing {setting}");
+    }
+}
