@@ -3,7 +3,7 @@
 //! limits, and the same parsers' rules. `telemit listen`, `telemit demo` and the tests use it to
 //! check a pipeline without Telegraf.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{TcpListener, UdpSocket};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixDatagram, UnixListener};
@@ -41,6 +41,8 @@ pub struct ListenOptions {
     pub socket_buffer: Option<usize>,
     /// Certificate, key and client CAs for `tls://` (required there, unused elsewhere).
     pub tls: Option<TlsServerOptions>,
+    /// Stream connections arrive gzip-compressed (Telegraf's `content_encoding = "gzip"`).
+    pub gzip: bool,
 }
 
 impl Default for ListenOptions {
@@ -52,6 +54,7 @@ impl Default for ListenOptions {
             read_buffer_size: DEFAULT_READ_BUFFER,
             socket_buffer: None,
             tls: None,
+            gzip: false,
         }
     }
 }
@@ -423,6 +426,9 @@ fn read_stream(
     }
     let mut pending: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
+    let mut gunzip = options
+        .gzip
+        .then(|| flate2::write::MultiGzDecoder::new(Vec::new()));
     loop {
         if stop.load(Ordering::SeqCst) {
             return;
@@ -435,7 +441,22 @@ fn read_stream(
                 return;
             }
             Ok(n) => {
-                pending.extend_from_slice(&chunk[..n]);
+                match &mut gunzip {
+                    None => pending.extend_from_slice(&chunk[..n]),
+                    Some(decoder) => {
+                        let decoded = decoder
+                            .write_all(&chunk[..n])
+                            .and_then(|()| decoder.flush());
+                        if let Err(e) = decoded {
+                            sink(Received::Rejected {
+                                text: String::new(),
+                                error: format!("gzip: {e}: connection closed"),
+                            });
+                            return;
+                        }
+                        pending.append(decoder.get_mut());
+                    }
+                }
                 let mut start = 0;
                 while let Some(offset) = pending[start..].iter().position(|&b| b == b'\n') {
                     let line = &pending[start..start + offset];

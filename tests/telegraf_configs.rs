@@ -98,6 +98,11 @@ fn configs_match_their_telemit_command() {
             }
             _ => {}
         }
+        assert_eq!(
+            listener.get("content_encoding").and_then(|v| v.as_str()),
+            args.iter().any(|a| a == "--gzip").then_some("gzip"),
+            "{name}: content_encoding matches --gzip"
+        );
         let buffer = listener
             .get("read_buffer_size")
             .and_then(|v| v.as_str())
@@ -139,8 +144,8 @@ fn configs_match_their_telemit_command() {
         checked += 1;
     }
     assert_eq!(
-        checked, 15,
-        "one config per format and transport, TLS, the pipeline, the Binance example"
+        checked, 16,
+        "one config per format and transport, TLS, gzip, the pipeline, the Binance example"
     );
 }
 

@@ -47,6 +47,10 @@ pub struct ListenArgs {
     #[arg(long, value_name = "BYTES")]
     pub read_buffer_size: Option<usize>,
 
+    /// Stream connections arrive compressed (Telegraf's content_encoding; senders use --gzip)
+    #[arg(long, value_enum, default_value = "identity", value_name = "ENCODING")]
+    pub content_encoding: ContentEncoding,
+
     /// For tls://: PEM certificate to present (Telegraf's tls_cert)
     #[arg(long, value_name = "FILE", requires = "tls_key", help_heading = "TLS")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -71,6 +75,14 @@ pub struct ListenArgs {
     /// JSON key holding the time (json_time_key)
     #[arg(long, default_value = "time", value_name = "KEY")]
     pub json_time_key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ContentEncoding {
+    /// As sent
+    Identity,
+    /// gzip streams, one per connection
+    Gzip,
 }
 
 /// What a listener has seen, shared with its threads.
@@ -126,6 +138,7 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
             }),
             _ => None,
         },
+        gzip: args.content_encoding == ContentEncoding::Gzip,
     };
     let listener = Listener::bind(&args.on, options)
         .map_err(|e| format!("cannot listen on {}: {e}", args.on))?;

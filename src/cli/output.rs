@@ -158,6 +158,11 @@ pub struct OutputArgs {
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "Sender")]
     pub stats_interval: Option<Duration>,
 
+    /// Compress stream connections (unix, tcp, tls) with gzip; set content_encoding = "gzip"
+    /// in Telegraf's socket_listener
+    #[arg(long, help_heading = "Sender")]
+    pub gzip: bool,
+
     /// For tls://: PEM file of CA certificates to trust besides the bundled web roots
     #[arg(long, value_name = "FILE", help_heading = "TLS")]
     pub tls_ca: Option<std::path::PathBuf>,
@@ -239,6 +244,7 @@ impl OutputArgs {
             .flush_timeout(self.flush_timeout)
             .backoff(self.backoff_min, self.backoff_max)
             .send_buffer(self.send_buffer)
+            .gzip(self.gzip)
             .tls(TlsOptions {
                 ca_file: self.tls_ca.clone(),
                 cert_file: self.tls_cert.clone(),

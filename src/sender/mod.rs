@@ -162,6 +162,12 @@ pub enum ConfigError {
     /// A TLS setting cannot be used (a file, or settings that do not go together).
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// gzip was asked for on a transport that does not take it.
+    #[error("--gzip compresses stream connections (unix, tcp, tls); {endpoint} is not one")]
+    GzipNotStream {
+        /// The endpoint, as written.
+        endpoint: String,
+    },
     /// TLS settings were given for an endpoint that does not speak TLS.
     #[error("TLS settings are given but {endpoint} is not a TLS endpoint: use tls://host:port")]
     TlsNotUsed {
@@ -189,6 +195,7 @@ pub struct SenderBuilder {
     send_buffer: Option<usize>,
     measure_latency: bool,
     tls: TlsOptions,
+    gzip: bool,
     on_event: Option<EventHook>,
 }
 
@@ -246,6 +253,14 @@ impl SenderBuilder {
     /// bundled web roots, no client certificate).
     pub fn tls(mut self, options: TlsOptions) -> Self {
         self.tls = options;
+        self
+    }
+
+    /// Compress a stream connection with gzip; the receiver must expect it (Telegraf's
+    /// `content_encoding = "gzip"`). Readings the peer may not have taken when a connection
+    /// fails are still sent again, from the last flush point it passed.
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.gzip = on;
         self
     }
 
@@ -311,6 +326,16 @@ impl SenderBuilder {
             }
             _ => None,
         };
+        if self.gzip
+            && !matches!(
+                self.endpoint,
+                Endpoint::Unix(_) | Endpoint::Tcp { .. } | Endpoint::Tls { .. }
+            )
+        {
+            return Err(ConfigError::GzipNotStream {
+                endpoint: self.endpoint.to_string(),
+            });
+        }
         let shared = Arc::new(Shared {
             queue: Queue::new(self.queue_size, self.measure_latency),
             stats: Stats::default(),
@@ -325,6 +350,7 @@ impl SenderBuilder {
                 write_timeout: Duration::from_millis(200),
                 send_buffer: self.send_buffer,
                 tls,
+                gzip: self.gzip,
             },
             framing,
             limit,
@@ -408,6 +434,7 @@ impl Sender {
             send_buffer: None,
             measure_latency: false,
             tls: TlsOptions::default(),
+            gzip: false,
             on_event: None,
         }
     }

@@ -1,5 +1,6 @@
 //! Opening and writing the socket of each endpoint kind (blocking I/O on the writer thread).
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::unix::net::{UnixDatagram, UnixStream};
@@ -21,6 +22,8 @@ pub(crate) struct SocketOptions {
     pub send_buffer: Option<usize>,
     /// For `tls://`: the client configuration and the name the server must prove.
     pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    /// Compress stream connections with gzip, one gzip stream per connection.
+    pub gzip: bool,
 }
 
 type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
@@ -36,12 +39,22 @@ pub(crate) enum Transport {
     Unix(UnixStream),
     Tcp(TcpStream),
     Tls(Box<Tls>),
+    Gzip(Box<Gzip>),
     Udp(UdpSocket),
     Unixgram(UnixDatagram),
 }
 
 impl Transport {
     pub fn connect(endpoint: &Endpoint, options: &SocketOptions) -> io::Result<Transport> {
+        let transport = Transport::connect_plain(endpoint, options)?;
+        Ok(if options.gzip && !endpoint.is_datagram() {
+            Transport::Gzip(Box::new(Gzip::new(transport)))
+        } else {
+            transport
+        })
+    }
+
+    fn connect_plain(endpoint: &Endpoint, options: &SocketOptions) -> io::Result<Transport> {
         let transport = match endpoint {
             Endpoint::Stdout => Transport::Stdout(io::stdout()),
             Endpoint::Unix(path) => {
@@ -96,15 +109,18 @@ impl Transport {
                 .stream
                 .write(bytes)
                 .map_err(|e| tls_failure(&mut tls.stream, &tls.server, e)),
+            Transport::Gzip(gzip) => gzip.write(bytes),
             Transport::Udp(_) | Transport::Unixgram(_) => {
                 Err(io::Error::other("stream write on a datagram socket"))
             }
         }
     }
 
-    /// Pushes out what a stream transport still holds in user space (TLS records).
+    /// Pushes out what a stream transport still holds in user space (TLS records, compressed
+    /// data).
     pub fn flush(&mut self) -> io::Result<()> {
         match self {
+            Transport::Gzip(gzip) => gzip.flush(),
             Transport::Tls(tls) => tls
                 .stream
                 .flush()
@@ -131,13 +147,14 @@ impl Transport {
     }
 
     /// Bytes written but not yet taken by the peer, where the kernel tells.
-    pub fn unsent_bytes(&self) -> Option<usize> {
+    pub fn unsent_bytes(&mut self) -> Option<usize> {
         match self {
             Transport::Unix(stream) => outq::unsent_bytes(stream),
             Transport::Tcp(stream) => outq::unsent_bytes(stream),
             // Encrypted bytes outnumber the plaintext they carry, so treating the count as
             // plaintext errs on the side of sending again.
             Transport::Tls(tls) => outq::unsent_bytes(&tls.stream.sock),
+            Transport::Gzip(gzip) => gzip.unsent_plaintext(),
             _ => None,
         }
     }
@@ -178,6 +195,16 @@ impl Transport {
                     drain(&mut stream, deadline);
                 }
             }
+            Transport::Gzip(gzip) => {
+                let mut encoder = gzip.encoder;
+                // The trailer ends the gzip stream; then close the connection as usual.
+                if encoder.try_finish().is_ok() {
+                    encoder
+                        .finish()
+                        .map(|c| c.inner.close_gracefully(timeout))
+                        .ok();
+                }
+            }
             Transport::Tls(tls) => {
                 let mut stream = tls.stream;
                 stream.conn.send_close_notify();
@@ -193,6 +220,76 @@ impl Transport {
             }
             Transport::Udp(_) | Transport::Unixgram(_) => {}
         }
+    }
+}
+
+/// A stream connection compressed with gzip (Telegraf's `content_encoding = "gzip"`).
+///
+/// Every batch ends with a sync flush, so the receiver can decode it at once. Each flush is
+/// also a point where a count of compressed bytes matches a count of plaintext bytes exactly;
+/// from the kernel's count of compressed bytes not yet taken, the newest such point the peer
+/// has passed tells which readings to send again after a failure.
+pub(crate) struct Gzip {
+    encoder: flate2::write::GzEncoder<Counted>,
+    plaintext: u64,
+    /// (compressed, plaintext) byte counts at each flush the peer may not have passed yet.
+    flushes: VecDeque<(u64, u64)>,
+}
+
+/// A transport that counts the bytes written to it.
+struct Counted {
+    inner: Transport,
+    written: u64,
+}
+
+impl Write for Counted {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(bytes)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl Gzip {
+    fn new(inner: Transport) -> Gzip {
+        let counted = Counted { inner, written: 0 };
+        Gzip {
+            encoder: flate2::write::GzEncoder::new(counted, flate2::Compression::fast()),
+            plaintext: 0,
+            flushes: VecDeque::from([(0, 0)]),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        // The encoder writes out what it holds before it takes new input, so an error means
+        // none of `bytes` was taken and the same call can be retried.
+        let n = self.encoder.write(bytes)?;
+        self.plaintext += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.encoder.flush()?;
+        self.flushes
+            .push_back((self.encoder.get_ref().written, self.plaintext));
+        Ok(())
+    }
+
+    /// Plaintext bytes the peer may not have taken: everything after the newest flush point
+    /// within what the kernel says the peer took.
+    fn unsent_plaintext(&mut self) -> Option<usize> {
+        let counted = self.encoder.get_mut();
+        let unsent = counted.inner.unsent_bytes()? as u64;
+        let taken = counted.written.saturating_sub(unsent);
+        while self.flushes.len() > 1 && self.flushes[1].0 <= taken {
+            self.flushes.pop_front();
+        }
+        let (_, safe) = self.flushes.front().copied().unwrap_or((0, 0));
+        usize::try_from(self.plaintext - safe).ok()
     }
 }
 

@@ -349,6 +349,14 @@ impl Receiver {
             format,
             ..Default::default()
         };
+        Receiver::start_with(endpoint, options, keep)
+    }
+
+    pub fn start_with(
+        endpoint: &telemit::Endpoint,
+        options: telemit::listen::ListenOptions,
+        keep: bool,
+    ) -> Receiver {
         let mut receiver = Receiver {
             endpoint: endpoint.clone(),
             seen: Default::default(),
