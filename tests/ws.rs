@@ -34,7 +34,7 @@ enum Then {
     /// Send these messages, then go silent: no reads (so no pongs), no writes.
     Silent(std::ops::Range<usize>),
     /// Send an acknowledgement, a binary frame that is not UTF-8, a kline with a bad price, and
-    /// a 2 MiB message (over the client's limit).
+    /// a 100 MB message (far over the client's limit).
     Hostile,
 }
 
@@ -85,7 +85,7 @@ fn replay_server(messages: Vec<String>, plan: Vec<Then>) -> (u16, Arc<AtomicUsiz
                             Message::Text(r#"{"result":null,"id":1}"#.into()),
                             Message::Binary(vec![0xff, 0xfe, 0x00].into()),
                             Message::Text(bad_price.into()),
-                            Message::Text("x".repeat(2 << 20).into()),
+                            Message::Text("x".repeat(100_000_000).into()),
                         ];
                         for message in hostile {
                             let _ = ws.send(message).await;
@@ -194,11 +194,22 @@ fn run_ws(
     duration: &str,
     expected_count: usize,
 ) -> (Vec<Reading>, String) {
+    let (readings, stderr, _) = run_ws_measured(port, extra, duration, expected_count);
+    (readings, stderr)
+}
+
+/// [`run_ws`], with the peak resident memory of the `telemit ws` process in bytes.
+fn run_ws_measured(
+    port: u16,
+    extra: &[&str],
+    duration: &str,
+    expected_count: usize,
+) -> (Vec<Reading>, String, u64) {
     let dir = tempfile::tempdir().unwrap();
     let endpoint = Endpoint::Unix(dir.path().join("telegraf.sock"));
     let receiver = Receiver::start(&endpoint, Format::Influx, true);
     let map = mapping_file(dir.path());
-    let out = Command::new(env!("CARGO_BIN_EXE_telemit"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
         .args([
             "ws",
             &format!("ws://127.0.0.1:{port}/ws/bnbusdt@kline_1m"),
@@ -213,10 +224,19 @@ fn run_ws(
         .args(["--backoff-min", "50ms", "--backoff-max", "200ms"])
         .args(extra)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let mut pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut pipe, &mut text).unwrap();
+        text
+    });
+    let (code, peak) = support::wait_with_peak_rss(child);
+    let stderr = reader.join().unwrap();
+    assert_eq!(code, 0, "{stderr}");
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while receiver.seen.lock().unwrap().kept.len() < expected_count
         && std::time::Instant::now() < deadline
@@ -225,7 +245,7 @@ fn run_ws(
     }
     let seen = receiver.seen.lock().unwrap();
     assert!(seen.rejected.is_empty(), "{:?}", seen.rejected);
-    (seen.kept.clone(), stderr)
+    (seen.kept.clone(), stderr, peak)
 }
 
 fn assert_same(got: &[Reading], want: &[Reading]) {
@@ -303,11 +323,16 @@ fn hostile_messages_are_counted_not_fatal() {
     let want = expected(&messages[..50]);
     let plan = vec![Then::Hostile, Then::Stay(0..50)];
     let (port, subscriptions) = replay_server(messages.clone(), plan);
-    let (got, stderr) = run_ws(port, &[], "3s", want.len());
+    let (got, stderr, peak) = run_ws_measured(port, &[], "3s", want.len());
     assert_eq!(
         subscriptions.load(Ordering::SeqCst),
         2,
         "the oversize message ends the first connection"
+    );
+    let mib = peak as f64 / (1024.0 * 1024.0);
+    assert!(
+        mib < 40.0,
+        "a 100 MB message must be refused from its header, not buffered: peak RSS {mib:.1} MiB"
     );
     assert_same(&got, &want);
     assert!(
