@@ -116,6 +116,7 @@ impl Writer {
         let mut batch = Pending::default();
         let mut resend = Pending::default();
         let mut linger = None;
+        let mut delivered_last = true;
         loop {
             let open = self.link.shared.queue.take(&mut batch, linger);
             linger = (!batch.is_empty()).then_some(LINGER);
@@ -128,6 +129,7 @@ impl Writer {
                 if let (Ok(()), Some(latency)) = (&delivered, &self.link.shared.latency) {
                     latency.record(batch.enqueued.iter().copied(), Instant::now());
                 }
+                delivered_last = delivered.is_ok();
                 if delivered.is_err() {
                     let dropped = batch.len() as u64 + self.link.shared.queue.discard() as u64;
                     self.link
@@ -141,6 +143,10 @@ impl Writer {
                 }
             }
             if !open {
+                // Delivered to the end: an outage still open is over.
+                if delivered_last && matches!(self.link.state, Connection::Ready { .. }) {
+                    self.link.delivered();
+                }
                 break;
             }
         }
@@ -176,9 +182,19 @@ impl Writer {
                     resend.clear();
                     // A write into the buffer of a peer that is going away succeeds too: the
                     // outage is over only once the peer takes data.
-                    if let Connection::Ready { bytes: total, .. } = &mut self.link.state {
+                    // A receiver that accepts and at once closes every connection takes the
+                    // first write too (its kernel does): an outage ends only on a connection
+                    // that has also lived long enough to count as stable.
+                    if let Connection::Ready {
+                        bytes: total,
+                        since,
+                        ..
+                    } = &mut self.link.state
+                    {
                         *total += bytes;
-                        if unsent.is_none_or(|unsent| (unsent as u64) < *total) {
+                        if unsent.is_none_or(|unsent| (unsent as u64) < *total)
+                            && since.elapsed() >= STABLE_CONNECTION
+                        {
                             self.link.delivered();
                         }
                     }
