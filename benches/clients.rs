@@ -4,7 +4,7 @@
 //! present). Prints readings/s and the ratio to raw for Unix stream, TCP and UDP.
 //!
 //! `cargo bench --bench clients` (TELEMIT_BENCH_READINGS sets the count, default 1 000 000;
-//! the Python script sends a fifth of it).
+//! the Python script sends a fifth of it). Each figure is the best of 3 interleaved runs.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -80,7 +80,10 @@ impl Discard {
         let stop = Arc::new(AtomicBool::new(false));
         let address = match transport {
             Transport::Unix => {
-                let path = dir.join(format!("{name}.sock"));
+                static SOCKETS: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
+                let n = SOCKETS.fetch_add(1, Ordering::Relaxed);
+                let path = dir.join(format!("{name}-{n}.sock"));
                 let listener = UnixListener::bind(&path).unwrap();
                 let stop = stop.clone();
                 std::thread::spawn(move || {
@@ -280,22 +283,33 @@ fn main() {
         "{:<10} {:<26} {:>14} {:>9} {:>12}",
         "transport", "client", "readings/s", "of raw", "telemit is"
     );
+    // This machine is noisy: each contender runs RUNS times, interleaved, and keeps its best.
+    const RUNS: usize = 3;
     for transport in [Transport::Unix, Transport::Tcp, Transport::Udp] {
-        let raw = raw(transport, &formatted, count, &dir);
-        let ours = telemit(transport, &readings, &dir);
+        let mut best = [0f64; 4];
+        for _ in 0..RUNS {
+            let rates = [
+                raw(transport, &formatted, count, &dir),
+                telemit(transport, &readings, &dir),
+                telegraf_crate(transport, count, &dir),
+                if with_python {
+                    python(transport, python_count, &dir)
+                } else {
+                    0.0
+                },
+            ];
+            for (best, rate) in best.iter_mut().zip(rates) {
+                *best = best.max(rate);
+            }
+        }
+        let [raw, ours, telegraf, python] = best;
         let mut rows = vec![
             ("raw write".to_owned(), raw),
             ("telemit sender".to_owned(), ours),
-            (
-                "telegraf crate".to_owned(),
-                telegraf_crate(transport, count, &dir),
-            ),
+            ("telegraf crate".to_owned(), telegraf),
         ];
         if with_python {
-            rows.push((
-                "python f-string + send".to_owned(),
-                python(transport, python_count, &dir),
-            ));
+            rows.push(("python f-string + send".to_owned(), python));
         }
         for (client, rate) in rows {
             println!(

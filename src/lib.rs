@@ -6,8 +6,11 @@
 //! - [`input`]: parsers for readings arriving as text (line protocol, JSON objects).
 //! - [`endpoint`]: where readings go: [`Endpoint`] parsed from `unix:///…`, `tcp://…`, ….
 //! - [`batch`]: packing encoded readings into datagrams (pure).
-//! - [`sender`]: the [`Sender`]: queue, batching writer thread, reconnection, drop policies.
-//! - [`stats`]: counters of what a sender did.
+//! - [`sender`]: the [`Sender`]: queue, batching writer thread, reconnection, drop policies,
+//!   TLS and gzip.
+//! - [`tls`]: TLS settings shared by the sender, the listener and the WebSocket input.
+//! - [`stats`]: counters of what a sender did; [`latency`]: how long readings wait.
+//! - [`usage`]: CPU time and peak memory of the process, for reports.
 //! - [`mapping`]: rules that turn JSON messages (WebSocket events) into readings.
 //! - [`ws`]: a WebSocket stream, mapped to readings, kept alive and reconnected.
 //! - [`listen`]: a receiver with Telegraf's `socket_listener` behaviour, to check a pipeline.
