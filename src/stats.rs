@@ -17,15 +17,19 @@ pub enum DropReason {
     /// It was still queued or failing to send when the flush timeout at shutdown ran out, or
     /// the output (standard output) failed for good.
     SendError,
+    /// A spool record found cut short or damaged when the spool was opened (a crash in the
+    /// middle of writing it).
+    SpoolDamaged,
 }
 
 impl DropReason {
     /// All reasons, in the order reports list them.
-    pub const ALL: [DropReason; 4] = [
+    pub const ALL: [DropReason; 5] = [
         DropReason::QueueFull,
         DropReason::Unrepresentable,
         DropReason::Oversize,
         DropReason::SendError,
+        DropReason::SpoolDamaged,
     ];
 
     /// The name used in reports and in the `telemit` stats reading (`dropped_<name>`).
@@ -35,6 +39,7 @@ impl DropReason {
             DropReason::Unrepresentable => "unrepresentable",
             DropReason::Oversize => "oversize",
             DropReason::SendError => "send_error",
+            DropReason::SpoolDamaged => "spool_damaged",
         }
     }
 }
@@ -44,7 +49,8 @@ impl DropReason {
 pub struct Stats {
     readings_in: AtomicU64,
     written: AtomicU64,
-    dropped: [AtomicU64; 4],
+    dropped: [AtomicU64; 5],
+    spooled: AtomicU64,
     bytes: AtomicU64,
     batches: AtomicU64,
     reconnects: AtomicU64,
@@ -65,6 +71,10 @@ impl Stats {
         self.batches.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn add_spooled(&self, readings: u64) {
+        self.spooled.fetch_add(readings, Ordering::Relaxed);
+    }
+
     pub(crate) fn add_reconnect(&self) {
         self.reconnects.fetch_add(1, Ordering::Relaxed);
     }
@@ -76,6 +86,8 @@ impl Stats {
             readings_in: load(&self.readings_in),
             written: load(&self.written),
             dropped: std::array::from_fn(|i| load(&self.dropped[i])),
+            spooled: load(&self.spooled),
+            spool_depth: 0,
             bytes: load(&self.bytes),
             batches: load(&self.batches),
             reconnects: load(&self.reconnects),
@@ -92,7 +104,12 @@ pub struct StatsSnapshot {
     /// Readings written to the socket (for datagrams: handed to the kernel).
     pub written: u64,
     /// Readings not delivered, by [`DropReason`] (index with `reason as usize`).
-    pub dropped: [u64; 4],
+    pub dropped: [u64; 5],
+    /// Readings written to the disk spool because the queue was full or the spool in use.
+    pub spooled: u64,
+    /// Readings in the spool now, from this run or earlier ones (filled in by
+    /// [`Sender::stats`](crate::Sender::stats)).
+    pub spool_depth: u64,
     /// Bytes written.
     pub bytes: u64,
     /// Writes (stream) or datagrams sent.
@@ -123,7 +140,9 @@ impl StatsSnapshot {
             .field("bytes", self.bytes)
             .field("batches", self.batches)
             .field("reconnects", self.reconnects)
-            .field("queue_depth", self.queue_depth);
+            .field("queue_depth", self.queue_depth)
+            .field("spooled", self.spooled)
+            .field("spool_depth", self.spool_depth);
         for reason in DropReason::ALL {
             builder = builder.field(format!("dropped_{}", reason.as_str()), self.dropped(reason));
         }
@@ -150,6 +169,12 @@ impl StatsSnapshot {
         }
         if self.reconnects > 0 {
             text.push_str(&format!(", {} reconnects", self.reconnects));
+        }
+        if self.spooled > 0 || self.spool_depth > 0 {
+            text.push_str(&format!(
+                ", {} spooled, {} left in the spool",
+                self.spooled, self.spool_depth
+            ));
         }
         text
     }

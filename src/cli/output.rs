@@ -158,6 +158,16 @@ pub struct OutputArgs {
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "Sender")]
     pub stats_interval: Option<Duration>,
 
+    /// Keep readings in an append-only spool in this directory when the queue is full (Telegraf
+    /// away or slow), and send them in order once it takes them again; a restart sends what an
+    /// earlier run left. One telemit per directory
+    #[arg(long, value_name = "DIR", help_heading = "Sender")]
+    pub spool: Option<std::path::PathBuf>,
+
+    /// Largest size of the spool on disk; when it is full, --on-full applies
+    #[arg(long, default_value = "1GiB", value_parser = super::parse_size, value_name = "SIZE", help_heading = "Sender")]
+    pub spool_max: u64,
+
     /// Compress stream connections (unix, tcp, tls) with gzip; set content_encoding = "gzip"
     /// in Telegraf's socket_listener
     #[arg(long, help_heading = "Sender")]
@@ -224,9 +234,29 @@ impl OutputArgs {
     }
 
     pub fn sender(&self, on_full_default: OnFull) -> Result<Sender, String> {
-        self.sender_builder(on_full_default)
+        let sender = self
+            .sender_builder(on_full_default)
             .start()
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        let recovered = sender
+            .spool_recovered()
+            .filter(|r| r.records > 0 || r.damaged > 0);
+        if let (Some(dir), Some(recovered)) = (&self.spool, recovered) {
+            eprintln!(
+                "telemit: spool {}: {} readings from an earlier run to send first{}",
+                dir.display(),
+                recovered.records,
+                if recovered.damaged > 0 {
+                    format!(
+                        "; {} damaged record dropped (a write cut short by a crash)",
+                        recovered.damaged
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        Ok(sender)
     }
 
     /// The sender these options describe, to adjust before it starts.
@@ -236,7 +266,12 @@ impl OutputArgs {
             OnFullArg::Block => on_full_default,
             other => other.into(),
         };
-        Sender::builder(self.to.clone(), self.encoder())
+        let builder = Sender::builder(self.to.clone(), self.encoder());
+        let builder = match &self.spool {
+            Some(dir) => builder.spool(dir.clone(), self.spool_max),
+            None => builder,
+        };
+        builder
             .queue_size(self.queue_size)
             .on_full(on_full)
             .reopen_after(self.reopen_after)

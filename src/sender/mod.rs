@@ -13,10 +13,12 @@ mod backoff;
 mod outq;
 mod queue;
 mod retained;
+mod spool;
 mod transport;
 mod writer;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,8 @@ use crate::reading::Reading;
 use crate::stats::{DropReason, Stats, StatsSnapshot};
 use crate::tls::{TlsError, TlsOptions};
 use queue::{Pushed, Queue};
+pub use spool::Recovered;
+use spool::Spool;
 use transport::SocketOptions;
 
 /// Telegraf reads at most 64 KiB per line on stream sockets (more closes the connection) and
@@ -84,6 +88,19 @@ pub enum Event {
         /// Readings dropped.
         dropped: u64,
     },
+    /// The flush timeout ran out at shutdown with readings in the spool: the next run sends
+    /// them.
+    LeftInSpool {
+        /// Where.
+        endpoint: String,
+        /// Readings waiting in the spool.
+        readings: u64,
+    },
+    /// The spool could not be read or updated.
+    SpoolError {
+        /// What the system said.
+        error: String,
+    },
 }
 
 impl std::fmt::Display for Event {
@@ -113,6 +130,11 @@ impl std::fmt::Display for Event {
                 f,
                 "flush timeout: {dropped} readings could not be delivered to {endpoint}"
             ),
+            Event::LeftInSpool { endpoint, readings } => write!(
+                f,
+                "flush timeout: {readings} readings not yet delivered to {endpoint} wait in the spool for the next run"
+            ),
+            Event::SpoolError { error } => write!(f, "spool: {error}; retrying"),
         }
     }
 }
@@ -140,6 +162,9 @@ pub enum SendError {
     /// The sender is shutting down.
     #[error("the sender is closed")]
     Closed,
+    /// The spool could not be written (a full disk, say): the reading is dropped.
+    #[error("cannot write to the spool: {0}")]
+    Spool(String),
 }
 
 /// Invalid sender settings.
@@ -168,6 +193,9 @@ pub enum ConfigError {
         /// The endpoint, as written.
         endpoint: String,
     },
+    /// The spool directory cannot be used.
+    #[error("spool: {0}")]
+    Spool(String),
     /// TLS settings were given for an endpoint that does not speak TLS.
     #[error("TLS settings are given but {endpoint} is not a TLS endpoint: use tls://host:port")]
     TlsNotUsed {
@@ -196,6 +224,7 @@ pub struct SenderBuilder {
     measure_latency: bool,
     tls: TlsOptions,
     gzip: bool,
+    spool: Option<(PathBuf, u64)>,
     on_event: Option<EventHook>,
 }
 
@@ -261,6 +290,15 @@ impl SenderBuilder {
     /// fails are still sent again, from the last flush point it passed.
     pub fn gzip(mut self, on: bool) -> Self {
         self.gzip = on;
+        self
+    }
+
+    /// Keep readings in an append-only spool in `dir`, of at most `max_bytes`, when the queue
+    /// is full (the receiver is away or slow) instead of blocking or dropping; they are sent,
+    /// in order, once the receiver takes them again, and a restart sends what an earlier run
+    /// left. When the spool is full too, the [`OnFull`] policy applies.
+    pub fn spool(mut self, dir: impl Into<PathBuf>, max_bytes: u64) -> Self {
+        self.spool = Some((dir.into(), max_bytes));
         self
     }
 
@@ -336,10 +374,23 @@ impl SenderBuilder {
                 endpoint: self.endpoint.to_string(),
             });
         }
+        let (spool, recovered) = match &self.spool {
+            Some((dir, max_bytes)) => {
+                let (spool, recovered) =
+                    Spool::open(dir, *max_bytes).map_err(|e| ConfigError::Spool(e.to_string()))?;
+                let shared = SpoolShared {
+                    spool: Mutex::new(spool),
+                    room: Condvar::new(),
+                };
+                (Some(shared), Some(recovered))
+            }
+            None => (None, None),
+        };
         let shared = Arc::new(Shared {
             queue: Queue::new(self.queue_size, self.measure_latency),
             stats: Stats::default(),
             latency: self.measure_latency.then(LatencyRecorder::new),
+            spool,
             stop_at: OnceLock::new(),
         });
         let writer = writer::Writer::new(
@@ -362,8 +413,14 @@ impl SenderBuilder {
             .name("telemit-writer".into())
             .spawn(move || writer.run())
             .map_err(|e| ConfigError::Thread(e.to_string()))?;
+        if let Some(recovered) = recovered {
+            shared
+                .stats
+                .add_dropped(DropReason::SpoolDamaged, recovered.damaged);
+        }
         Ok(Sender {
             shared,
+            recovered,
             thread: Mutex::new(Some(thread)),
             encoder: self.encoder,
             on_full: self.on_full,
@@ -379,8 +436,21 @@ pub(crate) struct Shared {
     pub queue: Queue,
     pub stats: Stats,
     pub latency: Option<LatencyRecorder>,
+    pub spool: Option<SpoolShared>,
     /// Set at shutdown: after this instant the writer gives up on what it has not delivered.
     pub stop_at: OnceLock<Instant>,
+}
+
+/// The spool, and where producers blocked on a full spool wait for room.
+pub(crate) struct SpoolShared {
+    pub spool: Mutex<Spool>,
+    pub room: Condvar,
+}
+
+impl SpoolShared {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Spool> {
+        self.spool.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Shared {
@@ -408,6 +478,7 @@ thread_local! {
 /// ```
 pub struct Sender {
     shared: Arc<Shared>,
+    recovered: Option<Recovered>,
     thread: Mutex<Option<JoinHandle<()>>>,
     encoder: Encoder,
     on_full: OnFull,
@@ -435,6 +506,7 @@ impl Sender {
             measure_latency: false,
             tls: TlsOptions::default(),
             gzip: false,
+            spool: None,
             on_event: None,
         }
     }
@@ -456,7 +528,12 @@ impl Sender {
                 stats.add_dropped(reason, 1);
                 return Err(error);
             }
-            let pushed = self.shared.queue.push(self.on_full, record);
+            let pushed = match &self.shared.spool {
+                None => self.shared.queue.push(self.on_full, record),
+                Some(spool) => self
+                    .push_or_spool(spool, record)
+                    .inspect_err(|_| stats.add_dropped(DropReason::SendError, 1))?,
+            };
             // One huge reading must not pin its size in every thread that sent it.
             record.shrink_to(TELEGRAF_MAX_LINE);
             Ok(pushed)
@@ -477,6 +554,56 @@ impl Sender {
                 Err(SendError::Closed)
             }
         }
+    }
+
+    /// With a spool: into the queue while the spool is empty and the queue has room, else to
+    /// the end of the spool, so that readings keep their order.
+    fn push_or_spool(&self, spool: &SpoolShared, record: &[u8]) -> Result<Pushed, SendError> {
+        let mut guard = spool.lock();
+        if guard.is_empty() {
+            match self.shared.queue.push(OnFull::DropNewest, record) {
+                Pushed::DroppedNewest => {}
+                other => return Ok(other),
+            }
+        }
+        let mut dropped_oldest = false;
+        loop {
+            if self.shared.queue.is_closed() {
+                return Ok(Pushed::Closed);
+            }
+            let appended = guard
+                .append(record)
+                .map_err(|e| SendError::Spool(e.to_string()))?;
+            if appended {
+                self.shared.stats.add_spooled(1);
+                self.shared.queue.wake();
+                return Ok(Pushed::Queued { dropped_oldest });
+            }
+            match self.on_full {
+                OnFull::DropNewest => return Ok(Pushed::DroppedNewest),
+                OnFull::DropOldest => {
+                    let dropped = guard
+                        .drop_oldest()
+                        .map_err(|e| SendError::Spool(e.to_string()))?;
+                    if !dropped {
+                        // Larger than the whole spool: nothing older to make room with.
+                        return Ok(Pushed::DroppedNewest);
+                    }
+                    if dropped_oldest {
+                        self.shared.stats.add_dropped(DropReason::QueueFull, 1);
+                    }
+                    dropped_oldest = true;
+                }
+                OnFull::Block => {
+                    guard = spool.room.wait(guard).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+        }
+    }
+
+    /// What the spool held when this sender opened it, if it has one.
+    pub fn spool_recovered(&self) -> Option<Recovered> {
+        self.recovered
     }
 
     /// Encodes one reading as the endpoint frames it into the empty `out`, within its limit.
@@ -509,6 +636,9 @@ impl Sender {
     pub fn stats(&self) -> StatsSnapshot {
         let mut snapshot = self.shared.stats.snapshot();
         snapshot.queue_depth = self.shared.queue.depth() as u64;
+        if let Some(spool) = &self.shared.spool {
+            snapshot.spool_depth = spool.lock().len();
+        }
         snapshot
     }
 
@@ -529,6 +659,11 @@ impl Sender {
     pub fn shutdown(&self) -> StatsSnapshot {
         let _ = self.shared.stop_at.set(Instant::now() + self.flush_timeout);
         self.shared.queue.close();
+        if let Some(spool) = &self.shared.spool {
+            // Producers waiting for room in a full spool give up: the sender is closed.
+            let _guard = spool.lock();
+            spool.room.notify_all();
+        }
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(thread) = thread {
             let _ = thread.join();

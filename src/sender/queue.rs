@@ -49,6 +49,23 @@ impl Pending {
         self.enqueued.clear();
     }
 
+    /// Grows to hold as much as `other` can: the buffers take turns, and producers should
+    /// not pay for growing the one a batch just left, so the writer does it, once per new
+    /// largest batch.
+    fn reserve_like(&mut self, other: &Pending) {
+        // Exactly: with amortised growth the two buffers would outgrow each other in turn.
+        self.bytes
+            .reserve_exact(other.bytes.capacity().saturating_sub(self.bytes.len()));
+        self.ends
+            .reserve_exact(other.ends.capacity().saturating_sub(self.ends.len()));
+        self.enqueued.reserve_exact(
+            other
+                .enqueued
+                .capacity()
+                .saturating_sub(self.enqueued.len()),
+        );
+    }
+
     /// The records in order.
     pub fn records(&self) -> impl Iterator<Item = &[u8]> {
         let mut from = self.start;
@@ -210,10 +227,37 @@ impl Queue {
         }
         state.writer = WriterState::Busy;
         std::mem::swap(batch, &mut state.pending);
+        state.pending.reserve_like(batch);
         if state.producers_waiting > 0 {
             self.not_full.notify_all();
         }
         !(state.closed && batch.is_empty())
+    }
+
+    /// Swaps whatever is queued into `batch` without waiting; false once the queue is closed
+    /// and was empty.
+    pub fn take_now(&self, batch: &mut Pending) -> bool {
+        batch.clear();
+        let mut state = self.lock();
+        std::mem::swap(batch, &mut state.pending);
+        state.pending.reserve_like(batch);
+        if state.producers_waiting > 0 {
+            self.not_full.notify_all();
+        }
+        !(state.closed && batch.is_empty())
+    }
+
+    /// Wakes the writer if it sleeps: there is work for it outside the queue (the spool).
+    pub fn wake(&self) {
+        let mut state = self.lock();
+        if state.writer != WriterState::Busy {
+            state.writer = WriterState::Busy;
+            self.not_empty.notify_one();
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
     }
 
     /// Readings waiting.
@@ -226,15 +270,6 @@ impl Queue {
         self.lock().closed = true;
         self.not_empty.notify_all();
         self.not_full.notify_all();
-    }
-
-    /// Takes and discards what is queued, returning how many readings that was.
-    pub fn discard(&self) -> usize {
-        let mut state = self.lock();
-        let count = state.pending.len();
-        state.pending.clear();
-        self.not_full.notify_all();
-        count
     }
 }
 

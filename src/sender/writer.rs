@@ -19,6 +19,8 @@ const GRACEFUL_CLOSE: Duration = Duration::from_secs(2);
 /// How long the writer waits after a write for more readings to gather (see `Queue::take`):
 /// short against the latency it adds, long against one reading's encoding.
 const LINGER: Duration = Duration::from_micros(100);
+/// How much of the spool is read and written at once.
+const SPOOL_BATCH: usize = 256 * 1024;
 /// The longest the writer sleeps at once, so that it notices shutdown.
 const TICK: Duration = Duration::from_millis(50);
 
@@ -118,29 +120,31 @@ impl Writer {
         let mut linger = None;
         let mut delivered_last = true;
         loop {
-            let open = self.link.shared.queue.take(&mut batch, linger);
+            // Queued readings are older than spooled ones: the queue goes first.
+            let spooled = self.spool_waiting();
+            let open = if spooled {
+                self.link.shared.queue.take_now(&mut batch)
+            } else {
+                self.link.shared.queue.take(&mut batch, linger)
+            };
             linger = (!batch.is_empty()).then_some(LINGER);
             if !batch.is_empty() {
-                let delivered = if self.link.endpoint.is_datagram() {
-                    self.deliver_datagrams(&batch)
-                } else {
-                    self.deliver_stream(&batch, &mut resend)
-                };
+                let delivered = self.deliver(&batch, &mut resend);
                 if let (Ok(()), Some(latency)) = (&delivered, &self.link.shared.latency) {
                     latency.record(batch.enqueued.iter().copied(), Instant::now());
                 }
                 delivered_last = delivered.is_ok();
                 if delivered.is_err() {
-                    let dropped = batch.len() as u64 + self.link.shared.queue.discard() as u64;
-                    self.link
-                        .shared
-                        .stats
-                        .add_dropped(DropReason::SendError, dropped);
-                    self.link.emit(Event::GaveUp {
-                        endpoint: self.link.endpoint_text.clone(),
-                        dropped,
-                    });
+                    self.give_up(&batch);
                 }
+            } else if spooled {
+                if self.deliver_spooled(&mut batch, &mut resend).is_err() {
+                    // Past the flush deadline: the rest stays in the spool for the next run.
+                    self.give_up(&Pending::default());
+                    break;
+                }
+                delivered_last = true;
+                continue;
             }
             if !open {
                 // Delivered to the end: an outage still open is over.
@@ -155,6 +159,92 @@ impl Writer {
             Connection::disconnected_at(Instant::now()),
         ) {
             transport.close_gracefully(GRACEFUL_CLOSE);
+        }
+    }
+
+    fn deliver(&mut self, batch: &Pending, resend: &mut Pending) -> Result<(), Stopped> {
+        if self.link.endpoint.is_datagram() {
+            self.deliver_datagrams(batch)
+        } else {
+            self.deliver_stream(batch, resend)
+        }
+    }
+
+    fn spool_waiting(&self) -> bool {
+        (self.link.shared.spool.as_ref()).is_some_and(|spool| !spool.lock().is_empty())
+    }
+
+    /// Delivers the oldest spooled readings, then marks them done in the spool.
+    fn deliver_spooled(
+        &mut self,
+        batch: &mut Pending,
+        resend: &mut Pending,
+    ) -> Result<(), Stopped> {
+        let shared = self.link.shared.clone();
+        let Some(spool) = &shared.spool else {
+            return Ok(());
+        };
+        let peeked = spool.lock().peek(SPOOL_BATCH, batch);
+        let position = match peeked {
+            Ok(position) => position,
+            Err(error) => {
+                self.link.emit(Event::SpoolError {
+                    error: error.to_string(),
+                });
+                std::thread::sleep(Duration::from_secs(1));
+                return if shared.past_deadline() {
+                    Err(Stopped)
+                } else {
+                    Ok(())
+                };
+            }
+        };
+        self.deliver(batch, resend)?;
+        let consumed = spool.lock().consume(position, batch.len() as u64);
+        if let Err(error) = consumed {
+            self.link.emit(Event::SpoolError {
+                error: error.to_string(),
+            });
+        }
+        spool.room.notify_all();
+        Ok(())
+    }
+
+    /// The flush deadline passed with `batch` and the queue undelivered: into the spool if
+    /// there is one (the next run sends them), else dropped and counted.
+    fn give_up(&mut self, batch: &Pending) {
+        let shared = self.link.shared.clone();
+        let mut rest = Pending::default();
+        shared.queue.take_now(&mut rest);
+        let mut dropped = 0u64;
+        let mut kept = 0u64;
+        match &shared.spool {
+            Some(spool) => {
+                let mut spool = spool.lock();
+                for record in batch.records().chain(rest.records()) {
+                    match spool.append(record) {
+                        Ok(true) => kept += 1,
+                        _ => dropped += 1,
+                    }
+                }
+                shared.stats.add_spooled(kept);
+                let waiting = spool.len();
+                drop(spool);
+                if waiting > 0 {
+                    self.link.emit(Event::LeftInSpool {
+                        endpoint: self.link.endpoint_text.clone(),
+                        readings: waiting,
+                    });
+                }
+            }
+            None => dropped = (batch.len() + rest.len()) as u64,
+        }
+        if dropped > 0 {
+            shared.stats.add_dropped(DropReason::SendError, dropped);
+            self.link.emit(Event::GaveUp {
+                endpoint: self.link.endpoint_text.clone(),
+                dropped,
+            });
         }
     }
 
