@@ -85,29 +85,13 @@ impl Discard {
                 let n = SOCKETS.fetch_add(1, Ordering::Relaxed);
                 let path = dir.join(format!("{name}-{n}.sock"));
                 let listener = UnixListener::bind(&path).unwrap();
-                let stop = stop.clone();
-                std::thread::spawn(move || {
-                    for stream in listener.incoming().flatten() {
-                        if stop.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        std::thread::spawn(move || drain(stream));
-                    }
-                });
+                accept_and_drain(move || listener.accept().map(|(s, _)| s), stop.clone());
                 path.display().to_string()
             }
             Transport::Tcp => {
                 let listener = TcpListener::bind("127.0.0.1:0").unwrap();
                 let address = listener.local_addr().unwrap().to_string();
-                let stop = stop.clone();
-                std::thread::spawn(move || {
-                    for stream in listener.incoming().flatten() {
-                        if stop.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        std::thread::spawn(move || drain(stream));
-                    }
-                });
+                accept_and_drain(move || listener.accept().map(|(s, _)| s), stop.clone());
                 address
             }
             Transport::Udp => {
@@ -147,6 +131,21 @@ impl Drop for Discard {
             let _ = TcpStream::connect(&self.address);
         }
     }
+}
+
+/// Accepts connections until `stop`, each drained on a thread of its own.
+fn accept_and_drain<S: Read + Send + 'static>(
+    mut accept: impl FnMut() -> std::io::Result<S> + Send + 'static,
+    stop: Arc<AtomicBool>,
+) {
+    std::thread::spawn(move || {
+        while let Ok(stream) = accept() {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::spawn(move || drain(stream));
+        }
+    });
 }
 
 fn drain(mut stream: impl Read) {

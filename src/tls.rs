@@ -67,13 +67,7 @@ impl TlsOptions {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(path) = &self.ca_file {
-            for certificate in read_certificates(path, "CA file")? {
-                roots.add(certificate).map_err(|e| TlsError::File {
-                    what: "CA file",
-                    path: path.clone(),
-                    reason: format!("not a usable CA certificate: {e}"),
-                })?;
-            }
+            add_authorities(&mut roots, path, "CA file")?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider)
@@ -119,6 +113,22 @@ impl TlsOptions {
         ServerName::try_from(name.to_owned())
             .map_err(|_| TlsError::Settings(format!("{name:?} is not a valid TLS server name")))
     }
+}
+
+/// Adds every certificate in the PEM file at `path` to `roots` as a trusted authority.
+fn add_authorities(
+    roots: &mut rustls::RootCertStore,
+    path: &Path,
+    what: &'static str,
+) -> Result<(), TlsError> {
+    for certificate in read_certificates(path, what)? {
+        roots.add(certificate).map_err(|e| TlsError::File {
+            what,
+            path: path.to_owned(),
+            reason: format!("not a usable CA certificate: {e}"),
+        })?;
+    }
+    Ok(())
 }
 
 fn read_certificates(
@@ -212,13 +222,7 @@ impl TlsServerOptions {
             None => builder.with_no_client_auth(),
             Some(path) => {
                 let mut roots = rustls::RootCertStore::empty();
-                for certificate in read_certificates(path, "client CA file")? {
-                    roots.add(certificate).map_err(|e| TlsError::File {
-                        what: "client CA file",
-                        path: path.clone(),
-                        reason: format!("not a usable CA certificate: {e}"),
-                    })?;
-                }
+                add_authorities(&mut roots, path, "client CA file")?;
                 let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                     Arc::new(roots),
                     provider,

@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{BufWriter, Read, Write};
 use std::os::unix::net::UnixListener;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use telemit::{Encoder, Endpoint, Format, Precision, Reading, Sender, Timestamp};
 
@@ -149,13 +149,7 @@ fn pipe_keeps_peak_memory_under_20_mib_over_10_million_readings() {
     let _alone = ONE_LOAD_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let endpoint = discarding_receiver(dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
-        .args(["pipe", "--quiet", "--to", &endpoint.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = support::spawn_pipe(&endpoint);
     let stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || {
         let mut stdin = BufWriter::with_capacity(1 << 16, stdin);

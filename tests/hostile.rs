@@ -4,7 +4,7 @@
 mod support;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use support::{Receiver, numbered};
@@ -177,13 +177,7 @@ fn a_100_megabyte_stdin_line_is_skipped_with_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let endpoint = Endpoint::Unix(dir.path().join("telegraf.sock"));
     let receiver = Receiver::start(&endpoint, Format::Influx, false);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
-        .args(["pipe", "--quiet", "--to", &endpoint.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = support::spawn_pipe(&endpoint);
     let mut stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || {
         stdin.write_all(b"ok seq=0u\nbig,a=b v=\"").unwrap();

@@ -140,6 +140,33 @@ fn trusting(ca: &Authority) -> TlsOptions {
     }
 }
 
+/// A receiver that requires client certificates from the CA "clients", and client settings
+/// with a certificate from the CA `client_signer`.
+fn mutual(dir: &Path, client_signer: &str) -> (Receiver, TlsOptions) {
+    let ca = Authority::new(dir, "private");
+    let clients = Authority::new(dir, "clients");
+    let signer = if client_signer == "clients" {
+        None
+    } else {
+        Some(Authority::new(dir, client_signer))
+    };
+    let (cert_file, key_file) =
+        signer
+            .as_ref()
+            .unwrap_or(&clients)
+            .sign(dir, "client", &["telemit"], false);
+    let receiver = Receiver::start(TlsServerOptions {
+        client_ca_file: Some(clients.cert_file.clone()),
+        ..server(dir, &ca, &["localhost"], false)
+    });
+    let tls = TlsOptions {
+        cert_file: Some(cert_file),
+        key_file: Some(key_file),
+        ..trusting(&ca)
+    };
+    (receiver, tls)
+}
+
 #[test]
 fn delivers_everything_to_a_server_signed_by_the_given_ca() {
     let dir = tempfile::tempdir().unwrap();
@@ -168,18 +195,7 @@ fn connecting_by_address_verifies_the_name_given_instead() {
 #[test]
 fn mutual_tls_delivers_with_a_client_certificate_from_an_allowed_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = Authority::new(dir.path(), "private");
-    let clients = Authority::new(dir.path(), "clients");
-    let (cert_file, key_file) = clients.sign(dir.path(), "client", &["telemit"], false);
-    let receiver = Receiver::start(TlsServerOptions {
-        client_ca_file: Some(clients.cert_file.clone()),
-        ..server(dir.path(), &ca, &["localhost"], false)
-    });
-    let tls = TlsOptions {
-        cert_file: Some(cert_file),
-        key_file: Some(key_file),
-        ..trusting(&ca)
-    };
+    let (receiver, tls) = mutual(dir.path(), "clients");
     let (stats, events) = send(&receiver, "localhost", tls, 2000);
     assert_eq!(stats.written, 2000, "{} {events:?}", stats.summary());
     assert_eq!(receiver.wait_for(2000), 2000);
@@ -274,19 +290,7 @@ fn a_server_requiring_a_client_certificate_says_so_when_none_is_given() {
 #[test]
 fn a_client_certificate_from_a_ca_the_server_does_not_allow_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = Authority::new(dir.path(), "private");
-    let clients = Authority::new(dir.path(), "clients");
-    let strangers = Authority::new(dir.path(), "strangers");
-    let (cert_file, key_file) = strangers.sign(dir.path(), "client", &["telemit"], false);
-    let receiver = Receiver::start(TlsServerOptions {
-        client_ca_file: Some(clients.cert_file.clone()),
-        ..server(dir.path(), &ca, &["localhost"], false)
-    });
-    let tls = TlsOptions {
-        cert_file: Some(cert_file),
-        key_file: Some(key_file),
-        ..trusting(&ca)
-    };
+    let (receiver, tls) = mutual(dir.path(), "strangers");
     let (stats, events) = send(&receiver, "localhost", tls, 10);
     assert_refused(
         &stats,

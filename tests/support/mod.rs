@@ -474,3 +474,14 @@ pub fn wait_with_peak_rss(mut child: std::process::Child) -> (i32, u64) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// `telemit pipe --quiet --to endpoint`, its stdin and stderr piped, stdout discarded.
+pub fn spawn_pipe(endpoint: &telemit::Endpoint) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["pipe", "--quiet", "--to", &endpoint.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
