@@ -233,3 +233,37 @@ fn unix_socket_paths_that_cannot_work_are_named_in_the_error() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&regular.display().to_string()), "{stderr}");
 }
+
+#[test]
+fn a_unix_socket_without_permission_is_named_with_permission_denied() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = dir.path().join("telegraf.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Root ignores file permissions: run telemit as nobody then, from a copy it may execute.
+    let binary = dir.path().join("telemit");
+    std::fs::copy(env!("CARGO_BIN_EXE_telemit"), &binary).unwrap();
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut command = if unsafe { libc::geteuid() } == 0 {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&binary);
+        c
+    } else {
+        Command::new(&binary)
+    };
+    let out = command
+        .args(["send", "m v=1", "--flush-timeout", "300ms"])
+        .args(["--to", &format!("unix://{}", socket.display())])
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: Permission denied", socket.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 dropped (send_error 1)"), "{stderr}");
+}
