@@ -4,53 +4,15 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::Authority;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, date_time_ymd};
 use telemit::listen::{ListenOptions, Listener, Received};
 use telemit::sender::{ConfigError, Event};
 use telemit::tls::{TlsOptions, TlsServerOptions};
 use telemit::{Encoder, Endpoint, Format, Sender};
-
-/// A CA that signs leaf certificates into files in `dir`.
-struct Authority {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-    cert_file: PathBuf,
-}
-
-impl Authority {
-    fn new(dir: &Path, name: &str) -> Authority {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, format!("{name} test CA"));
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        let cert_file = dir.join(format!("{name}-ca.pem"));
-        std::fs::write(&cert_file, issuer.pem()).unwrap();
-        Authority { issuer, cert_file }
-    }
-
-    /// A certificate for `names`, valid now unless `expired`; its certificate and key files.
-    fn sign(&self, dir: &Path, file: &str, names: &[&str], expired: bool) -> (PathBuf, PathBuf) {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        if expired {
-            params.not_before = date_time_ymd(2020, 1, 1);
-            params.not_after = date_time_ymd(2021, 1, 1);
-        }
-        let key = KeyPair::generate().unwrap();
-        let certificate = params.signed_by(&key, &self.issuer).unwrap();
-        let (cert_file, key_file) = (
-            dir.join(format!("{file}.pem")),
-            dir.join(format!("{file}-key.pem")),
-        );
-        std::fs::write(&cert_file, certificate.pem()).unwrap();
-        std::fs::write(&key_file, key.serialize_pem()).unwrap();
-        (cert_file, key_file)
-    }
-}
 
 /// A TLS receiver on a free port; what it parsed and what it refused.
 struct Receiver {

@@ -147,8 +147,12 @@ impl Writer {
                 continue;
             }
             if !open {
-                // Delivered to the end: an outage still open is over.
-                if delivered_last && matches!(self.link.state, Connection::Ready { .. }) {
+                // Delivered to the end: an outage still open is over (a UDP send that
+                // "succeeds" proves nothing about the receiver).
+                if delivered_last
+                    && matches!(self.link.state, Connection::Ready { .. })
+                    && !matches!(self.link.endpoint, Endpoint::Udp { .. })
+                {
                     self.link.delivered();
                 }
                 break;
@@ -275,16 +279,10 @@ impl Writer {
                     // A receiver that accepts and at once closes every connection takes the
                     // first write too (its kernel does): an outage ends only on a connection
                     // that has also lived long enough to count as stable.
-                    if let Connection::Ready {
-                        bytes: total,
-                        since,
-                        ..
-                    } = &mut self.link.state
-                    {
+                    let stable = self.link.is_stable();
+                    if let Connection::Ready { bytes: total, .. } = &mut self.link.state {
                         *total += bytes;
-                        if unsent.is_none_or(|unsent| (unsent as u64) < *total)
-                            && since.elapsed() >= STABLE_CONNECTION
-                        {
+                        if stable && unsent.is_none_or(|unsent| (unsent as u64) < *total) {
                             self.link.delivered();
                         }
                     }
@@ -418,6 +416,11 @@ impl Link {
         self.state = Connection::disconnected_at(retry_at);
     }
 
+    /// Connected for long enough that its failure would be a new incident.
+    fn is_stable(&self) -> bool {
+        matches!(&self.state, Connection::Ready { since, .. } if since.elapsed() >= STABLE_CONNECTION)
+    }
+
     /// A write went through: an outage, if there was one, is over.
     fn delivered(&mut self) {
         if let Some(incident) = self.incident.take() {
@@ -458,7 +461,11 @@ impl Link {
                     self.shared
                         .stats
                         .add_written(records as u64, payload.len() as u64);
-                    self.delivered();
+                    // A UDP send to a closed port succeeds, and only the next one fails:
+                    // as on streams, an outage ends after a second without failure.
+                    if self.is_stable() {
+                        self.delivered();
+                    }
                     let mut unused = Retained::default();
                     self.after_write(&mut unused);
                     return Ok(());
