@@ -69,8 +69,7 @@ impl TlsOptions {
         if let Some(path) = &self.ca_file {
             add_authorities(&mut roots, path, "CA file")?;
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Settings(e.to_string()))?
             .with_root_certificates(roots);
@@ -113,6 +112,11 @@ impl TlsOptions {
         ServerName::try_from(name.to_owned())
             .map_err(|_| TlsError::Settings(format!("{name:?} is not a valid TLS server name")))
     }
+}
+
+/// The one cryptography provider telemit builds with (ring), for clients and servers alike.
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Adds every certificate in the PEM file at `path` to `roots` as a trusted authority.
@@ -214,7 +218,7 @@ pub struct TlsServerOptions {
 impl TlsServerOptions {
     /// The rustls server configuration, with every file read and checked now.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = provider();
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Settings(e.to_string()))?;

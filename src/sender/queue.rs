@@ -226,12 +226,7 @@ impl Queue {
                 .unwrap_or_else(|e| e.into_inner());
         }
         state.writer = WriterState::Busy;
-        std::mem::swap(batch, &mut state.pending);
-        state.pending.reserve_like(batch);
-        if state.producers_waiting > 0 {
-            self.not_full.notify_all();
-        }
-        !(state.closed && batch.is_empty())
+        self.hand_over(&mut state, batch)
     }
 
     /// Swaps whatever is queued into `batch` without waiting; false once the queue is closed
@@ -239,6 +234,12 @@ impl Queue {
     pub fn take_now(&self, batch: &mut Pending) -> bool {
         batch.clear();
         let mut state = self.lock();
+        self.hand_over(&mut state, batch)
+    }
+
+    /// Moves the queued readings into the (cleared) `batch` and gives producers its buffers,
+    /// grown to match, and room; false once the queue is closed and was empty.
+    fn hand_over(&self, state: &mut State, batch: &mut Pending) -> bool {
         std::mem::swap(batch, &mut state.pending);
         state.pending.reserve_like(batch);
         if state.producers_waiting > 0 {

@@ -45,6 +45,8 @@ pub(crate) struct Spool {
     read: Position,
     append: Option<File>,
     records: u64,
+    /// The record being appended, framed (kept to spare an allocation per record).
+    frame: Vec<u8>,
 }
 
 fn crc(bytes: &[u8]) -> u32 {
@@ -78,6 +80,7 @@ impl Spool {
             read,
             append: None,
             records: 0,
+            frame: Vec::new(),
         };
         let mut recovered = Recovered::default();
         for number in numbers {
@@ -166,7 +169,8 @@ impl Spool {
             }
             self.append = Some(file);
         }
-        let mut frame = Vec::with_capacity(framed as usize);
+        let frame = &mut self.frame;
+        frame.clear();
         frame.extend_from_slice(&(record.len() as u32).to_le_bytes());
         frame.extend_from_slice(&crc(record).to_le_bytes());
         frame.extend_from_slice(record);
@@ -174,7 +178,7 @@ impl Spool {
         self.append
             .as_mut()
             .expect("opened above")
-            .write_all(&frame)?;
+            .write_all(frame)?;
         if let Some((_, len)) = self.segments.back_mut() {
             *len += framed;
         }
