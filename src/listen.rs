@@ -573,6 +573,7 @@ fn at_path(error: io::Error, path: &Path) -> io::Error {
 ///     seq.observe(n);
 /// }
 /// assert_eq!((seq.received(), seq.lost(), seq.duplicates()), (5, 1, 1));
+/// assert!(seq.contains(3) && !seq.contains(2));
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct SequenceTracker {
@@ -626,6 +627,12 @@ impl SequenceTracker {
             FieldValue::Float(v) if *v >= 0.0 && v.fract() == 0.0 => Some(*v as u64),
             _ => None,
         }
+    }
+
+    /// Whether sequence number `seq` has arrived (always false above [`Self::MAX_TRACKED`]).
+    pub fn contains(&self, seq: u64) -> bool {
+        let (word, bit) = ((seq / 64) as usize, seq % 64);
+        seq < Self::MAX_TRACKED && self.seen.get(word).is_some_and(|w| w & (1 << bit) != 0)
     }
 
     /// Arrivals, duplicates included.
