@@ -136,7 +136,7 @@ fn main() {
                 &mut mapping,
                 &stats,
                 |reading| {
-                    let _ = sender.send(&reading);
+                    let _ = sender.send(reading);
                     done.fetch_add(1, Ordering::Relaxed);
                 },
                 |_| {},

@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut mapping,
         &stats,
         |reading| {
-            let _ = sender.send(&reading);
+            let _ = sender.send(reading);
         },
         |event| eprintln!("{event}"),
         tokio::time::sleep(Duration::from_secs(30)),

@@ -106,3 +106,72 @@ fn apply_twice(mapping: &mut Mapping, message: &str) {
         }
     }
 }
+
+/// A message and up to four JSON Pointers (the first line, separated by tabs) through a
+/// mapping with one rule per pointer: the mapping's one-pass scanner must agree with
+/// serde_json. What serde_json reads, the mapping reads, with the same value at every pointer;
+/// what serde_json cannot even skip, the mapping refuses as not JSON.
+pub fn extraction(data: &[u8]) {
+    use serde_json::Value;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (head, message) = text.split_once('\n').unwrap_or(("/0\t/a", text));
+    let pointers: Vec<&str> = head
+        .split('\t')
+        .filter(|p| p.is_empty() || p.starts_with('/'))
+        .take(4)
+        .collect();
+    let mut rules = String::new();
+    for (i, pointer) in pointers.iter().enumerate() {
+        let path = serde_json::to_string(pointer).expect("a string serialises");
+        rules += &format!(
+            "[[rule]]\nname = \"r{i}\"\nmeasurement = \"m\"\nfields.v = {{ path = {path}, type = \"string\" }}\n"
+        );
+    }
+    // A pointer TOML cannot carry (a raw DEL, say) leaves nothing to compare.
+    let Ok(mut mapping) = Mapping::from_toml(&rules) else {
+        return;
+    };
+    let arrival = Timestamp::new(1_700_000_000_000_000_000, Precision::Nanoseconds);
+    let mapped = mapping.apply(message, arrival);
+    let refused = mapped.errors.iter().find(|e| e.rule == "-");
+    match serde_json::from_str::<Value>(message) {
+        Ok(value) => {
+            assert!(
+                refused.is_none(),
+                "serde_json reads {message:?}; the mapping says {refused:?}"
+            );
+            let mut readings = mapped.readings.iter();
+            for (i, pointer) in pointers.iter().enumerate() {
+                let want = value
+                    .pointer(pointer)
+                    .and_then(|v| match v {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Number(n) => Some(n.to_string()),
+                        Value::Bool(b) => Some(b.to_string()),
+                        _ => None,
+                    })
+                    .filter(|s| !s.contains(['\n', '\r']));
+                let failed = mapped.errors.iter().any(|e| e.rule == format!("r{i}"));
+                let got = if failed {
+                    None
+                } else {
+                    match readings.next().and_then(|r| r.field("v")) {
+                        Some(telemit::FieldValue::String(s)) => Some(s.clone()),
+                        other => panic!("rule r{i} gave {other:?}"),
+                    }
+                };
+                assert_eq!(got, want, "{pointer:?} in {message:?}: {:?}", mapped.errors);
+            }
+        }
+        Err(_) => {
+            if serde_json::from_str::<serde::de::IgnoredAny>(message).is_err() {
+                assert!(
+                    refused.is_some(),
+                    "serde_json cannot read {message:?}, the mapping did"
+                );
+            }
+        }
+    }
+}

@@ -394,6 +394,19 @@ impl Reading {
     }
 }
 
+/// In-place refilling for inputs that produce the same shape of reading again and again (the
+/// WebSocket mapping): keys stay, values are overwritten, nothing is allocated. The caller
+/// validates every value it writes, with [`validate_name`] and [`validate_field_value`].
+impl Reading {
+    pub(crate) fn tag_values_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        self.tags.iter_mut().map(|(_, value)| value)
+    }
+
+    pub(crate) fn field_values_mut(&mut self) -> impl Iterator<Item = &mut FieldValue> {
+        self.fields.iter_mut().map(|(_, value)| value)
+    }
+}
+
 /// Builds a [`Reading`]; nothing is checked until [`build`](ReadingBuilder::build).
 #[derive(Debug, Clone)]
 #[must_use]
@@ -477,7 +490,7 @@ impl DefaultTags {
 }
 
 /// `part` names what is checked, for the error; it is only built when there is one.
-fn validate_name(text: &str, part: impl FnOnce() -> Part) -> Result<(), ReadingError> {
+pub(crate) fn validate_name(text: &str, part: impl FnOnce() -> Part) -> Result<(), ReadingError> {
     if text.is_empty() {
         return Err(ReadingError::Empty(part()));
     }
@@ -492,7 +505,7 @@ fn validate_name(text: &str, part: impl FnOnce() -> Part) -> Result<(), ReadingE
     Ok(())
 }
 
-fn validate_field_value(key: &str, value: &FieldValue) -> Result<(), ReadingError> {
+pub(crate) fn validate_field_value(key: &str, value: &FieldValue) -> Result<(), ReadingError> {
     match value {
         FieldValue::Float(v) if !v.is_finite() => Err(ReadingError::NonFinite {
             key: key.to_owned(),

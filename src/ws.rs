@@ -203,14 +203,14 @@ impl std::fmt::Display for WsEvent {
 #[error("{0}")]
 pub struct WsError(String);
 
-/// Runs the stream until `shutdown` resolves: every mapped reading goes to `on_reading`, every
-/// event to `on_event`. Reconnects forever; returns an error only for a configuration that can
+/// Runs the stream until `shutdown` resolves: every mapped reading goes to `on_reading` (lent,
+/// as by [`Mapping::apply_each`]: send it or clone it), every event to `on_event`. Reconnects forever; returns an error only for a configuration that can
 /// never work.
 pub async fn run(
     config: &WsConfig,
     mapping: &mut Mapping,
     stats: &WsStats,
-    mut on_reading: impl FnMut(Reading),
+    mut on_reading: impl FnMut(&Reading),
     mut on_event: impl FnMut(WsEvent),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), WsError> {
@@ -334,18 +334,16 @@ pub async fn run(
                     };
                     WsStats::add(&stats.messages, 1);
                     WsStats::add(&stats.bytes, text.len() as u64);
-                    let mapped = mapping.apply(&text, Timestamp::now(Precision::Nanoseconds));
-                    if !mapped.matched {
+                    let arrival = Timestamp::now(Precision::Nanoseconds);
+                    let outcome = mapping.apply_each(&text, arrival, &mut on_reading);
+                    if !outcome.matched {
                         WsStats::add(&stats.ignored, 1);
                     }
-                    for error in mapped.errors {
+                    for error in outcome.errors {
                         WsStats::add(&stats.mapping_errors, 1);
                         on_event(WsEvent::MappingError { rule: error.rule, reason: error.reason, message: crate::text::excerpt(&text, 160) });
                     }
-                    WsStats::add(&stats.readings, mapped.readings.len() as u64);
-                    for reading in mapped.readings {
-                        on_reading(reading);
-                    }
+                    WsStats::add(&stats.readings, outcome.readings as u64);
                 }
             }
         };

@@ -143,6 +143,51 @@ fn building_a_reading_allocates_once_per_string_and_once_per_list() {
     assert_eq!(allocations, 10);
 }
 
+/// A stream sends the same shape of message again and again: once each rule has built its
+/// first reading (and a series has its first `delta`), mapping and encoding a message
+/// allocates nothing. 1 000 recorded kline messages through the Binance kline mapping.
+#[test]
+fn mapping_kline_messages_allocates_nothing_once_the_series_is_known() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixture =
+        std::fs::read_to_string(root.join("../shared/fixtures/binance-bnbusdt-kline-trade.jsonl"))
+            .expect("the Binance fixture in ../shared/fixtures");
+    let klines: Vec<&str> = fixture
+        .lines()
+        .filter(|l| l.contains("\"kline\""))
+        .take(1_002)
+        .collect();
+    let mut mapping =
+        telemit::mapping::Mapping::from_file(&root.join("examples/binance-kline.toml")).unwrap();
+    let encoder = Encoder::new(Format::Influx);
+    let mut out = Vec::with_capacity(1 << 20);
+    let arrival = Timestamp::new(1_700_000_000_000_000_000, Precision::Nanoseconds);
+    let mut readings = 0;
+    let mut map = |message: &str| {
+        mapping.apply_each(message, arrival, |reading| {
+            encoder.encode(reading, &mut out).unwrap();
+            readings += 1;
+        })
+    };
+    for message in &klines[..2] {
+        map(message);
+    }
+    let allocations = allocations_during(|| {
+        for message in &klines[2..] {
+            let outcome = map(message);
+            assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        }
+    });
+    assert_eq!(readings, 1_002);
+    assert_eq!(allocations, 0, "allocations for 1 000 messages");
+    let last = std::str::from_utf8(&out).unwrap().lines().last().unwrap();
+    assert!(
+        last.starts_with("binance_kline,symbol=BNBUSDT,interval=1m open="),
+        "{last}"
+    );
+    assert!(last.contains(",abs_delta="), "{last}");
+}
+
 #[test]
 fn pipe_keeps_peak_memory_under_20_mib_over_10_million_readings() {
     const READINGS: u64 = 10_000_000;

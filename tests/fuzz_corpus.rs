@@ -56,3 +56,8 @@ fn mapping_corpus() {
 fn mapping_file_corpus() {
     replay("mapping_file", checks::mapping_file);
 }
+
+#[test]
+fn extraction_corpus() {
+    replay("extraction", checks::extraction);
+}

@@ -33,8 +33,8 @@ enum Then {
     Drop(std::ops::Range<usize>),
     /// Send these messages, then go silent: no reads (so no pongs), no writes.
     Silent(std::ops::Range<usize>),
-    /// Send an acknowledgement, a binary frame that is not UTF-8, a kline with a bad price, and
-    /// a 100 MB message (far over the client's limit).
+    /// Send an acknowledgement, a binary frame that is not UTF-8, a kline with a bad price,
+    /// 400 000 nested arrays, and a 100 MB message (far over the client's limit).
     Hostile,
 }
 
@@ -85,6 +85,9 @@ fn replay_server(messages: Vec<String>, plan: Vec<Then>) -> (u16, Arc<AtomicUsiz
                             Message::Text(r#"{"result":null,"id":1}"#.into()),
                             Message::Binary(vec![0xff, 0xfe, 0x00].into()),
                             Message::Text(bad_price.into()),
+                            Message::Text(
+                                format!("{}1{}", "[".repeat(400_000), "]".repeat(400_000)).into(),
+                            ),
                             Message::Text("x".repeat(100_000_000).into()),
                         ];
                         for message in hostile {
@@ -344,7 +347,11 @@ fn hostile_messages_are_counted_not_fatal() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("52 messages (1 ignored, 1 mapping errors, 2 refused)"),
+        stderr.contains("nest deeper than 127 levels at byte 127"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("53 messages (1 ignored, 2 mapping errors, 2 refused)"),
         "{stderr}"
     );
 }

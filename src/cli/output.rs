@@ -202,6 +202,10 @@ pub struct Prepare {
 }
 
 impl Prepare {
+    pub fn into_default_tags(self) -> DefaultTags {
+        self.tags
+    }
+
     pub fn apply(&self, reading: &mut Reading) {
         if !self.tags.is_empty() {
             reading.add_default_tags(&self.tags);

@@ -81,7 +81,9 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
     config.ca_file = args.ca_file.clone();
     config.backoff = (args.output.backoff_min, args.output.backoff_max);
 
-    let prepare = args.output.prepare()?;
+    // Mapped readings always carry a timestamp (the message's or the arrival time), so of
+    // the output preparation only the default tags apply; the mapping adds them once.
+    mapping.set_default_tags(args.output.prepare()?.into_default_tags());
     let sender = Arc::new(args.output.sender(OnFull::Block)?);
     let stats = Arc::new(WsStats::default());
     let quiet = args.output.quiet;
@@ -112,12 +114,9 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
             &config,
             &mut mapping,
             &stats,
-            |mut reading| {
-                prepare.apply(&mut reading);
-                match sender.send(&reading) {
-                    Ok(()) | Err(SendError::QueueFull) | Err(SendError::Closed) => {}
-                    Err(error) => eprintln!("telemit ws: {error}"),
-                }
+            |reading| match sender.send(reading) {
+                Ok(()) | Err(SendError::QueueFull) | Err(SendError::Closed) => {}
+                Err(error) => eprintln!("telemit ws: {error}"),
             },
             |event| {
                 if !quiet

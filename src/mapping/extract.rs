@@ -1,15 +1,16 @@
 //! One pass over a JSON message that keeps only the values the rules point at.
 //!
-//! Building a whole `serde_json::Value` allocates for every key and string of the message;
-//! here the pointers of all rules are merged into a trie, the parser skips every member the
-//! trie does not name, and only the pointed-at values are built.
+//! Building a whole `serde_json::Value` allocates for every key and string of the message, and
+//! even serde_json's skipping goes through its visitor machinery for every member. Here the
+//! pointers of all rules are merged into a trie and a small scanner walks the bytes once:
+//! it checks the whole message against the JSON grammar (RFC 8259, nesting limited to 127
+//! levels as in serde_json), skips what the trie does not name, and builds only the
+//! pointed-at values, borrowing strings from the message. A differential fuzz target checks
+//! it against serde_json.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::Deserialize;
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// One extracted value. Strings are borrowed from the message unless they hold escapes;
@@ -57,14 +58,26 @@ impl Leaf<'_> {
 
     /// A scalar as text (for tags); `None` for objects, arrays and null.
     pub fn text(&self) -> Option<String> {
-        match self {
-            Leaf::Str(s) => Some(s.to_string()),
-            Leaf::I64(v) => Some(v.to_string()),
-            Leaf::U64(v) => Some(v.to_string()),
-            Leaf::F64(v) => serde_json::Number::from_f64(*v).map(|n| n.to_string()),
-            Leaf::Bool(b) => Some(b.to_string()),
-            Leaf::Null | Leaf::Other(_) => None,
-        }
+        let mut text = String::new();
+        self.write_text(&mut text).then_some(text)
+    }
+
+    /// Appends the scalar as text to `out`; false (and nothing appended) for objects, arrays
+    /// and null.
+    pub fn write_text(&self, out: &mut String) -> bool {
+        use std::fmt::Write;
+        let _ = match self {
+            Leaf::Str(s) => out.write_str(s),
+            Leaf::I64(v) => write!(out, "{v}"),
+            Leaf::U64(v) => write!(out, "{v}"),
+            Leaf::F64(v) => match serde_json::Number::from_f64(*v) {
+                Some(n) => write!(out, "{n}"),
+                None => return false,
+            },
+            Leaf::Bool(b) => write!(out, "{b}"),
+            Leaf::Null | Leaf::Other(_) => return false,
+        };
+        true
     }
 }
 
@@ -87,52 +100,6 @@ impl fmt::Display for Leaf<'_> {
     }
 }
 
-impl<'de> Deserialize<'de> for Leaf<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct LeafVisitor;
-        impl<'de> Visitor<'de> for LeafVisitor {
-            type Value = Leaf<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Leaf<'de>, E> {
-                Ok(Leaf::Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Leaf<'de>, E> {
-                Ok(Leaf::Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Leaf<'de>, E> {
-                Ok(Leaf::Str(Cow::Owned(v)))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Leaf<'de>, E> {
-                Ok(Leaf::I64(v))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Leaf<'de>, E> {
-                match i64::try_from(v) {
-                    Ok(i) => Ok(Leaf::I64(i)),
-                    Err(_) => Ok(Leaf::U64(v)),
-                }
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Leaf<'de>, E> {
-                Ok(Leaf::F64(v))
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Leaf<'de>, E> {
-                Ok(Leaf::Bool(v))
-            }
-            fn visit_unit<E>(self) -> Result<Leaf<'de>, E> {
-                Ok(Leaf::Null)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Leaf<'de>, A::Error> {
-                Value::deserialize(MapAccessDeserializer::new(map)).map(Leaf::Other)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Leaf<'de>, A::Error> {
-                Value::deserialize(SeqAccessDeserializer::new(seq)).map(Leaf::Other)
-            }
-        }
-        deserializer.deserialize_any(LeafVisitor)
-    }
-}
-
 /// The merged pointers; each distinct pointer has a slot.
 #[derive(Debug, Default)]
 pub(super) struct PathTrie {
@@ -144,11 +111,29 @@ pub(super) struct PathTrie {
 struct Node {
     children: Vec<(String, Node)>,
     slot: Option<usize>,
+    /// The slots of this node's descendants, to empty when a key comes twice.
+    below: Vec<usize>,
 }
 
 impl Node {
-    fn child(&self, key: &str) -> Option<&Node> {
-        self.children.iter().find(|(k, _)| k == key).map(|(_, n)| n)
+    fn child(&self, key: &[u8]) -> Option<&Node> {
+        // Exchange messages have one-letter keys: comparing the length and first byte before
+        // the bytes keeps this from calling memcmp for every key against every child.
+        let first = key.first();
+        self.children
+            .iter()
+            .find(|(k, _)| {
+                let k = k.as_bytes();
+                k.len() == key.len() && k.first() == first && (k.len() == 1 || k == key)
+            })
+            .map(|(_, n)| n)
+    }
+
+    /// Empties the slots below this node.
+    fn clear_below(&self, slots: &mut [Option<Leaf<'_>>]) {
+        for &slot in &self.below {
+            slots[slot] = None;
+        }
     }
 
     /// Fills the slots below this node from a value already built for it.
@@ -156,7 +141,13 @@ impl Node {
         for (key, child) in &self.children {
             let inner = match value {
                 Value::Object(map) => map.get(key),
-                Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                // Only the canonical decimal names an element: "01" and "+1" do not, as in
+                // JSON Pointer (and the scanner).
+                Value::Array(items) => key
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|i| i.to_string() == *key)
+                    .and_then(|i| items.get(i)),
                 _ => None,
             };
             if let Some(inner) = inner {
@@ -172,6 +163,7 @@ impl Node {
 impl PathTrie {
     /// Adds a pointer (its unescaped tokens); returns its slot.
     pub fn insert(&mut self, tokens: &[String]) -> usize {
+        let mut route = Vec::with_capacity(tokens.len());
         let mut node = &mut self.root;
         for token in tokens {
             let index = match node.children.iter().position(|(k, _)| k == token) {
@@ -181,133 +173,462 @@ impl PathTrie {
                     node.children.len() - 1
                 }
             };
+            route.push(index);
             node = &mut node.children[index].1;
         }
-        *node.slot.get_or_insert_with(|| {
-            self.slots += 1;
-            self.slots - 1
-        })
+        if let Some(slot) = node.slot {
+            return slot;
+        }
+        let slot = self.slots;
+        self.slots += 1;
+        node.slot = Some(slot);
+        let mut node = &mut self.root;
+        for index in route {
+            node.below.push(slot);
+            node = &mut node.children[index].1;
+        }
+        slot
     }
 
     /// The value at each slot's pointer in `message` (`None` where absent).
-    pub fn extract<'m>(
-        &self,
-        message: &'m str,
-    ) -> Result<Vec<Option<Leaf<'m>>>, serde_json::Error> {
-        let mut slots = vec![None; self.slots];
-        let mut parser = serde_json::Deserializer::from_str(message);
-        Walk {
-            node: &self.root,
+    pub fn extract<'m>(&self, message: &'m str) -> Result<Slots<'m>, NotJson> {
+        let mut slots = Slots::new(self.slots);
+        let mut scan = Scan {
+            text: message,
+            bytes: message.as_bytes(),
+            pos: 0,
             slots: &mut slots,
+        };
+        scan.value(Some(&self.root), 0)?;
+        scan.skip_whitespace();
+        if scan.pos < scan.bytes.len() {
+            return scan.fail("trailing characters after the JSON value");
         }
-        .deserialize(&mut parser)?;
-        parser.end()?;
         Ok(slots)
     }
 }
 
-struct Walk<'t, 'de> {
-    node: &'t Node,
-    slots: &'t mut [Option<Leaf<'de>>],
+/// The extracted values, one per slot: on the stack for mappings of up to
+/// [`Slots::INLINE`] distinct pointers, so that extraction does not allocate.
+#[allow(clippy::large_enum_variant)] // on the stack is the point
+pub(super) enum Slots<'m> {
+    Inline([Option<Leaf<'m>>; Slots::INLINE], usize),
+    Heap(Vec<Option<Leaf<'m>>>),
 }
 
-impl<'de> DeserializeSeed<'de> for Walk<'_, 'de> {
-    type Value = ();
+impl Slots<'_> {
+    const INLINE: usize = 16;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        if let Some(slot) = self.node.slot {
-            let leaf = Leaf::deserialize(deserializer)?;
+    fn new(count: usize) -> Self {
+        if count <= Self::INLINE {
+            Slots::Inline([const { None }; Self::INLINE], count)
+        } else {
+            Slots::Heap(vec![None; count])
+        }
+    }
+}
+
+impl<'m> std::ops::Deref for Slots<'m> {
+    type Target = [Option<Leaf<'m>>];
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Slots::Inline(slots, count) => &slots[..*count],
+            Slots::Heap(slots) => slots,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Slots<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Slots::Inline(slots, count) => &mut slots[..*count],
+            Slots::Heap(slots) => slots,
+        }
+    }
+}
+
+/// Why a message is not JSON, and the byte where that was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct NotJson {
+    pub offset: usize,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for NotJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.reason, self.offset)
+    }
+}
+
+/// The bytes that end a run of plain string content: quote, backslash, control characters.
+static ENDS_PLAIN_RUN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// serde_json's limit: objects and arrays nest at most 127 deep.
+const MAX_DEPTH: usize = 127;
+
+struct Scan<'m, 's> {
+    text: &'m str,
+    bytes: &'m [u8],
+    pos: usize,
+    slots: &'s mut [Option<Leaf<'m>>],
+}
+
+impl<'m> Scan<'m, '_> {
+    fn fail<T>(&self, reason: &'static str) -> Result<T, NotJson> {
+        Err(NotJson {
+            offset: self.pos,
+            reason,
+        })
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8, reason: &'static str) -> Result<(), NotJson> {
+        self.skip_whitespace();
+        if self.peek() != Some(byte) {
+            return self.fail(reason);
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// One value; `node` is where it sits in the trie (`None`: nothing below is wanted).
+    fn value(&mut self, node: Option<&Node>, depth: usize) -> Result<(), NotJson> {
+        self.skip_whitespace();
+        if let Some(node) = node {
+            // A key given twice: as in serde_json, the last one wins, whole.
+            node.clear_below(self.slots);
+        }
+        if let Some(node) = node
+            && let Some(slot) = node.slot
+        {
+            let leaf = self.leaf(depth)?;
             if let Leaf::Other(value) = &leaf {
-                self.node.fill(value, self.slots);
+                node.fill(value, self.slots);
             }
             self.slots[slot] = Some(leaf);
             return Ok(());
         }
-        deserializer.deserialize_any(self)
-    }
-}
-
-/// An object key, borrowed from the message unless it has escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
+        let node = node.filter(|n| !n.children.is_empty());
+        match self.peek() {
+            Some(b'{') => self.object(node, depth + 1),
+            Some(b'[') => self.array(node, depth + 1),
+            Some(b'"') => self.skip_string(),
+            Some(b'-' | b'0'..=b'9') => self.number().map(|_| ()),
+            Some(b't') => self.literal("true"),
+            Some(b'f') => self.literal("false"),
+            Some(b'n') => self.literal("null"),
+            Some(_) => self.fail("expected a JSON value"),
+            None => self.fail("the message ends where a value should be"),
         }
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-impl<'de> Visitor<'de> for Walk<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            match self.node.child(&key) {
-                Some(child) => map.next_value_seed(Walk {
-                    node: child,
-                    slots: &mut *self.slots,
-                })?,
+    /// A value that a pointer names, built.
+    fn leaf(&mut self, depth: usize) -> Result<Leaf<'m>, NotJson> {
+        let start = self.pos;
+        match self.peek() {
+            Some(b'"') => self.string().map(Leaf::Str),
+            Some(b'-' | b'0'..=b'9') => {
+                let integer = self.number()?;
+                let text = &self.text[start..self.pos];
+                number_leaf(text, integer).ok_or(NotJson {
+                    offset: start,
+                    reason: "number out of range",
+                })
+            }
+            Some(b't') => self.literal("true").map(|()| Leaf::Bool(true)),
+            Some(b'f') => self.literal("false").map(|()| Leaf::Bool(false)),
+            Some(b'n') => self.literal("null").map(|()| Leaf::Null),
+            Some(b'{' | b'[') => {
+                // Rarely pointed at: check it, then let serde_json build it.
+                self.value(None, depth)?;
+                serde_json::from_str(&self.text[start..self.pos])
+                    .map(Leaf::Other)
+                    .map_err(|_| NotJson {
+                        offset: start,
+                        reason: "invalid object or array",
+                    })
+            }
+            _ => self.value(None, depth).map(|()| Leaf::Null),
+        }
+    }
+
+    fn object(&mut self, node: Option<&Node>, depth: usize) -> Result<(), NotJson> {
+        if depth > MAX_DEPTH {
+            return self.fail("objects and arrays nest deeper than 127 levels");
+        }
+        self.pos += 1;
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_whitespace();
+            if self.peek() != Some(b'"') {
+                return self.fail("expected a string key");
+            }
+            let child = match node {
+                Some(node) => self.key_child(node)?,
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    self.skip_string()?;
+                    None
                 }
+            };
+            self.expect(b':', "expected ':' after the key")?;
+            self.value(child, depth)?;
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return self.fail("expected ',' or '}'"),
             }
         }
-        Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    /// Reads a key (at its quote) and finds the trie child it names.
+    fn key_child<'t>(&mut self, node: &'t Node) -> Result<Option<&'t Node>, NotJson> {
+        let start = self.pos;
+        self.pos += 1;
+        self.plain_run();
+        if self.peek() == Some(b'"') {
+            self.pos += 1;
+            return Ok(node.child(&self.bytes[start + 1..self.pos - 1]));
+        }
+        self.pos = start;
+        let key = self.string()?;
+        Ok(node.child(key.as_bytes()))
+    }
+
+    fn array(&mut self, node: Option<&Node>, depth: usize) -> Result<(), NotJson> {
+        use std::fmt::Write;
+        if depth > MAX_DEPTH {
+            return self.fail("objects and arrays nest deeper than 127 levels");
+        }
+        self.pos += 1;
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        let mut key = String::new();
         let mut index = 0usize;
         loop {
-            let more = match self.node.child(&index.to_string()) {
-                Some(child) => seq
-                    .next_element_seed(Walk {
-                        node: child,
-                        slots: &mut *self.slots,
-                    })?
-                    .is_some(),
-                None => seq.next_element::<IgnoredAny>()?.is_some(),
-            };
-            if !more {
-                return Ok(());
+            let child = node.and_then(|node| {
+                key.clear();
+                let _ = write!(key, "{index}");
+                node.child(key.as_bytes())
+            });
+            self.value(child, depth)?;
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return self.fail("expected ',' or ']'"),
             }
             index += 1;
         }
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    fn literal(&mut self, word: &'static str) -> Result<(), NotJson> {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            self.fail("expected true, false or null")
+        }
     }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
+
+    /// Checks a number against the grammar; true when it has no fraction or exponent.
+    fn number(&mut self) -> Result<bool, NotJson> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return self.fail("expected a digit"),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return self.fail("expected a digit after the decimal point");
+            }
+            self.digits();
+            integer = false;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return self.fail("expected a digit in the exponent");
+            }
+            self.digits();
+            integer = false;
+        }
+        Ok(integer)
     }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
     }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
+
+    /// Runs over string content up to a quote, backslash or control character.
+    fn plain_run(&mut self) {
+        let rest = &self.bytes[self.pos..];
+        self.pos += rest
+            .iter()
+            .position(|&b| ENDS_PLAIN_RUN[usize::from(b)])
+            .unwrap_or(rest.len());
     }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
+
+    fn skip_string(&mut self) -> Result<(), NotJson> {
+        self.pos += 1;
+        loop {
+            self.plain_run();
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                // As serde_json when it skips: the escape is checked, not decoded.
+                Some(b'\\') => {
+                    self.escape()?;
+                }
+                Some(_) => return self.fail("control character in a string"),
+                None => return self.fail("the message ends inside a string"),
+            }
+        }
     }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
+
+    /// A string, borrowed from the message unless it has escapes.
+    fn string(&mut self) -> Result<Cow<'m, str>, NotJson> {
+        self.pos += 1;
+        let start = self.pos;
+        self.plain_run();
+        if self.peek() == Some(b'"') {
+            self.pos += 1;
+            return Ok(Cow::Borrowed(&self.text[start..self.pos - 1]));
+        }
+        let mut owned = String::from(&self.text[start..self.pos]);
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(Cow::Owned(owned));
+                }
+                Some(b'\\') => owned.push(self.escape()?),
+                Some(_) => return self.fail("control character in a string"),
+                None => return self.fail("the message ends inside a string"),
+            }
+            let run = self.pos;
+            self.plain_run();
+            owned.push_str(&self.text[run..self.pos]);
+        }
     }
+
+    /// One escape sequence (at the backslash), decoded; a lone surrogate is an error.
+    fn escape(&mut self) -> Result<char, NotJson> {
+        self.pos += 1;
+        let Some(byte) = self.peek() else {
+            return self.fail("the message ends inside a string");
+        };
+        self.pos += 1;
+        Ok(match byte {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let first = self.hex4()?;
+                match first {
+                    0xD800..=0xDBFF => {
+                        if !self.bytes[self.pos..].starts_with(b"\\u") {
+                            return self.fail("lone leading surrogate in a \\u escape");
+                        }
+                        self.pos += 2;
+                        let second = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&second) {
+                            return self.fail("invalid trailing surrogate in a \\u escape");
+                        }
+                        let code = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+                        char::from_u32(code).unwrap_or('\u{FFFD}')
+                    }
+                    0xDC00..=0xDFFF => return self.fail("lone trailing surrogate in a \\u escape"),
+                    code => char::from_u32(code).unwrap_or('\u{FFFD}'),
+                }
+            }
+            _ => {
+                self.pos -= 1;
+                return self.fail("invalid escape");
+            }
+        })
+    }
+
+    fn hex4(&mut self) -> Result<u32, NotJson> {
+        let mut code = 0;
+        for _ in 0..4 {
+            let digit = self
+                .peek()
+                .and_then(|b| char::from(b).to_digit(16))
+                .map_or_else(|| self.fail("expected four hex digits in a \\u escape"), Ok)?;
+            code = code * 16 + digit;
+            self.pos += 1;
+        }
+        Ok(code)
+    }
+}
+
+/// A number's value as serde_json reads it: an integer when it has neither fraction nor
+/// exponent and fits 64 bits, a float otherwise; `None` for a float beyond f64's range.
+fn number_leaf(text: &str, integer: bool) -> Option<Leaf<'static>> {
+    // serde_json reads "-0" as the float -0.0, not the integer 0.
+    if integer && text != "-0" {
+        if let Ok(v) = text.parse::<i64>() {
+            return Some(Leaf::I64(v));
+        }
+        if let Ok(v) = text.parse::<u64>() {
+            return Some(Leaf::U64(v));
+        }
+    }
+    text.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(Leaf::F64)
 }
 
 #[cfg(test)]

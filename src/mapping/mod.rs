@@ -29,7 +29,9 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::reading::{FieldValue, Precision, Reading, Timestamp};
+use crate::reading::{
+    DefaultTags, FieldValue, Precision, Reading, Timestamp, validate_field_value, validate_name,
+};
 use expr::{Expr, SeriesState};
 use extract::Leaf;
 
@@ -51,6 +53,18 @@ impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "rule {:?}: {}", self.rule, self.reason)
     }
+}
+
+/// What one message turned into, when its readings went to a callback
+/// ([`Mapping::apply_each`]).
+#[derive(Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// Readings handed to the callback.
+    pub readings: usize,
+    /// False when no rule applied (a subscription acknowledgement, another event type).
+    pub matched: bool,
+    /// Rules that applied but failed on this message.
+    pub errors: Vec<RuleError>,
 }
 
 /// What one message turned into.
@@ -182,6 +196,26 @@ pub struct Mapping {
     paths: extract::PathTrie,
     /// Failures so far, per rule (same order as `rules`).
     errors: Vec<u64>,
+    /// Per rule (same order): its last reading and the buffers it is computed in.
+    scratch: Vec<Scratch>,
+    /// The rules that produced a reading from the current message.
+    produced: Vec<usize>,
+    /// Tags every reading gets unless its rule sets the same key.
+    defaults: DefaultTags,
+}
+
+/// One rule's working space. A stream sends the same shape of message again and again, so
+/// the rule's last reading is refilled in place (keys kept, values overwritten) instead of
+/// built anew: a steady stream allocates no strings per message.
+#[derive(Debug, Default)]
+struct Scratch {
+    reading: Option<Reading>,
+    /// The derived fields (indices into the rule's `derive`) `reading` ends with; a message
+    /// whose derived fields differ (a series' first, without `delta`) builds a new reading.
+    shape: Vec<usize>,
+    tag_values: Vec<String>,
+    fields: Vec<FieldValue>,
+    derived: Vec<(usize, f64)>,
 }
 
 impl Mapping {
@@ -211,6 +245,9 @@ impl Mapping {
         }
         Ok(Mapping {
             errors: vec![0; rules.len()],
+            scratch: rules.iter().map(|_| Scratch::default()).collect(),
+            produced: Vec::new(),
+            defaults: DefaultTags::default(),
             rules,
             max_readings: file.max_readings_per_message.max(1),
             state: HashMap::new(),
@@ -238,50 +275,112 @@ impl Mapping {
         self.rules.iter().map(|r| r.name.as_str())
     }
 
-    /// Maps one message that arrived at `arrival`.
+    /// Adds `tags` to every reading whose rule does not set the same key (the CLI's `--tag`).
+    pub fn set_default_tags(&mut self, tags: DefaultTags) {
+        self.defaults = tags;
+        for scratch in &mut self.scratch {
+            scratch.reading = None;
+        }
+    }
+
+    /// Maps one message that arrived at `arrival`, collecting its readings.
+    ///
+    /// [`apply_each`](Mapping::apply_each) does the same without copying the readings.
     pub fn apply(&mut self, message: &str, arrival: Timestamp) -> Mapped {
-        let mut mapped = Mapped::default();
+        let mut readings = Vec::new();
+        let outcome = self.apply_each(message, arrival, |r| readings.push(r.clone()));
+        Mapped {
+            readings,
+            matched: outcome.matched,
+            errors: outcome.errors,
+        }
+    }
+
+    /// Maps one message that arrived at `arrival`, handing each reading to `each` in rule
+    /// order. The readings are lent: each rule's reading is refilled in place by the next
+    /// message, which is what keeps a busy stream from allocating.
+    ///
+    /// ```
+    /// use telemit::mapping::Mapping;
+    /// use telemit::{Precision, Timestamp};
+    ///
+    /// let mut mapping = Mapping::from_toml(r#"
+    ///     [[rule]]
+    ///     name = "trade"
+    ///     when = { "/e" = "trade" }
+    ///     measurement = "trade"
+    ///     fields.price = "/p"
+    /// "#)?;
+    /// let mut prices = Vec::new();
+    /// let arrival = Timestamp::now(Precision::Nanoseconds);
+    /// let outcome = mapping.apply_each(r#"{"e":"trade","p":"612.5"}"#, arrival, |reading| {
+    ///     prices.push(reading.field("price").cloned());
+    /// });
+    /// assert_eq!((outcome.readings, outcome.matched), (1, true));
+    /// assert_eq!(prices, [Some(telemit::FieldValue::Float(612.5))]);
+    /// # Ok::<(), telemit::mapping::MappingError>(())
+    /// ```
+    pub fn apply_each(
+        &mut self,
+        message: &str,
+        arrival: Timestamp,
+        mut each: impl FnMut(&Reading),
+    ) -> Outcome {
+        let mut outcome = Outcome::default();
         let values = match self.paths.extract(message) {
             Ok(values) => values,
             Err(e) => {
-                mapped.matched = true;
-                mapped.errors.push(RuleError {
+                outcome.matched = true;
+                outcome.errors.push(RuleError {
                     rule: "-".into(),
                     reason: format!("the message is not JSON: {e}"),
                 });
-                return mapped;
+                return outcome;
             }
         };
+        self.produced.clear();
         for (index, rule) in self.rules.iter().enumerate() {
             if !rule.when.iter().all(|(path, expected)| {
                 path.get(&values).is_some_and(|leaf| leaf.matches(expected))
             }) {
                 continue;
             }
-            mapped.matched = true;
-            match apply_rule(rule, index, &values, arrival, &mut self.state) {
-                Ok(reading) => mapped.readings.push(reading),
+            outcome.matched = true;
+            let context = RuleContext {
+                index,
+                values: &values,
+                arrival,
+                defaults: &self.defaults,
+            };
+            match apply_rule(rule, context, &mut self.state, &mut self.scratch[index]) {
+                Ok(()) => self.produced.push(index),
                 Err(reason) => {
                     self.errors[index] += 1;
-                    mapped.errors.push(RuleError {
+                    outcome.errors.push(RuleError {
                         rule: rule.name.clone(),
                         reason,
                     });
                 }
             }
         }
-        if mapped.readings.len() > self.max_readings {
-            mapped.errors.push(RuleError {
+        if self.produced.len() > self.max_readings {
+            outcome.errors.push(RuleError {
                 rule: "-".into(),
                 reason: format!(
                     "the message maps to {} readings, more than max_readings_per_message = {}",
-                    mapped.readings.len(),
+                    self.produced.len(),
                     self.max_readings
                 ),
             });
-            mapped.readings.clear();
+            return outcome;
         }
-        mapped
+        for &index in &self.produced {
+            if let Some(reading) = &self.scratch[index].reading {
+                each(reading);
+                outcome.readings += 1;
+            }
+        }
+        outcome
     }
 }
 
@@ -483,42 +582,55 @@ fn field_value(value: &Leaf<'_>, kind: FieldType, path: &Pointer) -> Result<Fiel
     }
 }
 
+/// What a rule is applied to.
+struct RuleContext<'a, 'm> {
+    /// The rule's index, which keys its series' state.
+    index: usize,
+    values: &'a [Option<Leaf<'m>>],
+    arrival: Timestamp,
+    defaults: &'a DefaultTags,
+}
+
+/// Computes the rule's reading for one message into `scratch.reading`.
 fn apply_rule(
     rule: &Rule,
-    index: usize,
-    value: &[Option<Leaf<'_>>],
-    arrival: Timestamp,
+    context: RuleContext<'_, '_>,
     state: &mut HashMap<(usize, u64), SeriesState>,
-) -> Result<Reading, String> {
+    scratch: &mut Scratch,
+) -> Result<(), String> {
     use std::hash::{Hash, Hasher};
-    let mut builder = Reading::builder(rule.measurement.clone());
+    let values = context.values;
     // The series is the rule's measurement and its tag values: a hash of them keys the state.
     let mut series = std::collections::hash_map::DefaultHasher::new();
-    for tag in &rule.tags {
-        let raw = at(value, &tag.path)?;
-        let text = raw.text().ok_or_else(|| {
-            format!(
+    scratch.tag_values.resize_with(rule.tags.len(), String::new);
+    for (tag, text) in rule.tags.iter().zip(&mut scratch.tag_values) {
+        let raw = at(values, &tag.path)?;
+        text.clear();
+        if !raw.write_text(text) {
+            return Err(format!(
                 "{} = {} is not a scalar",
                 tag.path,
                 trimmed(&raw.to_string())
-            )
-        })?;
-        let text = match &tag.map {
-            None => text,
-            Some(map) => map.get(&text).cloned().ok_or_else(|| {
+            ));
+        }
+        if let Some(map) = &tag.map {
+            let mapped = map.get(text.as_str()).ok_or_else(|| {
                 format!(
                     "{} = {text:?} is not in the map of tag {:?}",
                     tag.path, tag.key
                 )
-            })?,
-        };
+            })?;
+            text.clear();
+            text.push_str(mapped);
+        }
+        validate_name(text, || crate::reading::Part::TagValue(tag.key.clone()))
+            .map_err(|e| e.to_string())?;
         text.hash(&mut series);
-        builder = builder.tag(tag.key.clone(), text);
     }
     let timestamp = match &rule.timestamp {
-        None => arrival,
+        None => context.arrival,
         Some((path, unit)) => {
-            let raw = at(value, path)?;
+            let raw = at(values, path)?;
             let number = match raw {
                 Leaf::I64(n) => Some(*n),
                 Leaf::Str(s) => s.trim().parse().ok(),
@@ -533,44 +645,103 @@ fn apply_rule(
             Timestamp::new(number, *unit)
         }
     };
-    let mut numbers: Vec<(&str, f64)> = Vec::new();
+    scratch.fields.clear();
     for (key, path, kind) in &rule.fields {
-        let field = field_value(at(value, path)?, *kind, path)?;
-        match &field {
-            FieldValue::Float(v) => numbers.push((key, *v)),
-            FieldValue::Integer(v) => numbers.push((key, *v as f64)),
-            FieldValue::Unsigned(v) => numbers.push((key, *v as f64)),
-            _ => {}
-        }
-        builder = builder.field(key.clone(), field);
+        let field = field_value(at(values, path)?, *kind, path)?;
+        validate_field_value(key, &field).map_err(|e| e.to_string())?;
+        scratch.fields.push(field);
     }
     let seconds = timestamp
         .to_precision(Precision::Nanoseconds)
         .unwrap_or(i64::MAX) as f64
         / 1e9;
-    let series_state = state.entry((index, series.finish())).or_default();
-    let mut derived: Vec<(&str, f64)> = Vec::new();
-    for (name, expr) in &rule.derive {
+    let series_state = state.entry((context.index, series.finish())).or_default();
+    scratch.derived.clear();
+    for (index, (name, expr)) in rule.derive.iter().enumerate() {
         let lookup = |n: &str| {
-            numbers
+            let field = rule
+                .fields
                 .iter()
-                .chain(derived.iter())
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| *v)
+                .zip(&scratch.fields)
+                .find(|((key, _, _), _)| key == n)
+                .and_then(|(_, value)| match value {
+                    FieldValue::Float(v) => Some(*v),
+                    FieldValue::Integer(v) => Some(*v as f64),
+                    FieldValue::Unsigned(v) => Some(*v as f64),
+                    _ => None,
+                });
+            field.or_else(|| {
+                scratch
+                    .derived
+                    .iter()
+                    .find(|(i, _)| rule.derive[*i].0 == n)
+                    .map(|(_, v)| *v)
+            })
         };
         match expr.eval(&lookup, seconds, series_state) {
-            Ok(Some(v)) => derived.push((name, v)),
+            Ok(Some(v)) => scratch.derived.push((index, v)),
             Ok(None) => {}
             Err(e) => return Err(format!("derive {name:?}: {e}")),
         }
     }
-    for (name, v) in derived {
-        builder = builder.field(name, v);
+    let same_shape = scratch.reading.is_some()
+        && scratch.shape.len() == scratch.derived.len()
+        && scratch
+            .shape
+            .iter()
+            .zip(&scratch.derived)
+            .all(|(a, (b, _))| a == b);
+    match &mut scratch.reading {
+        Some(reading) if same_shape => {
+            let derived = scratch.derived.iter().map(|(_, v)| FieldValue::Float(*v));
+            let fields = scratch.fields.drain(..).chain(derived);
+            refill(reading, &scratch.tag_values, fields, timestamp);
+        }
+        _ => {
+            scratch.reading = None;
+            let mut builder = Reading::builder(rule.measurement.as_str());
+            for (tag, text) in rule.tags.iter().zip(&scratch.tag_values) {
+                builder = builder.tag(tag.key.as_str(), text.as_str());
+            }
+            for ((key, _, _), value) in rule.fields.iter().zip(scratch.fields.drain(..)) {
+                builder = builder.field(key.as_str(), value);
+            }
+            for &(index, v) in &scratch.derived {
+                builder = builder.field(rule.derive[index].0.as_str(), v);
+            }
+            let mut reading = builder
+                .timestamp(timestamp)
+                .build()
+                .map_err(|e| e.to_string())?;
+            if !context.defaults.is_empty() {
+                reading.add_default_tags(context.defaults);
+            }
+            scratch.shape.clear();
+            scratch
+                .shape
+                .extend(scratch.derived.iter().map(|(i, _)| *i));
+            scratch.reading = Some(reading);
+        }
     }
-    builder
-        .timestamp(timestamp)
-        .build()
-        .map_err(|e| e.to_string())
+    Ok(())
+}
+
+/// Overwrites the values of a reading of the same shape: the rule's tags first (default tags
+/// after them keep their values), then its fields, then its derived fields.
+fn refill(
+    reading: &mut Reading,
+    tag_values: &[String],
+    field_values: impl Iterator<Item = FieldValue>,
+    timestamp: Timestamp,
+) {
+    for (slot, text) in reading.tag_values_mut().zip(tag_values) {
+        slot.clear();
+        slot.push_str(text);
+    }
+    for (slot, value) in reading.field_values_mut().zip(field_values) {
+        *slot = value;
+    }
+    reading.set_timestamp(Some(timestamp));
 }
 
 fn trimmed(text: &str) -> String {
@@ -642,10 +813,14 @@ derive = [
             "rule \"kline\": /k/l is missing"
         );
         let garbage = mapping.apply("{nope", arrival);
-        assert!(
-            garbage.errors[0]
-                .reason
-                .starts_with("the message is not JSON")
+        assert_eq!(
+            garbage.errors[0].reason,
+            "the message is not JSON: expected a string key at byte 1"
+        );
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(
+            mapping.apply(&deep, arrival).errors[0].reason,
+            "the message is not JSON: objects and arrays nest deeper than 127 levels at byte 127"
         );
     }
 
