@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::time::{Instant, sleep, timeout};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -307,43 +307,22 @@ pub async fn run(
                 }
                 incoming = stream.next() => {
                     last_heard = Instant::now();
-                    let text = match incoming {
-                        None => break "the server closed the stream".to_owned(),
-                        Some(Err(e)) => {
-                            if matches!(e, tokio_tungstenite::tungstenite::Error::Capacity(_)) {
-                                WsStats::add(&stats.refused, 1);
-                            }
-                            break e.to_string();
+                    // Frames already buffered are taken without going back through select!,
+                    // a burst at a time, so that pings and shutdown still get their turn.
+                    let mut next = Some(incoming);
+                    let mut taken = 0;
+                    let mut outcome = Ok(());
+                    while let Some(incoming) = next.take() {
+                        outcome = take_frame(incoming, mapping, stats, &mut on_reading, &mut on_event);
+                        taken += 1;
+                        if outcome.is_err() || taken == BURST {
+                            break;
                         }
-                        Some(Ok(Message::Text(text))) => text,
-                        Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                            Ok(text) => text.into(),
-                            Err(e) => {
-                                WsStats::add(&stats.refused, 1);
-                                on_event(WsEvent::Refused { reason: format!("binary message of {} bytes is not UTF-8 text: {e}", bytes.len()) });
-                                continue;
-                            }
-                        },
-                        Some(Ok(Message::Close(frame))) => {
-                            break match frame {
-                                Some(frame) => format!("the server closed the stream: {} {}", frame.code, frame.reason),
-                                None => "the server closed the stream".to_owned(),
-                            };
-                        }
-                        Some(Ok(_)) => continue, // ping (answered by the library), pong
-                    };
-                    WsStats::add(&stats.messages, 1);
-                    WsStats::add(&stats.bytes, text.len() as u64);
-                    let arrival = Timestamp::now(Precision::Nanoseconds);
-                    let outcome = mapping.apply_each(&text, arrival, &mut on_reading);
-                    if !outcome.matched {
-                        WsStats::add(&stats.ignored, 1);
+                        next = stream.next().now_or_never();
                     }
-                    for error in outcome.errors {
-                        WsStats::add(&stats.mapping_errors, 1);
-                        on_event(WsEvent::MappingError { rule: error.rule, reason: error.reason, message: crate::text::excerpt(&text, 160) });
+                    if let Err(reason) = outcome {
+                        break reason;
                     }
-                    WsStats::add(&stats.readings, outcome.readings as u64);
                 }
             }
         };
@@ -355,6 +334,69 @@ pub async fn run(
             () = &mut shutdown => return Ok(()),
         }
     }
+}
+
+/// Frames taken in a row before the stream loop looks at its timer and shutdown again.
+const BURST: usize = 256;
+
+/// Maps one incoming frame; `Err` with the reason when the connection is over.
+fn take_frame(
+    incoming: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    mapping: &mut Mapping,
+    stats: &WsStats,
+    on_reading: &mut impl FnMut(&Reading),
+    on_event: &mut impl FnMut(WsEvent),
+) -> Result<(), String> {
+    let text = match incoming {
+        None => return Err("the server closed the stream".to_owned()),
+        Some(Err(e)) => {
+            if matches!(e, tokio_tungstenite::tungstenite::Error::Capacity(_)) {
+                WsStats::add(&stats.refused, 1);
+            }
+            return Err(e.to_string());
+        }
+        Some(Ok(Message::Text(text))) => text,
+        Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+            Ok(text) => text.into(),
+            Err(e) => {
+                WsStats::add(&stats.refused, 1);
+                on_event(WsEvent::Refused {
+                    reason: format!(
+                        "binary message of {} bytes is not UTF-8 text: {e}",
+                        bytes.len()
+                    ),
+                });
+                return Ok(());
+            }
+        },
+        Some(Ok(Message::Close(frame))) => {
+            return Err(match frame {
+                Some(frame) => format!(
+                    "the server closed the stream: {} {}",
+                    frame.code, frame.reason
+                ),
+                None => "the server closed the stream".to_owned(),
+            });
+        }
+        Some(Ok(_)) => return Ok(()), // ping (answered by the library), pong
+    };
+    WsStats::add(&stats.messages, 1);
+    WsStats::add(&stats.bytes, text.len() as u64);
+    let arrival = Timestamp::now(Precision::Nanoseconds);
+    let outcome = mapping.apply_each(&text, arrival, on_reading);
+    if !outcome.matched {
+        WsStats::add(&stats.ignored, 1);
+    }
+    for error in outcome.errors {
+        WsStats::add(&stats.mapping_errors, 1);
+        on_event(WsEvent::MappingError {
+            rule: error.rule,
+            reason: error.reason,
+            message: crate::text::excerpt(&text, 160),
+        });
+    }
+    WsStats::add(&stats.readings, outcome.readings as u64);
+    Ok(())
 }
 
 /// Waits out the backoff after a failed attempt (logging the first of a series); true when

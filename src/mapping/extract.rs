@@ -131,8 +131,11 @@ impl Node {
 
     /// Empties the slots below this node.
     fn clear_below(&self, slots: &mut [Option<Leaf<'_>>]) {
-        for &slot in &self.below {
-            slots[slot] = None;
+        // Almost always nothing is set yet: looking is cheaper than writing.
+        if self.below.iter().any(|&slot| slots[slot].is_some()) {
+            for &slot in &self.below {
+                slots[slot] = None;
+            }
         }
     }
 
