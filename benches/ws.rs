@@ -67,6 +67,40 @@ fn discard_unix(path: &std::path::Path) -> std::thread::JoinHandle<u64> {
     })
 }
 
+/// The cost of each stage in process, without sockets: what a message costs at least, set
+/// against the time per message that half the read-and-discard rate allows.
+fn stage_costs(mapping_file: &std::path::Path, klines: &[String], limit: f64) {
+    use telemit::{Precision, Timestamp};
+    const ROUNDS: usize = 500_000;
+    let mut mapping = Mapping::from_file(mapping_file).unwrap();
+    let encoder = Encoder::new(Format::Influx);
+    let arrival = Timestamp::now(Precision::Nanoseconds);
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut per_message = |encode: bool| {
+        let start = Instant::now();
+        for i in 0..ROUNDS {
+            mapping.apply_each(&klines[i % klines.len()], arrival, |reading| {
+                if encode {
+                    encoder.encode(reading, &mut out).unwrap();
+                } else {
+                    std::hint::black_box(reading);
+                }
+            });
+            if out.len() > 1 << 19 {
+                out.clear();
+            }
+        }
+        start.elapsed().as_nanos() as f64 / ROUNDS as f64
+    };
+    let mapping_only = per_message(false);
+    let with_encoding = per_message(true);
+    println!(
+        "in process, no sockets: mapping {mapping_only:.0} ns/message, mapping + influx encoding \
+         {with_encoding:.0} ns/message; half the read-and-discard rate allows {:.0} ns/message",
+        2e9 / limit
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -159,6 +193,8 @@ fn main() {
         telemit_rate,
         100.0 * telemit_rate / limit
     );
+
+    stage_costs(&root.join("examples/binance-kline.toml"), &klines, limit);
 
     let python_ready = std::process::Command::new("python3")
         .args(["-c", "import websockets"])

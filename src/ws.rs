@@ -313,7 +313,8 @@ pub async fn run(
                     let mut taken = 0;
                     let mut outcome = Ok(());
                     while let Some(incoming) = next.take() {
-                        outcome = take_frame(incoming, mapping, stats, &mut on_reading, &mut on_event);
+                        outcome =
+                            take_frame(incoming, mapping, stats, &mut on_reading, &mut on_event);
                         taken += 1;
                         if outcome.is_err() || taken == BURST {
                             break;

@@ -288,6 +288,32 @@ fn replayed_stream_maps_to_exactly_the_expected_readings() {
     assert!(matches!(got[1].field("spread"), Some(FieldValue::Float(_))));
 }
 
+/// `--tag` adds to every mapped reading the tags its rule does not set itself, including
+/// readings refilled in place from one message to the next.
+#[test]
+fn default_tags_join_every_mapped_reading_the_rules_tags_win() {
+    let messages = fixture();
+    let defaults = telemit::DefaultTags::new(vec![
+        ("host".into(), "probe-1".into()),
+        ("symbol".into(), "overridden?".into()),
+    ])
+    .unwrap();
+    let mut want = expected(&messages[..300]);
+    for reading in &mut want {
+        reading.add_default_tags(&defaults);
+    }
+    let (port, _) = replay_server(messages.clone(), vec![Then::Stay(0..300)]);
+    let (got, stderr) = run_ws(
+        port,
+        &["-t", "host=probe-1", "-t", "symbol=overridden?"],
+        "2s",
+        want.len(),
+    );
+    assert_same(&got, &want);
+    assert!(got.iter().all(|r| r.tag("host") == Some("probe-1")), "{stderr}");
+    assert!(got.iter().all(|r| r.tag("symbol") == Some("BNBUSDT")));
+}
+
 #[test]
 fn dropped_stream_reconnects_resubscribes_and_loses_nothing_after() {
     let messages = fixture();
