@@ -310,7 +310,10 @@ fn default_tags_join_every_mapped_reading_the_rules_tags_win() {
         want.len(),
     );
     assert_same(&got, &want);
-    assert!(got.iter().all(|r| r.tag("host") == Some("probe-1")), "{stderr}");
+    assert!(
+        got.iter().all(|r| r.tag("host") == Some("probe-1")),
+        "{stderr}"
+    );
     assert!(got.iter().all(|r| r.tag("symbol") == Some("BNBUSDT")));
 }
 

@@ -9,6 +9,7 @@
 
 use super::{EncodeError, Format, Unrepresentable, push_float, push_int, timestamp_in};
 use crate::reading::{FieldValue, Part, Precision, Reading};
+use crate::text::JSON_STRING_SPECIAL;
 
 /// The largest integer a float64 holds exactly.
 const MAX_EXACT_INTEGER: u64 = 1 << 53;
@@ -150,32 +151,19 @@ fn check_keys(reading: &Reading, options: &JsonOptions) -> Result<(), EncodeErro
     Ok(())
 }
 
-/// Bytes a JSON string cannot hold raw: `"`, `\\` and control characters.
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
-        b += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
 /// Appends `text` as a JSON string.
 fn push_string(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
     out.push(b'"');
-    if !bytes.iter().any(|&b| NEEDS_ESCAPE[usize::from(b)]) {
+    if !bytes.iter().any(|&b| JSON_STRING_SPECIAL[usize::from(b)]) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
     }
     let mut copied = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if !NEEDS_ESCAPE[usize::from(b)] {
+        if !JSON_STRING_SPECIAL[usize::from(b)] {
             continue;
         }
         out.extend_from_slice(&bytes[copied..i]);

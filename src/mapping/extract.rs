@@ -13,6 +13,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::text::JSON_STRING_SPECIAL;
+
 /// One extracted value. Strings are borrowed from the message unless they hold escapes;
 /// objects and arrays (rarely pointed at) are built whole.
 #[derive(Debug, Clone, PartialEq)]
@@ -264,19 +266,6 @@ impl fmt::Display for NotJson {
     }
 }
 
-/// The bytes that end a run of plain string content: quote, backslash, control characters.
-static ENDS_PLAIN_RUN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = true;
-        byte += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
 /// serde_json's limit: objects and arrays nest at most 127 deep.
 const MAX_DEPTH: usize = 127;
 
@@ -375,14 +364,22 @@ impl<'m> Scan<'m, '_> {
         }
     }
 
-    fn object(&mut self, node: Option<&Node>, depth: usize) -> Result<(), NotJson> {
+    /// Steps into an object or array (at its bracket); true when it is empty (and passed).
+    fn open(&mut self, close: u8, depth: usize) -> Result<bool, NotJson> {
         if depth > MAX_DEPTH {
             return self.fail("objects and arrays nest deeper than 127 levels");
         }
         self.pos += 1;
         self.skip_whitespace();
-        if self.peek() == Some(b'}') {
+        let empty = self.peek() == Some(close);
+        if empty {
             self.pos += 1;
+        }
+        Ok(empty)
+    }
+
+    fn object(&mut self, node: Option<&Node>, depth: usize) -> Result<(), NotJson> {
+        if self.open(b'}', depth)? {
             return Ok(());
         }
         loop {
@@ -427,13 +424,7 @@ impl<'m> Scan<'m, '_> {
 
     fn array(&mut self, node: Option<&Node>, depth: usize) -> Result<(), NotJson> {
         use std::fmt::Write;
-        if depth > MAX_DEPTH {
-            return self.fail("objects and arrays nest deeper than 127 levels");
-        }
-        self.pos += 1;
-        self.skip_whitespace();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
+        if self.open(b']', depth)? {
             return Ok(());
         }
         let mut key = String::new();
@@ -511,7 +502,7 @@ impl<'m> Scan<'m, '_> {
         let rest = &self.bytes[self.pos..];
         self.pos += rest
             .iter()
-            .position(|&b| ENDS_PLAIN_RUN[usize::from(b)])
+            .position(|&b| JSON_STRING_SPECIAL[usize::from(b)])
             .unwrap_or(rest.len());
     }
 
