@@ -2,7 +2,7 @@
 //! written exactly as Telegraf's parsers read them.
 //!
 //! - [`reading`]: the [`Reading`] model: measurement, ordered tags, typed fields, timestamp.
-//! - [`format`]: pure encoders for Influx line protocol, Telegraf JSON and Wavefront.
+//! - [`format`](mod@format): pure encoders for Influx line protocol, Telegraf JSON and Wavefront.
 //! - [`input`]: parsers for readings arriving as text (line protocol, JSON objects).
 //! - [`endpoint`]: where readings go: [`Endpoint`] parsed from `unix:///…`, `tcp://…`, ….
 //! - [`batch`]: packing encoded readings into datagrams (pure).
