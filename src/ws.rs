@@ -10,7 +10,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::time::{Instant, sleep, timeout};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Bytes, Message};
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use tokio_tungstenite::{Connector, connect_async_tls_with_config};
 
 use crate::tls::TlsOptions;
@@ -204,8 +204,12 @@ impl std::fmt::Display for WsEvent {
 pub struct WsError(String);
 
 /// Runs the stream until `shutdown` resolves: every mapped reading goes to `on_reading` (lent,
-/// as by [`Mapping::apply_each`]: send it or clone it), every event to `on_event`. Reconnects forever; returns an error only for a configuration that can
-/// never work.
+/// as by [`Mapping::apply_each`]: send it or clone it), every event to `on_event`. Reconnects
+/// forever; returns an error only for a configuration that can never work.
+///
+/// The connection lives on a reader thread of its own (frames, pings, reconnects), and the
+/// caller's task maps what it hands over, so that reading and mapping use two cores. On
+/// shutdown the stream is closed and the messages already read are mapped before this returns.
 pub async fn run(
     config: &WsConfig,
     mapping: &mut Mapping,
@@ -214,177 +218,110 @@ pub async fn run(
     mut on_event: impl FnMut(WsEvent),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), WsError> {
-    let connector = connector(config)?;
-    let mut request = config
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| WsError(format!("{}: {e}", config.url)))?;
-    for (name, value) in &config.headers {
-        let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| WsError(format!("header {name:?}: {e}")))?;
-        let value = value
-            .parse()
-            .map_err(|e| WsError(format!("header {name}: {e}")))?;
-        request.headers_mut().append(name, value);
-    }
-    let ws_config = WebSocketConfig::default()
-        .max_message_size(Some(config.max_message_size))
-        .max_frame_size(Some(config.max_frame_size));
-    let mut backoff = Backoff::new(config.backoff.0, config.backoff.1);
+    let reader = Reader::new(config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| WsError(format!("cannot start the stream reader: {e}")))?;
+    let (frames, mut incoming) = tokio::sync::mpsc::channel(QUEUED_BATCHES);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let thread = std::thread::Builder::new()
+        .name("telemit-ws-reader".into())
+        .spawn(move || runtime.block_on(reader.run(frames, stopped)))
+        .map_err(|e| WsError(format!("cannot start the stream reader: {e}")))?;
+    let mut take = |item| take(item, mapping, stats, &mut on_reading, &mut on_event);
     tokio::pin!(shutdown);
-
-    loop {
-        let attempt = timeout(
-            config.connect_timeout,
-            connect_async_tls_with_config(
-                request.clone(),
-                Some(ws_config),
-                true,
-                connector.clone(),
-            ),
-        );
-        let connected = tokio::select! {
-            result = attempt => result,
-            () = &mut shutdown => return Ok(()),
+    let stopped_early = loop {
+        let item = tokio::select! {
+            () = &mut shutdown => break false,
+            item = incoming.recv() => item,
         };
-        let mut stream = match connected {
-            Ok(Ok((stream, _response))) => stream,
-            Ok(Err(e)) => {
-                if wait_backoff(&mut backoff, e.to_string(), &mut on_event, &mut shutdown).await {
-                    return Ok(());
-                }
-                continue;
-            }
-            Err(_) => {
-                let error = format!("no answer within {:?}", config.connect_timeout);
-                if wait_backoff(&mut backoff, error, &mut on_event, &mut shutdown).await {
-                    return Ok(());
-                }
-                continue;
-            }
-        };
-        let mut subscribed = Ok(());
-        for message in &config.subscribe {
-            subscribed = stream.send(Message::Text(message.as_str().into())).await;
-            if subscribed.is_err() {
-                break;
-            }
+        match item {
+            Some(item) => take(item),
+            None => break true,
         }
-        if let Err(e) = subscribed {
-            let error = format!("subscribe: {e}");
-            if wait_backoff(&mut backoff, error, &mut on_event, &mut shutdown).await {
-                return Ok(());
-            }
-            continue;
-        }
-        if stats.connects.fetch_add(1, Ordering::Relaxed) > 0 {
-            WsStats::add(&stats.reconnects, 1);
-        }
-        stats.connected.store(true, Ordering::Relaxed);
-        backoff.reset();
-        on_event(WsEvent::Connected {
-            url: config.url.clone(),
-        });
-
-        let mut pings = tokio::time::interval(config.ping_interval);
-        pings.reset();
-        let mut last_heard = Instant::now();
-        let reason = loop {
-            tokio::select! {
-                () = &mut shutdown => {
-                    let _ = stream.close(None).await;
-                    stats.connected.store(false, Ordering::Relaxed);
-                    return Ok(());
-                }
-                _ = pings.tick() => {
-                    if last_heard.elapsed() >= config.silence_timeout {
-                        break format!("nothing received for {:?}", config.silence_timeout);
-                    }
-                    if let Err(e) = stream.send(Message::Ping(Bytes::new())).await {
-                        break format!("ping: {e}");
-                    }
-                }
-                incoming = stream.next() => {
-                    last_heard = Instant::now();
-                    // Frames already buffered are taken without going back through select!,
-                    // a burst at a time, so that pings and shutdown still get their turn.
-                    let mut next = Some(incoming);
-                    let mut taken = 0;
-                    let mut outcome = Ok(());
-                    while let Some(incoming) = next.take() {
-                        outcome =
-                            take_frame(incoming, mapping, stats, &mut on_reading, &mut on_event);
-                        taken += 1;
-                        if outcome.is_err() || taken == BURST {
-                            break;
-                        }
-                        next = stream.next().now_or_never();
-                    }
-                    if let Err(reason) = outcome {
-                        break reason;
-                    }
-                }
-            }
-        };
-        stats.connected.store(false, Ordering::Relaxed);
-        on_event(WsEvent::Disconnected { reason });
-        let delay = backoff.next_delay();
-        tokio::select! {
-            () = sleep(delay) => {}
-            () = &mut shutdown => return Ok(()),
-        }
+    };
+    let _ = stop.send(true);
+    while let Some(item) = incoming.recv().await {
+        take(item);
+    }
+    let joined = thread.join();
+    stats.connected.store(false, Ordering::Relaxed);
+    match joined {
+        Err(_) => Err(WsError("the stream reader panicked".into())),
+        Ok(()) if stopped_early => Err(WsError("the stream reader stopped".into())),
+        Ok(()) => Ok(()),
     }
 }
 
-/// Frames taken in a row before the stream loop looks at its timer and shutdown again.
+/// Batches the reader may have waiting for the mapping side: with [`BURST`] messages or
+/// [`BATCH_BYTES`] at most in each, memory stays bounded when mapping falls behind.
+const QUEUED_BATCHES: usize = 8;
+
+/// Frames taken in a row before the reader looks at its timer and stop signal again.
 const BURST: usize = 256;
 
-/// Maps one incoming frame; `Err` with the reason when the connection is over.
-fn take_frame(
-    incoming: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+/// A batch is handed over once it holds this many bytes of messages.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// What the reader thread hands to the mapping side, in order.
+enum Incoming {
+    /// Text messages read together, and when.
+    Messages(Vec<Utf8Bytes>, Timestamp),
+    /// A message refused outright; the event says why (an oversize message has none: the
+    /// disconnection that follows says it).
+    Refused(Option<WsEvent>),
+    /// A connection event.
+    Event(WsEvent),
+}
+
+/// The mapping side of one [`Incoming`]: counters, mapping, events.
+fn take(
+    item: Incoming,
     mapping: &mut Mapping,
     stats: &WsStats,
     on_reading: &mut impl FnMut(&Reading),
     on_event: &mut impl FnMut(WsEvent),
-) -> Result<(), String> {
-    let text = match incoming {
-        None => return Err("the server closed the stream".to_owned()),
-        Some(Err(e)) => {
-            if matches!(e, tokio_tungstenite::tungstenite::Error::Capacity(_)) {
-                WsStats::add(&stats.refused, 1);
+) {
+    match item {
+        Incoming::Messages(texts, arrival) => {
+            for text in &texts {
+                map_message(text, arrival, mapping, stats, on_reading, on_event);
             }
-            return Err(e.to_string());
         }
-        Some(Ok(Message::Text(text))) => text,
-        Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-            Ok(text) => text.into(),
-            Err(e) => {
-                WsStats::add(&stats.refused, 1);
-                on_event(WsEvent::Refused {
-                    reason: format!(
-                        "binary message of {} bytes is not UTF-8 text: {e}",
-                        bytes.len()
-                    ),
-                });
-                return Ok(());
+        Incoming::Refused(event) => {
+            WsStats::add(&stats.refused, 1);
+            if let Some(event) = event {
+                on_event(event);
             }
-        },
-        Some(Ok(Message::Close(frame))) => {
-            return Err(match frame {
-                Some(frame) => format!(
-                    "the server closed the stream: {} {}",
-                    frame.code, frame.reason
-                ),
-                None => "the server closed the stream".to_owned(),
-            });
         }
-        Some(Ok(_)) => return Ok(()), // ping (answered by the library), pong
-    };
+        Incoming::Event(event) => {
+            match &event {
+                WsEvent::Connected { .. } => {
+                    if stats.connects.fetch_add(1, Ordering::Relaxed) > 0 {
+                        WsStats::add(&stats.reconnects, 1);
+                    }
+                    stats.connected.store(true, Ordering::Relaxed);
+                }
+                WsEvent::Disconnected { .. } => stats.connected.store(false, Ordering::Relaxed),
+                _ => {}
+            }
+            on_event(event);
+        }
+    }
+}
+
+fn map_message(
+    text: &str,
+    arrival: Timestamp,
+    mapping: &mut Mapping,
+    stats: &WsStats,
+    on_reading: &mut impl FnMut(&Reading),
+    on_event: &mut impl FnMut(WsEvent),
+) {
     WsStats::add(&stats.messages, 1);
     WsStats::add(&stats.bytes, text.len() as u64);
-    let arrival = Timestamp::now(Precision::Nanoseconds);
-    let outcome = mapping.apply_each(&text, arrival, on_reading);
+    let outcome = mapping.apply_each(text, arrival, on_reading);
     if !outcome.matched {
         WsStats::add(&stats.ignored, 1);
     }
@@ -393,28 +330,255 @@ fn take_frame(
         on_event(WsEvent::MappingError {
             rule: error.rule,
             reason: error.reason,
-            message: crate::text::excerpt(&text, 160),
+            message: crate::text::excerpt(text, 160),
         });
     }
     WsStats::add(&stats.readings, outcome.readings as u64);
-    Ok(())
 }
 
-/// Waits out the backoff after a failed attempt (logging the first of a series); true when
-/// shutdown came first.
-async fn wait_backoff(
-    backoff: &mut Backoff,
-    error: String,
-    on_event: &mut impl FnMut(WsEvent),
-    shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
-) -> bool {
-    let retry_in = backoff.next_delay();
-    if backoff.failures() == 1 {
-        on_event(WsEvent::ConnectFailed { error, retry_in });
+/// The connection side: everything needed to connect, checked before the thread starts.
+struct Reader {
+    config: WsConfig,
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    connector: Option<Connector>,
+}
+
+/// The hand-over was refused: the mapping side is gone, so the reader stops.
+struct MappingSideGone;
+
+impl Reader {
+    fn new(config: &WsConfig) -> Result<Reader, WsError> {
+        let connector = connector(config)?;
+        let mut request = config
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| WsError(format!("{}: {e}", config.url)))?;
+        for (name, value) in &config.headers {
+            let name =
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|e| WsError(format!("header {name:?}: {e}")))?;
+            let value = value
+                .parse()
+                .map_err(|e| WsError(format!("header {name}: {e}")))?;
+            request.headers_mut().append(name, value);
+        }
+        Ok(Reader {
+            config: config.clone(),
+            request,
+            connector,
+        })
     }
-    tokio::select! {
-        () = sleep(retry_in) => false,
-        () = shutdown.as_mut() => true,
+
+    /// Connects, subscribes, reads and reconnects until `stopped` turns true (or the mapping
+    /// side is gone), then closes the stream.
+    async fn run(
+        self,
+        frames: tokio::sync::mpsc::Sender<Incoming>,
+        mut stopped: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let stop = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        tokio::pin!(stop);
+        let _ = self.connect_and_read(&frames, &mut stop).await;
+    }
+
+    async fn connect_and_read(
+        &self,
+        frames: &tokio::sync::mpsc::Sender<Incoming>,
+        stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    ) -> Result<(), MappingSideGone> {
+        let config = &self.config;
+        let ws_config = WebSocketConfig::default()
+            .max_message_size(Some(config.max_message_size))
+            .max_frame_size(Some(config.max_frame_size));
+        let mut backoff = Backoff::new(config.backoff.0, config.backoff.1);
+        let hand_over = |item| async move { frames.send(item).await.map_err(|_| MappingSideGone) };
+
+        loop {
+            let attempt = timeout(
+                config.connect_timeout,
+                connect_async_tls_with_config(
+                    self.request.clone(),
+                    Some(ws_config),
+                    true,
+                    self.connector.clone(),
+                ),
+            );
+            let connected = tokio::select! {
+                result = attempt => result,
+                () = stop.as_mut() => return Ok(()),
+            };
+            let failure = match connected {
+                Ok(Ok((mut stream, _response))) => {
+                    let mut subscribed = Ok(());
+                    for message in &config.subscribe {
+                        subscribed = stream.send(Message::Text(message.as_str().into())).await;
+                        if subscribed.is_err() {
+                            break;
+                        }
+                    }
+                    match subscribed {
+                        Ok(()) => {
+                            backoff.reset();
+                            let url = config.url.clone();
+                            hand_over(Incoming::Event(WsEvent::Connected { url })).await?;
+                            let Some(reason) = self.read(&mut stream, frames, stop).await? else {
+                                let _ = stream.close(None).await;
+                                return Ok(());
+                            };
+                            hand_over(Incoming::Event(WsEvent::Disconnected { reason })).await?;
+                            let delay = backoff.next_delay();
+                            tokio::select! {
+                                () = sleep(delay) => {}
+                                () = stop.as_mut() => return Ok(()),
+                            }
+                            continue;
+                        }
+                        Err(e) => format!("subscribe: {e}"),
+                    }
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {:?}", config.connect_timeout),
+            };
+            // Waits out the backoff, logging the first failure of a series.
+            let retry_in = backoff.next_delay();
+            if backoff.failures() == 1 {
+                let event = WsEvent::ConnectFailed {
+                    error: failure,
+                    retry_in,
+                };
+                hand_over(Incoming::Event(event)).await?;
+            }
+            tokio::select! {
+                () = sleep(retry_in) => {}
+                () = stop.as_mut() => return Ok(()),
+            }
+        }
+    }
+
+    /// Reads one connection until it ends (`Some(reason)`) or the reader is stopped (`None`),
+    /// pinging on the interval and handing messages over in batches.
+    async fn read(
+        &self,
+        stream: &mut tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        frames: &tokio::sync::mpsc::Sender<Incoming>,
+        stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    ) -> Result<Option<String>, MappingSideGone> {
+        let config = &self.config;
+        let hand_over = |item| async move { frames.send(item).await.map_err(|_| MappingSideGone) };
+        let mut pings = tokio::time::interval(config.ping_interval);
+        pings.reset();
+        let mut last_heard = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                () = stop.as_mut() => return Ok(None),
+                _ = pings.tick() => {
+                    if last_heard.elapsed() >= config.silence_timeout {
+                        return Ok(Some(format!("nothing received for {:?}", config.silence_timeout)));
+                    }
+                    if let Err(e) = stream.send(Message::Ping(Bytes::new())).await {
+                        return Ok(Some(format!("ping: {e}")));
+                    }
+                }
+                incoming = stream.next() => {
+                    last_heard = Instant::now();
+                    let arrival = Timestamp::now(Precision::Nanoseconds);
+                    // Frames already buffered are taken without going back through select!,
+                    // a burst at a time, so that pings and the stop signal get their turn.
+                    let mut batch = Vec::new();
+                    let mut batch_bytes = 0;
+                    let mut next = Some(incoming);
+                    let mut taken = 0;
+                    let mut ended = None;
+                    while let Some(incoming) = next.take() {
+                        match classify(incoming) {
+                            Frame::Text(text) => {
+                                batch_bytes += text.len();
+                                batch.push(text);
+                            }
+                            Frame::Other => {}
+                            Frame::Refused(reason) => {
+                                let texts = std::mem::take(&mut batch);
+                                hand_over(Incoming::Messages(texts, arrival)).await?;
+                                let event = WsEvent::Refused { reason };
+                                hand_over(Incoming::Refused(Some(event))).await?;
+                            }
+                            Frame::End { reason, oversize } => {
+                                if oversize {
+                                    hand_over(Incoming::Refused(None)).await?;
+                                }
+                                ended = Some(reason);
+                                break;
+                            }
+                        }
+                        taken += 1;
+                        if taken == BURST || batch_bytes >= BATCH_BYTES {
+                            break;
+                        }
+                        next = stream.next().now_or_never();
+                    }
+                    if !batch.is_empty() {
+                        hand_over(Incoming::Messages(batch, arrival)).await?;
+                    }
+                    if ended.is_some() {
+                        return Ok(ended);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One frame, as the reader sees it.
+enum Frame {
+    Text(Utf8Bytes),
+    /// A ping (answered by the library) or a pong.
+    Other,
+    /// Refused, with the reason; the connection goes on.
+    Refused(String),
+    /// The connection is over.
+    End {
+        reason: String,
+        oversize: bool,
+    },
+}
+
+fn classify(incoming: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> Frame {
+    match incoming {
+        None => Frame::End {
+            reason: "the server closed the stream".to_owned(),
+            oversize: false,
+        },
+        Some(Err(e)) => Frame::End {
+            oversize: matches!(e, tokio_tungstenite::tungstenite::Error::Capacity(_)),
+            reason: e.to_string(),
+        },
+        Some(Ok(Message::Text(text))) => Frame::Text(text),
+        Some(Ok(Message::Binary(bytes))) => {
+            let length = bytes.len();
+            match Utf8Bytes::try_from(bytes) {
+                Ok(text) => Frame::Text(text),
+                Err(e) => Frame::Refused(format!(
+                    "binary message of {length} bytes is not UTF-8 text: {e}"
+                )),
+            }
+        }
+        Some(Ok(Message::Close(frame))) => Frame::End {
+            reason: match frame {
+                Some(frame) => format!(
+                    "the server closed the stream: {} {}",
+                    frame.code, frame.reason
+                ),
+                None => "the server closed the stream".to_owned(),
+            },
+            oversize: false,
+        },
+        Some(Ok(_)) => Frame::Other,
     }
 }
 
