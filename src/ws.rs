@@ -343,8 +343,18 @@ struct Reader {
     connector: Option<Connector>,
 }
 
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// The hand-over was refused: the mapping side is gone, so the reader stops.
 struct MappingSideGone;
+
+async fn hand_over(
+    frames: &tokio::sync::mpsc::Sender<Incoming>,
+    item: Incoming,
+) -> Result<(), MappingSideGone> {
+    frames.send(item).await.map_err(|_| MappingSideGone)
+}
 
 impl Reader {
     fn new(config: &WsConfig) -> Result<Reader, WsError> {
@@ -384,6 +394,29 @@ impl Reader {
         let _ = self.connect_and_read(&frames, &mut stop).await;
     }
 
+    /// Connects and subscribes; what failed, as text.
+    async fn open(&self, ws_config: WebSocketConfig) -> Result<WsStream, String> {
+        let config = &self.config;
+        let attempt = connect_async_tls_with_config(
+            self.request.clone(),
+            Some(ws_config),
+            true,
+            self.connector.clone(),
+        );
+        let mut stream = match timeout(config.connect_timeout, attempt).await {
+            Ok(Ok((stream, _response))) => stream,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err(format!("no answer within {:?}", config.connect_timeout)),
+        };
+        for message in &config.subscribe {
+            stream
+                .send(Message::Text(message.as_str().into()))
+                .await
+                .map_err(|e| format!("subscribe: {e}"))?;
+        }
+        Ok(stream)
+    }
+
     async fn connect_and_read(
         &self,
         frames: &tokio::sync::mpsc::Sender<Incoming>,
@@ -394,65 +427,35 @@ impl Reader {
             .max_message_size(Some(config.max_message_size))
             .max_frame_size(Some(config.max_frame_size));
         let mut backoff = Backoff::new(config.backoff.0, config.backoff.1);
-        let hand_over = |item| async move { frames.send(item).await.map_err(|_| MappingSideGone) };
-
         loop {
-            let attempt = timeout(
-                config.connect_timeout,
-                connect_async_tls_with_config(
-                    self.request.clone(),
-                    Some(ws_config),
-                    true,
-                    self.connector.clone(),
-                ),
-            );
-            let connected = tokio::select! {
-                result = attempt => result,
+            let opened = tokio::select! {
+                result = self.open(ws_config) => result,
                 () = stop.as_mut() => return Ok(()),
             };
-            let failure = match connected {
-                Ok(Ok((mut stream, _response))) => {
-                    let mut subscribed = Ok(());
-                    for message in &config.subscribe {
-                        subscribed = stream.send(Message::Text(message.as_str().into())).await;
-                        if subscribed.is_err() {
-                            break;
-                        }
-                    }
-                    match subscribed {
-                        Ok(()) => {
-                            backoff.reset();
-                            let url = config.url.clone();
-                            hand_over(Incoming::Event(WsEvent::Connected { url })).await?;
-                            let Some(reason) = self.read(&mut stream, frames, stop).await? else {
-                                let _ = stream.close(None).await;
-                                return Ok(());
-                            };
-                            hand_over(Incoming::Event(WsEvent::Disconnected { reason })).await?;
-                            let delay = backoff.next_delay();
-                            tokio::select! {
-                                () = sleep(delay) => {}
-                                () = stop.as_mut() => return Ok(()),
-                            }
-                            continue;
-                        }
-                        Err(e) => format!("subscribe: {e}"),
-                    }
+            let delay = match opened {
+                Ok(mut stream) => {
+                    backoff.reset();
+                    let url = config.url.clone();
+                    hand_over(frames, Incoming::Event(WsEvent::Connected { url })).await?;
+                    let Some(reason) = self.read(&mut stream, frames, stop).await? else {
+                        let _ = stream.close(None).await;
+                        return Ok(());
+                    };
+                    hand_over(frames, Incoming::Event(WsEvent::Disconnected { reason })).await?;
+                    backoff.next_delay()
                 }
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => format!("no answer within {:?}", config.connect_timeout),
+                Err(error) => {
+                    // Only the first failure of a series is logged.
+                    let retry_in = backoff.next_delay();
+                    if backoff.failures() == 1 {
+                        let event = WsEvent::ConnectFailed { error, retry_in };
+                        hand_over(frames, Incoming::Event(event)).await?;
+                    }
+                    retry_in
+                }
             };
-            // Waits out the backoff, logging the first failure of a series.
-            let retry_in = backoff.next_delay();
-            if backoff.failures() == 1 {
-                let event = WsEvent::ConnectFailed {
-                    error: failure,
-                    retry_in,
-                };
-                hand_over(Incoming::Event(event)).await?;
-            }
             tokio::select! {
-                () = sleep(retry_in) => {}
+                () = sleep(delay) => {}
                 () = stop.as_mut() => return Ok(()),
             }
         }
@@ -462,14 +465,11 @@ impl Reader {
     /// pinging on the interval and handing messages over in batches.
     async fn read(
         &self,
-        stream: &mut tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
+        stream: &mut WsStream,
         frames: &tokio::sync::mpsc::Sender<Incoming>,
         stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
     ) -> Result<Option<String>, MappingSideGone> {
         let config = &self.config;
-        let hand_over = |item| async move { frames.send(item).await.map_err(|_| MappingSideGone) };
         let mut pings = tokio::time::interval(config.ping_interval);
         pings.reset();
         let mut last_heard = Instant::now();
@@ -504,13 +504,13 @@ impl Reader {
                             Frame::Other => {}
                             Frame::Refused(reason) => {
                                 let texts = std::mem::take(&mut batch);
-                                hand_over(Incoming::Messages(texts, arrival)).await?;
+                                hand_over(frames, Incoming::Messages(texts, arrival)).await?;
                                 let event = WsEvent::Refused { reason };
-                                hand_over(Incoming::Refused(Some(event))).await?;
+                                hand_over(frames, Incoming::Refused(Some(event))).await?;
                             }
                             Frame::End { reason, oversize } => {
                                 if oversize {
-                                    hand_over(Incoming::Refused(None)).await?;
+                                    hand_over(frames, Incoming::Refused(None)).await?;
                                 }
                                 ended = Some(reason);
                                 break;
@@ -523,7 +523,7 @@ impl Reader {
                         next = stream.next().now_or_never();
                     }
                     if !batch.is_empty() {
-                        hand_over(Incoming::Messages(batch, arrival)).await?;
+                        hand_over(frames, Incoming::Messages(batch, arrival)).await?;
                     }
                     if ended.is_some() {
                         return Ok(ended);
