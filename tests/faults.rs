@@ -104,7 +104,7 @@ fn targets(dir: &Path, kinds: &[Kind]) -> Vec<Target> {
 const ALL: [Kind; 5] = [Kind::Unix, Kind::Tcp, Kind::Tls, Kind::Unixgram, Kind::Udp];
 
 /// The end (exclusive) of the paced readings a UDP receiver must get once it is up.
-const UDP_TAIL_END: u64 = 11_000;
+const UDP_TAIL_END: u64 = 10_300;
 
 #[test]
 fn receiver_absent_at_start_then_appears() {
@@ -129,7 +129,8 @@ fn receiver_absent_at_start_then_appears() {
             // At-most-once: what went out before the receiver existed is gone, unseen, and
             // the backlog goes out in a burst that a default receive buffer may only partly
             // hold. What the test can demand is recovery: once the backlog has drained, a
-            // paced tail arrives whole.
+            // paced tail arrives whole. One reading a millisecond: a receiver thread stalled by
+            // the host for 100 ms still finds room for all of them in its buffer.
             let deadline = Instant::now() + Duration::from_secs(10);
             while sender.stats().queue_depth > 0 && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
@@ -137,9 +138,7 @@ fn receiver_absent_at_start_then_appears() {
             std::thread::sleep(Duration::from_millis(200));
             for seq in 10_000..UDP_TAIL_END {
                 sender.send(&numbered(seq)).unwrap();
-                if seq % 10 == 0 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
         let sent = if target.kind == Kind::Udp {
