@@ -695,7 +695,7 @@ fn apply_rule(
         Some(reading) if same_shape => {
             let derived = scratch.derived.iter().map(|(_, v)| FieldValue::Float(*v));
             let fields = scratch.fields.drain(..).chain(derived);
-            refill(reading, &scratch.tag_values, fields, timestamp);
+            refill(reading, &mut scratch.tag_values, fields, timestamp);
         }
         _ => {
             scratch.reading = None;
@@ -728,15 +728,16 @@ fn apply_rule(
 
 /// Overwrites the values of a reading of the same shape: the rule's tags first (default tags
 /// after them keep their values), then its fields, then its derived fields.
+/// The tag values are swapped in, not copied: the scratch strings take the old values' buffers
+/// and are cleared before the next message is written into them.
 fn refill(
     reading: &mut Reading,
-    tag_values: &[String],
+    tag_values: &mut [String],
     field_values: impl Iterator<Item = FieldValue>,
     timestamp: Timestamp,
 ) {
     for (slot, text) in reading.tag_values_mut().zip(tag_values) {
-        slot.clear();
-        slot.push_str(text);
+        std::mem::swap(slot, text);
     }
     for (slot, value) in reading.field_values_mut().zip(field_values) {
         *slot = value;
