@@ -5,11 +5,12 @@
 //! - [`format`](mod@format): pure encoders for Influx line protocol, Telegraf JSON and Wavefront.
 //! - [`input`]: parsers for readings arriving as text (line protocol, JSON objects).
 //! - [`endpoint`]: where readings go: [`Endpoint`] parsed from `unix:///…`, `tcp://…`, ….
-//! - [`batch`]: packing encoded readings into datagrams (pure).
 //! - [`sender`]: the [`Sender`]: queue, batching writer thread, reconnection, drop policies,
-//!   TLS and gzip.
+//!   one transport per kind of socket (TLS and gzip among them), and a [`MemoryTransport`]
+//!   to test code that sends.
 //! - [`tls`]: TLS settings shared by the sender, the listener and the WebSocket input.
-//! - [`stats`]: counters of what a sender did; [`latency`]: how long readings wait.
+//! - [`sender::stats`]: counters of what a sender did; [`sender::latency`]: how long readings
+//!   wait.
 //! - [`usage`]: CPU time and peak memory of the process, for reports.
 //! - [`mapping`]: rules that turn JSON messages (WebSocket events) into readings.
 //! - [`ws`]: a WebSocket stream, mapped to readings, kept alive and reconnected.
@@ -31,16 +32,14 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod batch;
+mod backoff;
 pub mod endpoint;
 pub mod format;
 pub mod input;
-pub mod latency;
 pub mod listen;
 pub mod mapping;
 pub mod reading;
 pub mod sender;
-pub mod stats;
 mod text;
 pub mod tls;
 pub mod usage;
@@ -52,5 +51,10 @@ pub use input::{InputFormat, ParseError};
 pub use reading::{
     DefaultTags, FieldValue, Part, Precision, Reading, ReadingBuilder, ReadingError, Timestamp,
 };
-pub use sender::{OnFull, SendError, Sender, SenderBuilder};
-pub use stats::{DropReason, StatsSnapshot};
+// Public only for the benchmarks, which measure datagram packing on its own.
+#[doc(hidden)]
+pub use sender::batch;
+pub use sender::{
+    DropReason, LatencySummary, MemoryTransport, OnFull, SendError, Sender, SenderBuilder,
+    StatsSnapshot,
+};

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use telemit::latency::LatencySummary;
+use telemit::LatencySummary;
 use telemit::usage::Usage;
 use telemit::{
     DropReason, OnFull, Precision, Reading, SendError, Sender, StatsSnapshot, Timestamp,

@@ -5,14 +5,14 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::backoff::Backoff;
+use super::batch::{DatagramPacker, Framing};
+use super::core::Shared;
+use super::event::{Event, EventHook};
 use super::queue::Pending;
 use super::retained::Retained;
-use super::transport::{SocketOptions, Transport};
-use super::{Event, EventHook, Shared};
-use crate::batch::{DatagramPacker, Framing};
-use crate::endpoint::Endpoint;
-use crate::stats::DropReason;
+use super::stats::DropReason;
+use super::transport::{Connect, Shape, Transport};
+use crate::backoff::Backoff;
 
 /// How long a graceful close waits for the peer to read what was written and close.
 const GRACEFUL_CLOSE: Duration = Duration::from_secs(2);
@@ -33,7 +33,7 @@ enum Connection {
         retry_at: Instant,
     },
     Ready {
-        transport: Transport,
+        transport: Box<dyn Transport>,
         writes: u64,
         since: Instant,
         /// Bytes written on this connection.
@@ -56,9 +56,10 @@ struct Incident {
 /// The connection and everything needed to keep it up.
 struct Link {
     shared: Arc<Shared>,
-    endpoint: Endpoint,
+    connector: Box<dyn Connect>,
+    /// What kind of transport the connector opens.
+    shape: Shape,
     endpoint_text: String,
-    options: SocketOptions,
     reopen_after: Option<u64>,
     backoff: Backoff,
     state: Connection,
@@ -82,15 +83,16 @@ impl Writer {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         shared: Arc<Shared>,
-        endpoint: Endpoint,
-        options: SocketOptions,
+        connector: Box<dyn Connect>,
+        endpoint_text: String,
         framing: Framing,
         max_datagram: usize,
         reopen_after: Option<u64>,
         backoff: Backoff,
         on_event: Option<EventHook>,
     ) -> Self {
-        let packer_limit = if endpoint.is_datagram() {
+        let shape = connector.shape();
+        let packer_limit = if shape.is_datagram() {
             max_datagram
         } else {
             0
@@ -98,9 +100,9 @@ impl Writer {
         Writer {
             link: Link {
                 shared,
-                endpoint_text: endpoint.to_string(),
-                endpoint,
-                options,
+                connector,
+                shape,
+                endpoint_text,
                 reopen_after,
                 backoff,
                 state: Connection::disconnected_at(Instant::now()),
@@ -151,7 +153,7 @@ impl Writer {
                 // "succeeds" proves nothing about the receiver).
                 if delivered_last
                     && matches!(self.link.state, Connection::Ready { .. })
-                    && !matches!(self.link.endpoint, Endpoint::Udp { .. })
+                    && self.link.shape.confirms_delivery
                 {
                     self.link.delivered();
                 }
@@ -162,12 +164,12 @@ impl Writer {
             &mut self.link.state,
             Connection::disconnected_at(Instant::now()),
         ) {
-            transport.close_gracefully(GRACEFUL_CLOSE);
+            transport.close(GRACEFUL_CLOSE);
         }
     }
 
     fn deliver(&mut self, batch: &Pending, resend: &mut Pending) -> Result<(), Stopped> {
-        if self.link.endpoint.is_datagram() {
+        if self.link.shape.is_datagram() {
             self.deliver_datagrams(batch)
         } else {
             self.deliver_stream(batch, resend)
@@ -257,8 +259,8 @@ impl Writer {
         let shared = self.link.shared.clone();
         loop {
             let transport = self.link.ready()?;
-            let result = write_all(transport, resend.live_bytes(), &shared)
-                .and_then(|()| write_all(transport, batch.live_bytes(), &shared));
+            let result = write_all(transport.as_mut(), resend.live_bytes(), &shared)
+                .and_then(|()| write_all(transport.as_mut(), batch.live_bytes(), &shared));
             match result {
                 Ok(()) => {
                     let unsent = transport.unsent_bytes();
@@ -341,7 +343,7 @@ impl Link {
     }
 
     /// The open transport, connecting (with backoff) until it is open or the deadline passes.
-    fn ready(&mut self) -> Result<&mut Transport, Stopped> {
+    fn ready(&mut self) -> Result<&mut Box<dyn Transport>, Stopped> {
         loop {
             if self.shared.past_deadline() {
                 return Err(Stopped);
@@ -355,7 +357,7 @@ impl Link {
                 std::thread::sleep((retry_at - now).min(TICK));
                 continue;
             }
-            match Transport::connect(&self.endpoint, &self.options) {
+            match self.connector.connect() {
                 Ok(transport) => {
                     if self.incident.is_some() {
                         self.shared.stats.add_reconnect();
@@ -446,7 +448,7 @@ impl Link {
         if let Connection::Ready { transport, .. } =
             std::mem::replace(&mut self.state, Connection::disconnected_at(Instant::now()))
         {
-            transport.close_gracefully(GRACEFUL_CLOSE);
+            transport.close(GRACEFUL_CLOSE);
             // The peer read everything before it closed its side.
             retained.clear();
             self.shared.stats.add_reconnect();
@@ -492,7 +494,7 @@ fn is_retry(error: &io::Error) -> bool {
 
 /// Writes all of `bytes`, riding out write timeouts until the flush deadline passes.
 fn write_all(
-    transport: &mut Transport,
+    transport: &mut dyn Transport,
     mut bytes: &[u8],
     shared: &Shared,
 ) -> Result<(), WriteFailure> {

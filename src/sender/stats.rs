@@ -46,7 +46,7 @@ impl DropReason {
 
 /// Live counters, shared between a sender's handle and its writer thread.
 #[derive(Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     readings_in: AtomicU64,
     written: AtomicU64,
     dropped: [AtomicU64; 5],

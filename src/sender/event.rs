@@ -1,0 +1,94 @@
+//! What the connection did, for logs: one event per incident, never one per reading.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Something the connection did, for logs: one event per incident, never one per reading.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The first connection attempt of an incident failed; more follow with backoff.
+    ConnectFailed {
+        /// Where.
+        endpoint: String,
+        /// What the system said.
+        error: String,
+        /// When the next attempt is made.
+        retry_in: Duration,
+    },
+    /// Delivering again after an outage.
+    Reconnected {
+        /// Where.
+        endpoint: String,
+        /// Failed connection attempts and short-lived connections during the outage.
+        failures: u32,
+        /// Readings written again because the peer may not have taken them.
+        resent: usize,
+    },
+    /// An open connection failed.
+    ConnectionLost {
+        /// Where.
+        endpoint: String,
+        /// What the system said.
+        error: String,
+    },
+    /// The flush timeout ran out at shutdown with readings still undelivered.
+    GaveUp {
+        /// Where.
+        endpoint: String,
+        /// Readings dropped.
+        dropped: u64,
+    },
+    /// The flush timeout ran out at shutdown with readings in the spool: the next run sends
+    /// them.
+    LeftInSpool {
+        /// Where.
+        endpoint: String,
+        /// Readings waiting in the spool.
+        readings: u64,
+    },
+    /// The spool could not be read or updated.
+    SpoolError {
+        /// What the system said.
+        error: String,
+    },
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::ConnectFailed {
+                endpoint,
+                error,
+                retry_in,
+            } => write!(
+                f,
+                "cannot connect to {endpoint}: {error}; retrying with backoff (next in {:.1}s), readings wait in the queue",
+                retry_in.as_secs_f64()
+            ),
+            Event::Reconnected {
+                endpoint,
+                failures,
+                resent,
+            } => write!(
+                f,
+                "delivering to {endpoint} again after {failures} failed attempts; {resent} readings the peer may not have taken were sent again"
+            ),
+            Event::ConnectionLost { endpoint, error } => {
+                write!(f, "connection to {endpoint} lost: {error}; reconnecting")
+            }
+            Event::GaveUp { endpoint, dropped } => write!(
+                f,
+                "flush timeout: {dropped} readings could not be delivered to {endpoint}"
+            ),
+            Event::LeftInSpool { endpoint, readings } => write!(
+                f,
+                "flush timeout: {readings} readings not yet delivered to {endpoint} wait in the spool for the next run"
+            ),
+            Event::SpoolError { error } => write!(f, "spool: {error}; retrying"),
+        }
+    }
+}
+
+/// Called on the writer thread for each event.
+pub(crate) type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;

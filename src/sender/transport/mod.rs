@@ -1,0 +1,223 @@
+//! The sockets a sender writes to, one file per kind, behind two small traits: [`Connect`]
+//! opens a connection, [`Transport`] is one open connection. The writer's state machine knows
+//! only these traits; [`connector`] is the one place where a destination becomes a transport,
+//! so a new kind of transport is one new file plus one line there.
+
+mod gzip;
+pub(crate) mod memory;
+mod outq;
+mod stdout;
+mod tcp;
+mod tls;
+mod udp;
+mod unix;
+mod unixgram;
+
+use std::io::{self, Read};
+use std::time::{Duration, Instant};
+
+use super::ConfigError;
+use crate::endpoint::Endpoint;
+use crate::tls::TlsOptions;
+use memory::MemoryTransport;
+
+/// Telegraf reads at most 64 KiB per line on stream sockets (more closes the connection) and
+/// per datagram (UDP reads into a 64 KiB buffer; longer unixgram datagrams are cut).
+pub const TELEGRAF_MAX_LINE: usize = 64 * 1024;
+
+/// The largest payload of one IPv4 UDP datagram.
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
+/// The default largest UDP payload: fits a 1500-byte Ethernet frame with IPv4/IPv6 headers, so
+/// datagrams are not fragmented on a real network.
+pub const DEFAULT_UDP_DATAGRAM: usize = 1432;
+
+/// The default largest Unix datagram: Telegraf's default `read_buffer_size` (64 KiB) would cut
+/// anything longer; we stay below the kernel's default socket buffer as well.
+pub const DEFAULT_UNIXGRAM_DATAGRAM: usize = 64 * 1024 - 1;
+
+/// Where a sender delivers: a socket endpoint, or an in-memory transport for tests.
+#[derive(Clone)]
+pub(crate) enum Target {
+    Endpoint(Endpoint),
+    Memory(MemoryTransport),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Endpoint(endpoint) => endpoint.fmt(f),
+            Target::Memory(_) => f.write_str("memory"),
+        }
+    }
+}
+
+/// Socket settings the sender applies when it connects.
+#[derive(Debug, Clone)]
+pub(crate) struct SocketOptions {
+    pub connect_timeout: Duration,
+    /// How long one blocked write waits before the writer checks for shutdown.
+    pub write_timeout: Duration,
+    pub send_buffer: Option<usize>,
+}
+
+/// What the sender must know of a kind of transport before it connects.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    /// The kind, as in error messages (`udp`, `unix`, …).
+    pub name: &'static str,
+    /// For datagram transports: the default and the largest payload.
+    pub datagram: Option<DatagramLimits>,
+    /// The longest line a stream transport takes.
+    pub max_line: usize,
+    /// Whether a write that succeeds shows the receiver is there (not so for UDP, where a
+    /// send to a closed port succeeds).
+    pub confirms_delivery: bool,
+    /// Whether gzip can wrap it (stream sockets).
+    pub compressible: bool,
+    /// Whether it speaks TLS (and so takes TLS settings).
+    pub tls: bool,
+}
+
+/// Datagram payload sizes: the default, and the largest the transport and Telegraf take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DatagramLimits {
+    pub default: usize,
+    pub max: usize,
+}
+
+impl Shape {
+    /// A stream socket to Telegraf.
+    const fn stream(name: &'static str) -> Shape {
+        Shape {
+            name,
+            datagram: None,
+            max_line: TELEGRAF_MAX_LINE,
+            confirms_delivery: true,
+            compressible: true,
+            tls: false,
+        }
+    }
+
+    pub fn is_datagram(&self) -> bool {
+        self.datagram.is_some()
+    }
+}
+
+/// Opens connections of one kind to one place; kept by the writer for every reconnection.
+pub(crate) trait Connect: Send {
+    /// What kind of transport this opens.
+    fn shape(&self) -> Shape;
+    /// Opens a new connection.
+    fn connect(&mut self) -> io::Result<Box<dyn Transport>>;
+}
+
+/// One open connection, as the writer uses it. Stream transports implement `write` (and, when
+/// they buffer, `flush`); datagram transports implement `send_datagram`.
+pub(crate) trait Transport: Send {
+    /// One write on a stream; returns the bytes taken. An error that `is_retry` accepts
+    /// (a write timeout) took nothing, and the same call can be made again.
+    fn write(&mut self, _bytes: &[u8]) -> io::Result<usize> {
+        Err(io::Error::other("stream write on a datagram socket"))
+    }
+
+    /// Pushes out what the transport still holds in user space (TLS records, compressed data).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// One whole datagram.
+    fn send_datagram(&mut self, _payload: &[u8]) -> io::Result<()> {
+        Err(io::Error::other("datagram send on a stream socket"))
+    }
+
+    /// Bytes written but not yet taken by the peer, where that can be known.
+    fn unsent_bytes(&mut self) -> Option<usize> {
+        None
+    }
+
+    /// Closes so that nothing written is lost, waiting up to `timeout` for the peer.
+    fn close(self: Box<Self>, timeout: Duration);
+}
+
+/// The connector for `target`: the one place where a destination becomes a transport.
+pub(crate) fn connector(
+    target: &Target,
+    options: &SocketOptions,
+    tls: &TlsOptions,
+    gzip: bool,
+) -> Result<Box<dyn Connect>, ConfigError> {
+    let plain: Box<dyn Connect> = match target {
+        Target::Memory(memory) => Box::new(memory.clone()),
+        Target::Endpoint(endpoint) => match endpoint {
+            Endpoint::Stdout => Box::new(stdout::Connector),
+            Endpoint::Unix(path) => Box::new(unix::Connector::new(path, options)),
+            Endpoint::Unixgram(path) => Box::new(unixgram::Connector::new(path, options)),
+            Endpoint::Tcp { host, port } => Box::new(tcp::Connector::new(host, *port, options)),
+            Endpoint::Tls { host, port } => {
+                Box::new(tls::Connector::new(host, *port, options, tls)?)
+            }
+            Endpoint::Udp { host, port } => Box::new(udp::Connector::new(host, *port, options)),
+        },
+    };
+    let shape = plain.shape();
+    if tls.is_set() && !shape.tls {
+        return Err(ConfigError::TlsNotUsed {
+            endpoint: target.to_string(),
+        });
+    }
+    if !gzip {
+        return Ok(plain);
+    }
+    if !shape.compressible {
+        return Err(ConfigError::GzipNotStream {
+            endpoint: target.to_string(),
+        });
+    }
+    Ok(Box::new(gzip::Connector::new(plain)))
+}
+
+/// After a write-side shutdown: reads until the peer closes its side or `deadline` passes, so
+/// that the peer has read everything before the socket goes away.
+pub(super) fn drain(stream: &mut impl Read, deadline: Instant) {
+    let mut buf = [0u8; 512];
+    while Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// How often `drain` wakes to check its deadline.
+pub(super) const DRAIN_STEP: Duration = Duration::from_millis(50);
+
+/// The first address `host:port` resolves to, with a socket for it.
+pub(super) fn new_socket(
+    host: &str,
+    port: u16,
+    kind: socket2::Type,
+    protocol: socket2::Protocol,
+) -> io::Result<(socket2::SockAddr, socket2::Socket)> {
+    use std::net::ToSocketAddrs;
+    let host_port = format!("{host}:{port}");
+    let address = host_port.to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{host_port} resolves to no address"),
+        )
+    })?;
+    let socket = socket2::Socket::new(socket2::Domain::for_address(address), kind, Some(protocol))?;
+    Ok((address.into(), socket))
+}
+
+/// The error, with the socket path it concerns.
+pub(super) fn with_path(error: io::Error, path: &std::path::Path) -> io::Error {
+    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+}
