@@ -97,14 +97,13 @@ pub fn run(args: BenchArgs) -> Result<i32, String> {
         (None, None) => (Some(Duration::from_secs(10)), None),
         limits => limits,
     };
-    let mut reading = template(args.tag_count, args.field_count)?;
-    args.output.prepare()?.apply(&mut reading);
+    let reading = template(args.tag_count, args.field_count)?;
     let sender = Arc::new(
         args.output
-            .sender_builder(OnFull::Block)
+            .sender_builder(OnFull::Block)?
             .measure_latency(true)
             .start()
-            .map_err(|e| e.to_string())?,
+            .map_err(|e| args.output.explain(e))?,
     );
     let terminated = termination_flag().map_err(|e| e.to_string())?;
     let progress = std::io::stderr().is_terminal() && !args.output.quiet;

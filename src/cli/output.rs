@@ -4,12 +4,9 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use telemit::format::{JsonOptions, WavefrontOptions};
-use telemit::sender::Event;
+use telemit::sender::{ConfigError, Event};
 use telemit::tls::TlsOptions;
-use telemit::{
-    DefaultTags, Encoder, Endpoint, Format, OnFull, Precision, Reading, Sender, SenderBuilder,
-    Timestamp,
-};
+use telemit::{DefaultTags, Encoder, Endpoint, Format, OnFull, Precision, Sender, SenderBuilder};
 
 use super::{parse_duration, parse_key_value};
 
@@ -195,27 +192,6 @@ pub struct OutputArgs {
     pub quiet: bool,
 }
 
-/// What every reading gets before it is sent: default tags and, when asked, a timestamp.
-pub struct Prepare {
-    tags: DefaultTags,
-    stamp: Option<Precision>,
-}
-
-impl Prepare {
-    pub fn into_default_tags(self) -> DefaultTags {
-        self.tags
-    }
-
-    pub fn apply(&self, reading: &mut Reading) {
-        if !self.tags.is_empty() {
-            reading.add_default_tags(&self.tags);
-        }
-        if let Some(precision) = self.stamp {
-            reading.stamp_if_missing(Timestamp::now(precision));
-        }
-    }
-}
-
 impl OutputArgs {
     pub fn encoder(&self) -> Encoder {
         Encoder::new(self.format.into())
@@ -230,18 +206,18 @@ impl OutputArgs {
             })
     }
 
-    pub fn prepare(&self) -> Result<Prepare, String> {
-        let tags = DefaultTags::new(self.tags.clone()).map_err(|e| format!("--tag: {e}"))?;
-        let stamp = (self.add_timestamp || matches!(self.format, FormatArg::Json))
-            .then_some(self.precision.into());
-        Ok(Prepare { tags, stamp })
+    /// The `--tag` defaults.
+    pub fn default_tags(&self) -> Result<DefaultTags, String> {
+        DefaultTags::new(self.tags.clone()).map_err(|e| format!("--tag: {e}"))
     }
 
     pub fn sender(&self, on_full_default: OnFull) -> Result<Sender, String> {
-        let sender = self
-            .sender_builder(on_full_default)
-            .start()
-            .map_err(|e| e.to_string())?;
+        self.start(self.sender_builder(on_full_default)?)
+    }
+
+    /// Starts `builder` and reports what the spool held from an earlier run.
+    pub fn start(&self, builder: SenderBuilder) -> Result<Sender, String> {
+        let sender = builder.start().map_err(|e| self.explain(e))?;
         let recovered = sender
             .spool_recovered()
             .filter(|r| r.records > 0 || r.damaged > 0);
@@ -263,8 +239,19 @@ impl OutputArgs {
         Ok(sender)
     }
 
+    /// The library's words for a setting, with the flag that set it.
+    pub fn explain(&self, error: ConfigError) -> String {
+        match error {
+            ConfigError::GzipNotStream { endpoint } => format!(
+                "--gzip compresses stream connections (unix, tcp, tls); {endpoint} is not one"
+            ),
+            other => other.to_string(),
+        }
+    }
+
     /// The sender these options describe, to adjust before it starts.
-    pub fn sender_builder(&self, on_full_default: OnFull) -> SenderBuilder {
+    pub fn sender_builder(&self, on_full_default: OnFull) -> Result<SenderBuilder, String> {
+        let tags = self.default_tags()?;
         let quiet = self.quiet;
         let on_full = match self.on_full {
             OnFullArg::Block => on_full_default,
@@ -275,7 +262,10 @@ impl OutputArgs {
             Some(dir) => builder.spool(dir.clone(), self.spool_max),
             None => builder,
         };
-        builder
+        Ok(builder
+            .default_tags(tags)
+            .add_timestamp(self.add_timestamp)
+            .stats_interval(self.stats_interval)
             .queue_size(self.queue_size)
             .on_full(on_full)
             .reopen_after(self.reopen_after)
@@ -294,42 +284,6 @@ impl OutputArgs {
                 if !quiet || matches!(event, Event::GaveUp { .. }) {
                     eprintln!("telemit: {event}");
                 }
-            })
-    }
-}
-
-/// Sends the sender's own counters every `interval` until the returned guard is dropped.
-pub fn spawn_stats(sender: &std::sync::Arc<Sender>, interval: Option<Duration>) -> StatsTicker {
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let thread = interval.map(|interval| {
-        let (sender, stop) = (sender.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let mut next = std::time::Instant::now() + interval;
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(50));
-                if std::time::Instant::now() < next {
-                    continue;
-                }
-                next += interval;
-                if let Ok(reading) = sender.stats().to_reading() {
-                    let _ = sender.send(&reading);
-                }
-            }
-        })
-    });
-    StatsTicker { stop, thread }
-}
-
-pub struct StatsTicker {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for StatsTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+            }))
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use telemit::{InputFormat, OnFull, SendError, Sender};
 
-use super::output::{OutputArgs, PrecisionArg, spawn_stats};
+use super::output::{OutputArgs, PrecisionArg};
 use super::{excerpt, termination_flag};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,16 +62,16 @@ impl InputCounts {
 }
 
 pub fn run(args: PipeArgs) -> Result<i32, String> {
-    let prepare = args.output.prepare()?;
-    let sender = Arc::new(args.output.sender(OnFull::Block)?);
-    let ticker = spawn_stats(&sender, args.output.stats_interval);
+    let builder = args.output.sender_builder(OnFull::Block)?;
+    let builder = builder.sequence_field(args.seq.then(|| "seq".to_owned()));
+    let sender = Arc::new(args.output.start(builder)?);
     let terminated = termination_flag().map_err(|e| format!("cannot watch for signals: {e}"))?;
     let input = match args.input {
         InputArg::Influx => InputFormat::Influx,
         InputArg::Json => InputFormat::Json,
     };
     let precision = args.input_precision.into();
-    let (strict, seq, max_line) = (args.strict, args.seq, args.max_line);
+    let (strict, max_line) = (args.strict, args.max_line);
 
     let counts = Arc::new(InputCounts::default());
     let reader = {
@@ -81,14 +81,13 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
             let mut stdin = io::BufReader::with_capacity(1 << 16, stdin.lock());
             let parse = |line: &str| input.parse(line, precision);
             read_all(
-                &mut stdin, &sender, parse, &prepare, seq, strict, max_line, &counts,
+                &mut stdin, &sender, parse, strict, max_line, &counts,
             )
         })
     };
     while !reader.is_finished() && !terminated.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    drop(ticker);
     let interrupted = !reader.is_finished();
     let stats = sender.shutdown();
     if !interrupted {
@@ -131,15 +130,12 @@ fn read_all(
     input: &mut impl BufRead,
     sender: &Sender,
     parse: impl Fn(&str) -> Result<Option<telemit::Reading>, telemit::ParseError>,
-    prepare: &super::output::Prepare,
-    seq: bool,
     strict: bool,
     max_line: usize,
     counts: &InputCounts,
 ) {
     let mut buffer = Vec::new();
     let mut number = 0u64;
-    let mut next_seq = 0u64;
     loop {
         number += 1;
         let line = match read_line(input, &mut buffer, max_line) {
@@ -179,7 +175,7 @@ fn read_all(
                 continue;
             }
         };
-        let mut reading = match parse(text) {
+        let reading = match parse(text) {
             Ok(None) => continue,
             Ok(Some(reading)) => reading,
             Err(error) => {
@@ -198,12 +194,6 @@ fn read_all(
             }
         };
         InputCounts::add(&counts.read);
-        prepare.apply(&mut reading);
-        if seq {
-            // A field named seq is replaced: the numbering must be ours to count loss.
-            let _ = reading.set_field("seq", next_seq);
-            next_seq += 1;
-        }
         match sender.send(&reading) {
             Ok(()) | Err(SendError::QueueFull) => {}
             Err(SendError::Closed) => break,

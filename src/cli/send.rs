@@ -53,7 +53,6 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
     if let Some(value) = args.timestamp {
         reading.set_timestamp(Some(Timestamp::new(value, precision)));
     }
-    args.output.prepare()?.apply(&mut reading);
 
     let sender = args.output.sender(OnFull::Block)?;
     let sent = sender.send(&reading);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use telemit::mapping::Mapping;
 use telemit::ws::{WsConfig, WsEvent, WsStats};
-use telemit::{OnFull, SendError};
+use telemit::{DefaultTags, OnFull, SendError};
 
 use super::output::OutputArgs;
 use super::parse_duration;
@@ -83,9 +83,18 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
 
     // Mapped readings always carry a timestamp (the message's or the arrival time), so of
     // the output preparation only the default tags apply; the mapping adds them once.
-    mapping.set_default_tags(args.output.prepare()?.into_default_tags());
-    let sender = Arc::new(args.output.sender(OnFull::Block)?);
+    mapping.set_default_tags(args.output.default_tags()?);
     let stats = Arc::new(WsStats::default());
+    // The sender's stats ticker sends the stream's counters too; the mapping, not the
+    // sender, adds the default tags, once per series.
+    let builder = {
+        let stats = stats.clone();
+        args.output
+            .sender_builder(OnFull::Block)?
+            .default_tags(DefaultTags::default())
+            .stats_source(move || stats.snapshot().to_reading())
+    };
+    let sender = Arc::new(args.output.start(builder)?);
     let quiet = args.output.quiet;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -94,23 +103,7 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let result = runtime.block_on(async {
         let shutdown = shutdown_signal(args.duration);
-        let ticker = args.output.stats_interval.map(|interval| {
-            let (sender, stats) = (sender.clone(), stats.clone());
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(interval);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    for reading in [sender.stats().to_reading(), stats.snapshot().to_reading()]
-                        .into_iter()
-                        .flatten()
-                    {
-                        let _ = sender.send(&reading);
-                    }
-                }
-            })
-        });
-        let outcome = telemit::ws::run(
+        telemit::ws::run(
             &config,
             &mut mapping,
             &stats,
@@ -130,11 +123,7 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
             },
             shutdown,
         )
-        .await;
-        if let Some(ticker) = ticker {
-            ticker.abort();
-        }
-        outcome
+        .await
     });
     let sent = sender.shutdown();
     let ws = stats.snapshot();

@@ -70,7 +70,7 @@ pub(crate) struct Core {
 impl Core {
     pub fn send(&self, reading: &Reading) -> Result<(), SendError> {
         if !self.prepare.changes(reading) {
-            return self.send_prepared(reading);
+            return self.send_as_is(reading);
         }
         PREPARED.with_borrow_mut(|copy| {
             let copy = match copy {
@@ -81,11 +81,12 @@ impl Core {
                 None => copy.insert(reading.clone()),
             };
             self.prepare.apply(copy);
-            self.send_prepared(copy)
+            self.send_as_is(copy)
         })
     }
 
-    fn send_prepared(&self, reading: &Reading) -> Result<(), SendError> {
+    /// Sends `reading` without the reading options (the stats ticker's own readings).
+    pub fn send_as_is(&self, reading: &Reading) -> Result<(), SendError> {
         let stats = &self.shared.stats;
         stats.add_in();
         // Encoding happens before the queue's lock is taken: the writer is never kept waiting

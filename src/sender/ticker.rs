@@ -36,12 +36,13 @@ impl Ticker {
                         continue;
                     }
                     next += interval;
+                    // Sent as they are: the numbering and tags belong to the data.
                     let own = core.stats().to_reading();
                     for reading in std::iter::once(own)
                         .chain(sources.iter().map(|source| source()))
                         .flatten()
                     {
-                        let _ = core.send(&reading);
+                        let _ = core.send_as_is(&reading);
                     }
                 }
             })?;
