@@ -80,9 +80,7 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
             let stdin = io::stdin();
             let mut stdin = io::BufReader::with_capacity(1 << 16, stdin.lock());
             let parse = |line: &str| input.parse(line, precision);
-            read_all(
-                &mut stdin, &sender, parse, strict, max_line, &counts,
-            )
+            read_all(&mut stdin, &sender, parse, strict, max_line, &counts)
         })
     };
     while !reader.is_finished() && !terminated.load(Ordering::SeqCst) {

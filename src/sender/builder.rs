@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
+use super::Sender;
 use super::batch::Framing;
 use super::core::{Core, Shared, SpoolShared};
 use super::event::{Event, EventHook};
@@ -15,7 +16,6 @@ use super::stats::{DropReason, Stats};
 use super::ticker::{StatsSource, Ticker};
 use super::transport::{self, SocketOptions, Target};
 use super::writer::Writer;
-use super::Sender;
 use crate::backoff::Backoff;
 use crate::format::{Encoder, Format};
 use crate::reading::DefaultTags;

@@ -6,6 +6,7 @@ use std::sync::{Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::SendError;
 use super::batch::Framing;
 use super::latency::LatencyRecorder;
 use super::prepare::Prepare;
@@ -13,7 +14,6 @@ use super::queue::{OnFull, Pushed, Queue};
 use super::spool::{Recovered, Spool};
 use super::stats::{DropReason, Stats, StatsSnapshot};
 use super::transport::TELEGRAF_MAX_LINE;
-use super::SendError;
 use crate::format::{Encoder, json};
 use crate::reading::Reading;
 

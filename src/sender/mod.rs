@@ -136,7 +136,11 @@ impl Sender {
     /// Enqueue-to-write latency percentiles so far, if the sender was built to
     /// [measure them](SenderBuilder::measure_latency).
     pub fn latency(&self) -> Option<LatencySummary> {
-        self.core.shared.latency.as_ref().map(LatencyRecorder::summary)
+        self.core
+            .shared
+            .latency
+            .as_ref()
+            .map(LatencyRecorder::summary)
     }
 
     /// The endpoint, or `None` for a [`MemoryTransport`].

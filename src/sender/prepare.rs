@@ -76,7 +76,10 @@ mod tests {
         assert!(json.changes(&reading));
         json.apply(&mut reading);
         assert!(reading.timestamp().is_some());
-        assert!(!json.changes(&reading), "a stamped reading is sent as it is");
+        assert!(
+            !json.changes(&reading),
+            "a stamped reading is sent as it is"
+        );
 
         let influx = Prepare::new(
             DefaultTags::default(),
@@ -90,11 +93,8 @@ mod tests {
 
     #[test]
     fn tags_are_added_where_missing_and_readings_numbered_from_zero() {
-        let tags = DefaultTags::new(vec![
-            ("host".into(), "a".into()),
-            ("dc".into(), "x".into()),
-        ])
-        .unwrap();
+        let tags =
+            DefaultTags::new(vec![("host".into(), "a".into()), ("dc".into(), "x".into())]).unwrap();
         let prepare = Prepare::new(
             tags,
             false,

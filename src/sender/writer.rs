@@ -92,11 +92,7 @@ impl Writer {
         on_event: Option<EventHook>,
     ) -> Self {
         let shape = connector.shape();
-        let packer_limit = if shape.is_datagram() {
-            max_datagram
-        } else {
-            0
-        };
+        let packer_limit = if shape.is_datagram() { max_datagram } else { 0 };
         Writer {
             link: Link {
                 shared,

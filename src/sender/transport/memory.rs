@@ -28,18 +28,24 @@ use crate::reading::{Precision, Reading};
 ///
 /// ```
 /// use std::time::Duration;
-/// use telemit::{Encoder, Format, MemoryTransport, Precision, Reading, Sender};
+/// use telemit::{DropReason, Encoder, Format, MemoryTransport, Precision, Reading, Sender};
 ///
 /// let memory = MemoryTransport::new();
-/// let sender = Sender::memory_builder(&memory, Encoder::new(Format::Influx)).start()?;
+/// let sender = Sender::memory_builder(&memory, Encoder::new(Format::Influx))
+///     .flush_timeout(Duration::from_millis(100))
+///     .start()?;
 /// sender.send(&Reading::builder("job").field("rows", 3i64).build()?)?;
-/// assert!(memory.wait_for_bytes(1, Duration::from_secs(5)));
+/// assert!(memory.wait_for_bytes(12, Duration::from_secs(5)));
 /// assert_eq!(memory.bytes(), b"job rows=3i\n");
 ///
-/// // The receiver goes away: readings wait in the queue, then are dropped at shutdown.
-/// memory.refuse_connections(true);
+/// // The receiver goes away: the next reading waits, and is dropped (and counted) when the
+/// // flush timeout at shutdown runs out.
 /// memory.fail_writes(true);
+/// memory.refuse_connections(true);
 /// sender.send(&Reading::builder("job").field("rows", 4i64).build()?)?;
+/// let stats = sender.shutdown();
+/// assert_eq!(stats.dropped(DropReason::SendError), 1);
+///
 /// let readings = memory.readings(Precision::Nanoseconds)?;
 /// assert_eq!(readings.len(), 1);
 /// assert_eq!(readings[0].measurement(), "job");
@@ -79,6 +85,7 @@ struct State {
     held: Vec<u8>,
     /// The open connection's number (0: none yet).
     current: u64,
+    attempts: u64,
     opened: u64,
     closed: u64,
     broken: u64,
@@ -155,6 +162,11 @@ impl MemoryTransport {
         true
     }
 
+    /// Connection attempts so far, refused ones included.
+    pub fn attempts(&self) -> u64 {
+        self.lock().attempts
+    }
+
     /// Connections opened so far.
     pub fn connections(&self) -> u64 {
         self.lock().opened
@@ -223,6 +235,7 @@ impl Connect for MemoryTransport {
 
     fn connect(&mut self) -> io::Result<Box<dyn Transport>> {
         let mut state = self.lock();
+        state.attempts += 1;
         if state.refuse {
             return Err(io::Error::new(
                 io::ErrorKind::ConnectionRefused,

@@ -30,7 +30,11 @@ impl Connect for Connector {
     }
 
     fn connect(&mut self) -> io::Result<Box<dyn Transport>> {
-        Ok(Box::new(Tcp(connect(&self.host, self.port, &self.options)?)))
+        Ok(Box::new(Tcp(connect(
+            &self.host,
+            self.port,
+            &self.options,
+        )?)))
     }
 }
 
