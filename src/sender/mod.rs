@@ -26,6 +26,7 @@ mod builder;
 mod core;
 mod event;
 pub mod latency;
+mod link;
 mod prepare;
 mod queue;
 mod retained;

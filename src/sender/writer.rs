@@ -1,73 +1,24 @@
-//! The writer thread: takes batches from the queue and delivers them through the connection
-//! state machine `Disconnected { retry_at } → Ready { transport, writes }`.
+//! The writer thread: takes batches from the queue (or the spool) and delivers them through
+//! the connection state machine in `link.rs`, on streams or packed into datagrams.
 
-use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::batch::{DatagramPacker, Framing};
 use super::core::Shared;
 use super::event::{Event, EventHook};
+use super::link::{Connection, GRACEFUL_CLOSE, Link, Stopped, WriteFailure, write_all};
 use super::queue::Pending;
 use super::retained::Retained;
 use super::stats::DropReason;
-use super::transport::{Connect, Shape, Transport};
+use super::transport::Connect;
 use crate::backoff::Backoff;
 
-/// How long a graceful close waits for the peer to read what was written and close.
-const GRACEFUL_CLOSE: Duration = Duration::from_secs(2);
 /// How long the writer waits after a write for more readings to gather (see `Queue::take`):
 /// short against the latency it adds, long against one reading's encoding.
 const LINGER: Duration = Duration::from_micros(100);
 /// How much of the spool is read and written at once.
 const SPOOL_BATCH: usize = 256 * 1024;
-/// The longest the writer sleeps at once, so that it notices shutdown.
-const TICK: Duration = Duration::from_millis(50);
-
-/// A connection that lived shorter than this before failing counts as a failed attempt, so
-/// that a receiver which accepts and drops every connection is retried with backoff.
-const STABLE_CONNECTION: Duration = Duration::from_secs(1);
-
-enum Connection {
-    Disconnected {
-        retry_at: Instant,
-    },
-    Ready {
-        transport: Box<dyn Transport>,
-        writes: u64,
-        since: Instant,
-        /// Bytes written on this connection.
-        bytes: u64,
-    },
-}
-
-impl Connection {
-    fn disconnected_at(retry_at: Instant) -> Connection {
-        Connection::Disconnected { retry_at }
-    }
-}
-
-/// An outage, from the first failure to the first successful write after it: logged once
-/// when it starts and once when it ends.
-struct Incident {
-    failures: u32,
-}
-
-/// The connection and everything needed to keep it up.
-struct Link {
-    shared: Arc<Shared>,
-    connector: Box<dyn Connect>,
-    /// What kind of transport the connector opens.
-    shape: Shape,
-    endpoint_text: String,
-    reopen_after: Option<u64>,
-    backoff: Backoff,
-    state: Connection,
-    on_event: Option<EventHook>,
-    /// Readings that will be written again on the next connection.
-    resending: usize,
-    incident: Option<Incident>,
-}
 
 pub(crate) struct Writer {
     link: Link,
@@ -75,9 +26,6 @@ pub(crate) struct Writer {
     packer: DatagramPacker,
     retained: Retained,
 }
-
-/// A delivery that stopped because the flush deadline passed.
-struct Stopped;
 
 impl Writer {
     #[allow(clippy::too_many_arguments)]
@@ -327,194 +275,6 @@ impl Writer {
         match stopped {
             Some(stop) => Err(stop),
             None => Ok(()),
-        }
-    }
-}
-
-impl Link {
-    fn emit(&self, event: Event) {
-        if let Some(hook) = &self.on_event {
-            hook(&event);
-        }
-    }
-
-    /// The open transport, connecting (with backoff) until it is open or the deadline passes.
-    fn ready(&mut self) -> Result<&mut Box<dyn Transport>, Stopped> {
-        loop {
-            if self.shared.past_deadline() {
-                return Err(Stopped);
-            }
-            let retry_at = match &self.state {
-                Connection::Ready { .. } => break,
-                Connection::Disconnected { retry_at } => *retry_at,
-            };
-            let now = Instant::now();
-            if now < retry_at {
-                std::thread::sleep((retry_at - now).min(TICK));
-                continue;
-            }
-            match self.connector.connect() {
-                Ok(transport) => {
-                    if self.incident.is_some() {
-                        self.shared.stats.add_reconnect();
-                    }
-                    self.state = Connection::Ready {
-                        transport,
-                        writes: 0,
-                        since: Instant::now(),
-                        bytes: 0,
-                    };
-                }
-                Err(error) => {
-                    let retry_in = self.backoff.next_delay();
-                    self.failed(1, |endpoint| Event::ConnectFailed {
-                        endpoint,
-                        error: error.to_string(),
-                        retry_in,
-                    });
-                    self.state = Connection::disconnected_at(Instant::now() + retry_in);
-                }
-            }
-        }
-        match &mut self.state {
-            Connection::Ready { transport, .. } => Ok(transport),
-            Connection::Disconnected { .. } => unreachable!("the loop above ends only when ready"),
-        }
-    }
-
-    /// Counts a failure in the current outage, or opens one (starting at `first` failures) and
-    /// logs it with `event` (given the endpoint): one line per outage.
-    fn failed(&mut self, first: u32, event: impl FnOnce(String) -> Event) {
-        match &mut self.incident {
-            Some(incident) => incident.failures += 1,
-            None => {
-                self.incident = Some(Incident { failures: first });
-                let event = event(self.endpoint_text.clone());
-                self.emit(event);
-            }
-        }
-    }
-
-    /// An open connection failed: close it and retry, at once if it had been up for a while.
-    fn lost(&mut self, error: &io::Error) {
-        let lived = match &self.state {
-            Connection::Ready { since, .. } => since.elapsed(),
-            Connection::Disconnected { .. } => Duration::ZERO,
-        };
-        self.failed(0, |endpoint| Event::ConnectionLost {
-            endpoint,
-            error: error.to_string(),
-        });
-        let retry_at = if lived >= STABLE_CONNECTION {
-            self.backoff.reset();
-            Instant::now()
-        } else {
-            Instant::now() + self.backoff.next_delay()
-        };
-        self.state = Connection::disconnected_at(retry_at);
-    }
-
-    /// Connected for long enough that its failure would be a new incident.
-    fn is_stable(&self) -> bool {
-        matches!(&self.state, Connection::Ready { since, .. } if since.elapsed() >= STABLE_CONNECTION)
-    }
-
-    /// A write went through: an outage, if there was one, is over.
-    fn delivered(&mut self) {
-        if let Some(incident) = self.incident.take() {
-            self.backoff.reset();
-            let resent = std::mem::take(&mut self.resending);
-            self.emit(Event::Reconnected {
-                endpoint: self.endpoint_text.clone(),
-                failures: incident.failures,
-                resent,
-            });
-        }
-    }
-
-    /// Counts a write and reopens the connection when `reopen_after` says so.
-    fn after_write(&mut self, retained: &mut Retained) {
-        let Connection::Ready { writes, .. } = &mut self.state else {
-            return;
-        };
-        *writes += 1;
-        if self.reopen_after.is_none_or(|n| *writes < n) {
-            return;
-        }
-        if let Connection::Ready { transport, .. } =
-            std::mem::replace(&mut self.state, Connection::disconnected_at(Instant::now()))
-        {
-            transport.close(GRACEFUL_CLOSE);
-            // The peer read everything before it closed its side.
-            retained.clear();
-            self.shared.stats.add_reconnect();
-        }
-    }
-
-    fn send_datagram(&mut self, payload: &[u8], records: usize) -> Result<(), Stopped> {
-        loop {
-            let transport = self.ready()?;
-            match transport.send_datagram(payload) {
-                Ok(()) => {
-                    self.shared
-                        .stats
-                        .add_written(records as u64, payload.len() as u64);
-                    // A UDP send to a closed port succeeds, and only the next one fails:
-                    // as on streams, an outage ends after a second without failure.
-                    if self.is_stable() {
-                        self.delivered();
-                    }
-                    let mut unused = Retained::default();
-                    self.after_write(&mut unused);
-                    return Ok(());
-                }
-                // The receiver's queue is full (unixgram): wait, as a blocking socket does.
-                Err(e) if is_retry(&e) => {}
-                Err(error) => self.lost(&error),
-            }
-        }
-    }
-}
-
-enum WriteFailure {
-    Stopped,
-    Io(io::Error),
-}
-
-fn is_retry(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-    )
-}
-
-/// Writes all of `bytes`, riding out write timeouts until the flush deadline passes.
-fn write_all(
-    transport: &mut dyn Transport,
-    mut bytes: &[u8],
-    shared: &Shared,
-) -> Result<(), WriteFailure> {
-    while !bytes.is_empty() {
-        match transport.write(bytes) {
-            Ok(0) => return Err(WriteFailure::Io(io::ErrorKind::WriteZero.into())),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if is_retry(&e) => {
-                if shared.past_deadline() {
-                    return Err(WriteFailure::Stopped);
-                }
-            }
-            Err(e) => return Err(WriteFailure::Io(e)),
-        }
-    }
-    loop {
-        match transport.flush() {
-            Ok(()) => return Ok(()),
-            Err(e) if is_retry(&e) => {
-                if shared.past_deadline() {
-                    return Err(WriteFailure::Stopped);
-                }
-            }
-            Err(e) => return Err(WriteFailure::Io(e)),
         }
     }
 }
