@@ -99,6 +99,7 @@ impl fmt::Display for Endpoint {
 /// An address that is not a valid endpoint, with the part that is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("endpoint {input:?}: {reason}")]
+#[non_exhaustive]
 pub struct EndpointError {
     /// The address as given.
     pub input: String,

@@ -48,6 +48,7 @@ impl LatencyRecorder {
 
 /// Percentiles of the time from enqueue to socket write, over every reading written so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LatencySummary {
     /// Readings measured.
     pub count: u64,

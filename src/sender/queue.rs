@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 /// What to do with a new reading when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OnFull {
     /// Wait for room: nothing is lost, the producer slows down.
     #[default]

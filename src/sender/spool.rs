@@ -19,6 +19,7 @@ const HEADER: u64 = 8;
 
 /// What a spool held when it was opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Recovered {
     /// Readings waiting to be sent.
     pub records: u64,

@@ -98,6 +98,7 @@ impl Stats {
 
 /// The counters at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StatsSnapshot {
     /// Readings handed to the sender.
     pub readings_in: u64,
