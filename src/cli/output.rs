@@ -265,7 +265,6 @@ impl OutputArgs {
         Ok(builder
             .default_tags(tags)
             .add_timestamp(self.add_timestamp)
-            .stats_interval(self.stats_interval)
             .queue_size(self.queue_size)
             .on_full(on_full)
             .reopen_after(self.reopen_after)

@@ -63,7 +63,9 @@ impl InputCounts {
 
 pub fn run(args: PipeArgs) -> Result<i32, String> {
     let builder = args.output.sender_builder(OnFull::Block)?;
-    let builder = builder.sequence_field(args.seq.then(|| "seq".to_owned()));
+    let builder = builder
+        .sequence_field(args.seq.then(|| "seq".to_owned()))
+        .stats_interval(args.output.stats_interval);
     let sender = Arc::new(args.output.start(builder)?);
     let terminated = termination_flag().map_err(|e| format!("cannot watch for signals: {e}"))?;
     let input = match args.input {

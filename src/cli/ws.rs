@@ -92,6 +92,7 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
         args.output
             .sender_builder(OnFull::Block)?
             .default_tags(DefaultTags::default())
+            .stats_interval(args.output.stats_interval)
             .stats_source(move || stats.snapshot().to_reading())
     };
     let sender = Arc::new(args.output.start(builder)?);

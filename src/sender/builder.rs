@@ -315,9 +315,10 @@ impl SenderBuilder {
             write_timeout: Duration::from_millis(200),
             send_buffer: self.send_buffer,
         };
-        let connector = transport::connector(&self.target, &options, &self.tls, self.gzip)?;
+        let connector = transport::connector(&self.target, &options, &self.tls)?;
         let shape = connector.shape();
         let (limit, framing) = self.limits(&shape)?;
+        let connector = transport::finish(connector, &self.target, &self.tls, self.gzip)?;
         let prepare = self.prepare()?;
         let (spool, recovered) = match &self.spool {
             Some((dir, max_bytes)) => {

@@ -343,3 +343,70 @@ fn the_stats_ticker_sends_the_counters_as_they_are() {
         "the sender's own counters first"
     );
 }
+
+#[test]
+fn settings_that_do_not_fit_the_transport_are_refused_with_the_offending_value() {
+    use super::ConfigError;
+    let udp: crate::Endpoint = "udp://127.0.0.1:8094".parse().unwrap();
+    let gzip = Sender::builder(udp.clone(), Encoder::new(Format::Influx))
+        .gzip(true)
+        .start()
+        .err()
+        .unwrap();
+    assert_eq!(
+        gzip.to_string(),
+        "gzip compresses stream connections (unix, tcp, tls); udp://127.0.0.1:8094 is not one"
+    );
+    // The datagram size is checked first, as before gzip and TLS.
+    let size = Sender::builder(udp, Encoder::new(Format::Influx))
+        .gzip(true)
+        .max_datagram(Some(10))
+        .start()
+        .err()
+        .unwrap();
+    assert!(matches!(
+        size,
+        ConfigError::DatagramSize {
+            size: 10,
+            transport: "udp",
+            ..
+        }
+    ));
+    let memory = MemoryTransport::datagrams(500);
+    let size = Sender::memory_builder(&memory, Encoder::new(Format::Influx))
+        .max_datagram(Some(501))
+        .start()
+        .err()
+        .unwrap();
+    assert!(matches!(
+        size,
+        ConfigError::DatagramSize {
+            size: 501,
+            transport: "memory",
+            max: 500
+        }
+    ));
+    let tls = Sender::memory_builder(&MemoryTransport::new(), Encoder::new(Format::Influx))
+        .tls(crate::tls::TlsOptions {
+            server_name: Some("example.com".into()),
+            ..Default::default()
+        })
+        .start()
+        .err()
+        .unwrap();
+    assert_eq!(
+        tls,
+        ConfigError::TlsNotUsed {
+            endpoint: "memory".into()
+        }
+    );
+    let seq = Sender::memory_builder(&MemoryTransport::new(), Encoder::new(Format::Influx))
+        .sequence_field(Some(String::new()))
+        .start()
+        .err()
+        .unwrap();
+    assert!(
+        matches!(seq, ConfigError::SequenceField { ref field, .. } if field.is_empty()),
+        "{seq}"
+    );
+}

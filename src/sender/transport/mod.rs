@@ -145,9 +145,8 @@ pub(crate) fn connector(
     target: &Target,
     options: &SocketOptions,
     tls: &TlsOptions,
-    gzip: bool,
 ) -> Result<Box<dyn Connect>, ConfigError> {
-    let plain: Box<dyn Connect> = match target {
+    Ok(match target {
         Target::Memory(memory) => Box::new(memory.clone()),
         Target::Endpoint(endpoint) => match endpoint {
             Endpoint::Stdout => Box::new(stdout::Connector),
@@ -159,7 +158,17 @@ pub(crate) fn connector(
             }
             Endpoint::Udp { host, port } => Box::new(udp::Connector::new(host, *port, options)),
         },
-    };
+    })
+}
+
+/// Checks that the TLS settings and gzip fit the transport `plain` opens, and wraps it in gzip
+/// when asked.
+pub(crate) fn finish(
+    plain: Box<dyn Connect>,
+    target: &Target,
+    tls: &TlsOptions,
+    gzip: bool,
+) -> Result<Box<dyn Connect>, ConfigError> {
     let shape = plain.shape();
     if tls.is_set() && !shape.tls {
         return Err(ConfigError::TlsNotUsed {
