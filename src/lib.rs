@@ -41,7 +41,7 @@ pub mod mapping;
 pub mod reading;
 pub mod sender;
 pub mod stats;
-mod text;
+pub mod text;
 pub mod tls;
 pub mod usage;
 pub mod ws;
