@@ -177,6 +177,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // As `telemit ws` runs it: the reader task on the one worker, the mapping on this thread.
+    let ws_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let with_python = std::process::Command::new("python3")
         .args(["-c", "import websockets"])
         .output()
@@ -188,7 +194,7 @@ fn main() {
     for _ in 0..RUNS {
         let rates = [
             read_and_discard(&runtime, &url, count),
-            telemit_ws(&runtime, &url, count, &mapping_file, &dir),
+            telemit_ws(&ws_runtime, &url, count, &mapping_file, &dir),
             if with_python {
                 python(&url, python_count, root, &dir)
             } else {

@@ -31,6 +31,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod backoff;
 pub mod batch;
 pub mod endpoint;
 pub mod format;

@@ -9,7 +9,7 @@
 //! whatever the kernel had not handed to the peer (Linux `SIOCOUTQ`) is written again on the new
 //! connection, so delivery is at-least-once.
 
-mod backoff;
+use crate::backoff;
 mod outq;
 mod queue;
 mod retained;
