@@ -13,7 +13,9 @@
 //! - [`usage`]: CPU time and peak memory of the process, for reports.
 //! - [`mapping`]: rules that turn JSON messages (WebSocket events) into readings.
 //! - [`ws`]: a WebSocket stream, mapped to readings, kept alive and reconnected.
-//! - [`listen`]: a receiver with Telegraf's `socket_listener` behaviour, to check a pipeline.
+//! - [`listen`]: a receiver with Telegraf's `socket_listener` behaviour, to check a pipeline,
+//!   and a [`CountingSink`](listen::CountingSink) that counts what it received.
+//! - [`text`]: the excerpt of an offending text that error messages carry.
 //!
 //! ```
 //! use telemit::{Encoder, Format, Reading};

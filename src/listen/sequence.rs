@@ -102,3 +102,39 @@ impl SequenceTracker {
         self.min.map(|_| self.max)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SequenceTracker;
+    use crate::reading::Reading;
+
+    #[test]
+    fn sequence_of_reads_the_field_or_the_wavefront_metric() {
+        let influx = Reading::builder("load").field("seq", 7u64).build().unwrap();
+        assert_eq!(SequenceTracker::sequence_of(&influx, "seq"), Some(7));
+        let wavefront = Reading::builder("load.seq")
+            .field("value", 8.0)
+            .build()
+            .unwrap();
+        assert_eq!(SequenceTracker::sequence_of(&wavefront, "seq"), Some(8));
+        let other_metric = Reading::builder("loadseq")
+            .field("value", 8.0)
+            .build()
+            .unwrap();
+        assert_eq!(SequenceTracker::sequence_of(&other_metric, "seq"), None);
+        for value in [-1.0, 1.5] {
+            let odd = Reading::builder("m").field("seq", value).build().unwrap();
+            assert_eq!(SequenceTracker::sequence_of(&odd, "seq"), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn numbers_beyond_the_tracked_range_are_counted_not_tracked() {
+        let mut seq = SequenceTracker::default();
+        seq.observe(SequenceTracker::MAX_TRACKED);
+        seq.observe(2);
+        assert_eq!((seq.received(), seq.unique(), seq.duplicates()), (2, 1, 0));
+        assert!(!seq.contains(SequenceTracker::MAX_TRACKED));
+        assert_eq!(seq.highest(), Some(2));
+    }
+}
