@@ -15,26 +15,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use telemit::batch::{DatagramPacker, Framing};
-use telemit::{Encoder, Endpoint, Format, Precision, Reading, Sender, Timestamp};
+use telemit::{Encoder, Endpoint, Format, Reading, Sender};
 
-const BASE_NS: i64 = 1_700_000_000_000_000_000;
+// The request-timing reading, shared with the tests.
+#[allow(dead_code)]
+#[path = "../tests/support/samples.rs"]
+mod samples;
+
+use samples::{REQUEST_TIMING_BASE_NS, request_timing};
+
 const PYTHON_REOPEN: u64 = 1000;
 
-/// 3 tags, 3 fields, a timestamp: the shape of a request-timing reading.
-fn reading(seq: u64) -> Reading {
-    Reading::builder("http_requests")
-        .tag("host", "web-01.example.com")
-        .tag("region", "eu-west-1")
-        .tag("route", "/api/v1/orders")
-        .field("latency_ms", (seq % 1000) as f64 / 8.0)
-        .field("status", 200i64)
-        .field("seq", seq)
-        .timestamp(Timestamp::new(BASE_NS + seq as i64, Precision::Nanoseconds))
-        .build()
-        .expect("valid reading")
-}
-
-/// The same reading as the `telegraf` crate builds it, one `Point` per reading.
+/// [`request_timing`] as the `telegraf` crate builds it, one `Point` per reading.
 fn point(seq: u64) -> telegraf::Point {
     telegraf::Point::new(
         "http_requests".to_owned(),
@@ -48,7 +40,7 @@ fn point(seq: u64) -> telegraf::Point {
             ("status".to_owned(), Box::new(200i64)),
             ("seq".to_owned(), Box::new(seq)),
         ],
-        Some((BASE_NS + seq as i64) as u64),
+        Some((REQUEST_TIMING_BASE_NS + seq as i64) as u64),
     )
 }
 
@@ -258,7 +250,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let python_count = (count / 5).max(1000);
-    let readings: Vec<Reading> = (0..count).map(reading).collect();
+    let readings: Vec<Reading> = (0..count).map(request_timing).collect();
     let encoder = Encoder::new(Format::Influx);
     let mut formatted = Vec::new();
     for r in &readings {

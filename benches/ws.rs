@@ -13,45 +13,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use telemit::mapping::Mapping;
 use telemit::ws::{WsConfig, WsStats};
 use telemit::{Encoder, Endpoint, Format, Sender};
 use tokio_tungstenite::tungstenite::Message;
 
-/// Serves `count` kline messages to every connection, as fast as the client takes them.
-fn server(klines: Arc<Vec<String>>, count: usize) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let (tcp, _) = listener.accept().await.unwrap();
-                let klines = klines.clone();
-                tokio::spawn(async move {
-                    let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
-                        return;
-                    };
-                    for i in 0..count {
-                        let message = Message::Text(klines[i % klines.len()].as_str().into());
-                        if ws.feed(message).await.is_err() {
-                            return;
-                        }
-                    }
-                    let _ = ws.flush().await;
-                    while let Some(Ok(_)) = ws.next().await {}
-                });
-            }
-        });
-    });
-    port
-}
+// The replay server and the recorded stream, shared with `tests/ws.rs`.
+#[allow(dead_code)]
+#[path = "../tests/support/replay.rs"]
+mod replay;
+#[allow(dead_code)]
+#[path = "../tests/support/samples.rs"]
+mod samples;
 
 fn discard_unix(path: &std::path::Path) -> std::thread::JoinHandle<u64> {
     let listener = UnixListener::bind(path).unwrap();
@@ -194,21 +168,18 @@ fn main() {
         .unwrap_or(300_000);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mapping_file = root.join("examples/binance-kline.toml");
-    let fixture =
-        std::fs::read_to_string(root.join("../shared/fixtures/binance-bnbusdt-kline-trade.jsonl"))
-            .expect("the Binance fixture in ../shared/fixtures");
-    let klines: Arc<Vec<String>> = Arc::new(
-        fixture
-            .lines()
-            .filter(|l| l.contains("\"kline\""))
-            .map(str::to_owned)
-            .collect(),
-    );
-    let port = server(klines.clone(), count);
+    let klines = samples::binance_klines();
+    let port = replay::flood_server(klines.clone(), count);
     let url = format!("ws://127.0.0.1:{port}/ws");
     let dir = std::env::temp_dir().join(format!("telemit-wsbench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // As `telemit ws` runs it: the reader task on the one worker, the mapping on this thread.
+    let ws_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
@@ -223,7 +194,7 @@ fn main() {
     for _ in 0..RUNS {
         let rates = [
             read_and_discard(&runtime, &url, count),
-            telemit_ws(&runtime, &url, count, &mapping_file, &dir),
+            telemit_ws(&ws_runtime, &url, count, &mapping_file, &dir),
             if with_python {
                 python(&url, python_count, root, &dir)
             } else {

@@ -57,10 +57,7 @@ pub fn line_protocol(data: &[u8]) {
 /// Any bytes arriving at `telemit listen`, as a stream line or a datagram, in every format.
 pub fn listen_payload(data: &[u8]) {
     for format in Format::ALL {
-        let options = ListenOptions {
-            format,
-            ..ListenOptions::default()
-        };
+        let options = ListenOptions::default().with_format(format);
         let _ = decode(data, true, &options);
         let _ = decode(data, false, &options);
     }

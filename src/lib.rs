@@ -14,7 +14,9 @@
 //! - [`usage`]: CPU time and peak memory of the process, for reports.
 //! - [`mapping`]: rules that turn JSON messages (WebSocket events) into readings.
 //! - [`ws`]: a WebSocket stream, mapped to readings, kept alive and reconnected.
-//! - [`listen`]: a receiver with Telegraf's `socket_listener` behaviour, to check a pipeline.
+//! - [`listen`]: a receiver with Telegraf's `socket_listener` behaviour, to check a pipeline,
+//!   and a [`CountingSink`](listen::CountingSink) that counts what it received.
+//! - [`text`]: the excerpt of an offending text that error messages carry.
 //!
 //! ```
 //! use telemit::{Encoder, Format, Reading};
@@ -40,7 +42,7 @@ pub mod listen;
 pub mod mapping;
 pub mod reading;
 pub mod sender;
-mod text;
+pub mod text;
 pub mod tls;
 pub mod usage;
 pub mod ws;

@@ -24,10 +24,7 @@ struct Receiver {
 
 impl Receiver {
     fn start(tls: TlsServerOptions) -> Receiver {
-        let options = ListenOptions {
-            tls: Some(tls),
-            ..ListenOptions::default()
-        };
+        let options = ListenOptions::default().with_tls(tls);
         let listener = Listener::bind(&"tls://127.0.0.1:0".parse().unwrap(), options).unwrap();
         let Endpoint::Tls { port, .. } = listener.endpoint().unwrap() else {
             panic!("a tls listener reports a tls endpoint");
@@ -39,6 +36,7 @@ impl Receiver {
             .spawn(Arc::new(move |received| match received {
                 Received::Readings(readings) => *a.lock().unwrap() += readings.len() as u64,
                 Received::Rejected { error, .. } => r.lock().unwrap().push(error),
+                _ => {}
             }))
             .unwrap();
         Receiver {

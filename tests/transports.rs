@@ -43,9 +43,9 @@ fn every_transport_and_format_delivers_and_reconciles() {
             let case = format!("{format} over {}", receiver.endpoint.scheme());
 
             assert!(
-                seen.rejected.is_empty(),
+                seen.rejections.is_empty(),
                 "{case}: {:?}",
-                &seen.rejected[..seen.rejected.len().min(3)]
+                &seen.rejections[..seen.rejections.len().min(3)]
             );
             assert_eq!(stats.readings_in, READINGS, "{case}");
             assert_eq!(

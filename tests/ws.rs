@@ -5,109 +5,13 @@ mod support;
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use support::Receiver;
+use support::replay::{Then, replay_server};
+use support::samples::binance_messages as fixture;
 use telemit::{Endpoint, FieldValue, Format, Precision, Reading};
-use tokio_tungstenite::tungstenite::Message;
-
-fn fixture() -> Vec<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/binance-bnbusdt-kline-trade.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// What one connection of the replay server does after the client subscribes.
-#[derive(Clone)]
-enum Then {
-    /// Send these messages, then keep the connection open (answering pings).
-    Stay(std::ops::Range<usize>),
-    /// Send these messages, then drop the connection without a close frame.
-    Drop(std::ops::Range<usize>),
-    /// Send these messages, then go silent: no reads (so no pongs), no writes.
-    Silent(std::ops::Range<usize>),
-    /// Send an acknowledgement, a binary frame that is not UTF-8, a kline with a bad price,
-    /// 400 000 nested arrays, and a 100 MB message (far over the client's limit).
-    Hostile,
-}
-
-/// A WebSocket server on loopback; connection `i` follows `plan[i]`. Counts subscriptions.
-fn replay_server(messages: Vec<String>, plan: Vec<Then>) -> (u16, Arc<AtomicUsize>) {
-    let subscriptions = Arc::new(AtomicUsize::new(0));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let counter = subscriptions.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            for step in plan {
-                let (tcp, _) = listener.accept().await.unwrap();
-                let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-                match ws.next().await {
-                    Some(Ok(Message::Text(text))) if text.contains("SUBSCRIBE") => {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                    }
-                    other => panic!("expected a subscription first, got {other:?}"),
-                }
-                let range = match &step {
-                    Then::Stay(r) | Then::Drop(r) | Then::Silent(r) => r.clone(),
-                    Then::Hostile => 0..0,
-                };
-                for message in &messages[range] {
-                    ws.send(Message::Text(message.as_str().into()))
-                        .await
-                        .unwrap();
-                }
-                match step {
-                    Then::Stay(_) => {
-                        tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
-                    }
-                    Then::Drop(_) => drop(ws),
-                    Then::Hostile => {
-                        let bad_price = messages
-                            .iter()
-                            .find(|m| m.contains("\"kline\""))
-                            .unwrap()
-                            .replacen("\"h\":\"", "\"h\":\"x", 1);
-                        let hostile = [
-                            Message::Text(r#"{"result":null,"id":1}"#.into()),
-                            Message::Binary(vec![0xff, 0xfe, 0x00].into()),
-                            Message::Text(bad_price.into()),
-                            Message::Text(
-                                format!("{}1{}", "[".repeat(400_000), "]".repeat(400_000)).into(),
-                            ),
-                            Message::Text("x".repeat(100_000_000).into()),
-                        ];
-                        for message in hostile {
-                            let _ = ws.send(message).await;
-                        }
-                        tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
-                    }
-                    Then::Silent(_) => {
-                        tokio::spawn(async move {
-                            tokio::time::sleep(Duration::from_secs(30)).await;
-                            drop(ws);
-                        });
-                    }
-                }
-            }
-            std::future::pending::<()>().await;
-        });
-    });
-    (port, subscriptions)
-}
 
 fn mapping_file(dir: &std::path::Path) -> std::path::PathBuf {
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
@@ -247,7 +151,7 @@ fn run_ws_measured(
         std::thread::sleep(Duration::from_millis(10));
     }
     let seen = receiver.seen.lock().unwrap();
-    assert!(seen.rejected.is_empty(), "{:?}", seen.rejected);
+    assert!(seen.rejections.is_empty(), "{:?}", seen.rejections);
     (seen.kept.clone(), stderr, peak)
 }
 

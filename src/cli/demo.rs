@@ -5,10 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use telemit::listen::{ListenOptions, Listener, Received};
+use telemit::listen::{CountingSink, ListenOptions, Listener, Received};
 use telemit::{Encoder, Endpoint, Format, OnFull, Reading, Sender, Timestamp};
 
-use super::listen::{Tally, counting_sink, report};
 use super::output::FormatArg;
 use super::{parse_duration, termination_flag};
 
@@ -45,18 +44,16 @@ pub fn run(args: DemoArgs) -> Result<i32, String> {
             Endpoint::Unix(scratch.join("telemit.sock"))
         }
     };
-    let options = ListenOptions {
-        format,
-        ..ListenOptions::default()
-    };
+    let options = ListenOptions::default().with_format(format);
     let listener = Listener::bind(&endpoint, options)
         .map_err(|e| format!("cannot listen on {endpoint}: {e}"))?;
     let endpoint = listener.endpoint().map_err(|e| e.to_string())?;
 
-    let tally = Arc::new(Mutex::new(Tally::default()));
+    let counter = CountingSink::new("seq");
+    let tally = counter.shared();
     let shown = Arc::new(Mutex::new(0usize));
     let show = args.show;
-    let sink = counting_sink(tally.clone(), "seq".into(), move |received| {
+    let sink = counter.sink(move |received| {
         if let Received::Readings(readings) = received {
             let mut shown = shown.lock().unwrap_or_else(|e| e.into_inner());
             for reading in readings {
@@ -136,7 +133,7 @@ pub fn run(args: DemoArgs) -> Result<i32, String> {
     let t = tally.lock().unwrap_or_else(|e| e.into_inner());
     let missing = sent.saturating_sub(t.sequence.unique());
     println!("telemit demo: sender: {}", stats.summary());
-    println!("telemit demo: receiver: {}", report(&t));
+    println!("telemit demo: receiver: {}", t.summary());
     println!(
         "telemit demo: {sent} readings sent, {} arrived, {missing} lost",
         t.sequence.unique()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use telemit::format::JsonOptions;
-use telemit::listen::{ListenOptions, Listener, Received, SequenceTracker};
+use telemit::listen::{CountingSink, ListenOptions, Listener, Received};
 use telemit::tls::TlsServerOptions;
 use telemit::{Encoder, Endpoint, FieldValue, Format, Reading};
 
@@ -85,61 +85,25 @@ pub enum ContentEncoding {
     Gzip,
 }
 
-/// What a listener has seen, shared with its threads.
-#[derive(Default)]
-pub struct Tally {
-    pub readings: u64,
-    pub rejected: u64,
-    pub sequence: SequenceTracker,
-}
-
-/// A sink that counts, tracks sequence numbers, and hands each payload to `each` as well.
-pub fn counting_sink(
-    tally: Arc<Mutex<Tally>>,
-    seq_field: String,
-    each: impl Fn(&Received) + Send + Sync + 'static,
-) -> telemit::listen::Sink {
-    Arc::new(move |received: Received| {
-        {
-            let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
-            match &received {
-                Received::Readings(readings) => {
-                    tally.readings += readings.len() as u64;
-                    for reading in readings {
-                        if let Some(seq) = SequenceTracker::sequence_of(reading, &seq_field) {
-                            tally.sequence.observe(seq);
-                        }
-                    }
-                }
-                Received::Rejected { .. } => tally.rejected += 1,
-            }
-        }
-        each(&received);
-    })
-}
-
 pub fn run(args: ListenArgs) -> Result<i32, String> {
-    let options = ListenOptions {
-        format: args.format.into(),
-        json: JsonOptions {
-            name_key: args.json_name_key.clone(),
-            time_key: args.json_time_key.clone(),
-        },
-        precision: args.precision.into(),
-        read_buffer_size: args
-            .read_buffer_size
-            .unwrap_or(telemit::listen::DEFAULT_READ_BUFFER),
-        socket_buffer: args.read_buffer_size,
-        tls: match (&args.tls_cert, &args.tls_key) {
-            (Some(cert), Some(key)) => Some(TlsServerOptions {
-                cert_file: cert.clone(),
-                key_file: key.clone(),
-                client_ca_file: args.tls_allowed_cacerts.clone(),
-            }),
-            _ => None,
-        },
-        gzip: args.content_encoding == ContentEncoding::Gzip,
+    let mut options = ListenOptions::default().with_format(args.format.into());
+    options.json = JsonOptions {
+        name_key: args.json_name_key.clone(),
+        time_key: args.json_time_key.clone(),
     };
+    options.precision = args.precision.into();
+    options.read_buffer_size = args
+        .read_buffer_size
+        .unwrap_or(telemit::listen::DEFAULT_READ_BUFFER);
+    options.socket_buffer = args.read_buffer_size;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        options = options.with_tls(TlsServerOptions {
+            cert_file: cert.clone(),
+            key_file: key.clone(),
+            client_ca_file: args.tls_allowed_cacerts.clone(),
+        });
+    }
+    options.gzip = args.content_encoding == ContentEncoding::Gzip;
     let listener = Listener::bind(&args.on, options)
         .map_err(|e| format!("cannot listen on {}: {e}", args.on))?;
     let local = listener.endpoint().map_err(|e| e.to_string())?;
@@ -152,30 +116,27 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
         Format::from(args.format)
     );
 
-    let tally = Arc::new(Mutex::new(Tally::default()));
+    let counter = CountingSink::new(args.seq_field.clone());
     let (as_json, quiet) = (args.json, args.quiet);
     let stdout = Arc::new(Mutex::new(std::io::BufWriter::new(std::io::stdout())));
     let printer = stdout.clone();
-    let sink = counting_sink(
-        tally.clone(),
-        args.seq_field.clone(),
-        move |received| match received {
-            Received::Readings(readings) if !quiet => {
-                let mut out = printer.lock().unwrap_or_else(|e| e.into_inner());
-                for reading in readings {
-                    let _ = out.write_all(&render(reading, as_json));
-                }
-                let _ = out.flush();
+    let sink = counter.sink(move |received| match received {
+        Received::Readings(readings) if !quiet => {
+            let mut out = printer.lock().unwrap_or_else(|e| e.into_inner());
+            for reading in readings {
+                let _ = out.write_all(&render(reading, as_json));
             }
-            Received::Readings(_) => {}
-            Received::Rejected { text, error } => {
-                eprintln!(
-                    "telemit listen: rejected: {error}: {}",
-                    super::excerpt(text)
-                );
-            }
-        },
-    );
+            let _ = out.flush();
+        }
+        Received::Readings(_) => {}
+        Received::Rejected { text, error } => {
+            eprintln!(
+                "telemit listen: rejected: {error}: {}",
+                super::excerpt(text)
+            );
+        }
+        _ => {}
+    });
     let handle = listener.spawn(sink).map_err(|e| e.to_string())?;
     let terminated = termination_flag().map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -184,7 +145,7 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
     {
         std::thread::sleep(Duration::from_millis(50));
         if last.0.elapsed() >= Duration::from_secs(1) {
-            let t = tally.lock().unwrap_or_else(|e| e.into_inner());
+            let t = counter.tally();
             if t.readings != last.1 {
                 let rate = (t.readings - last.1) as f64 / last.0.elapsed().as_secs_f64();
                 eprintln!(
@@ -199,25 +160,8 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
         }
     }
     handle.stop();
-    let t = tally.lock().unwrap_or_else(|e| e.into_inner());
-    eprintln!("telemit listen: {}", report(&t));
+    eprintln!("telemit listen: {}", counter.tally().summary());
     Ok(0)
-}
-
-pub fn report(t: &Tally) -> String {
-    let mut text = format!(
-        "{} readings received, {} payloads rejected",
-        t.readings, t.rejected
-    );
-    if let Some(highest) = t.sequence.highest() {
-        text.push_str(&format!(
-            "; sequence up to {highest}: {} distinct, {} lost, {} duplicated",
-            t.sequence.unique(),
-            t.sequence.lost(),
-            t.sequence.duplicates()
-        ));
-    }
-    text
 }
 
 fn render(reading: &Reading, as_json: bool) -> Vec<u8> {

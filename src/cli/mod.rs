@@ -164,15 +164,9 @@ pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Shows at most 120 characters of an input line in a message.
+/// Shows at most 120 bytes of an input line in a message, quoted.
 pub fn excerpt(line: &str) -> String {
-    const MAX: usize = 120;
-    if line.chars().count() <= MAX {
-        format!("{line:?}")
-    } else {
-        let cut: String = line.chars().take(MAX).collect();
-        format!("{cut:?}…")
-    }
+    telemit::text::quoted_excerpt(line, 120)
 }
 
 /// SIGINT and SIGTERM, seen by a flag.

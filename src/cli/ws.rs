@@ -98,7 +98,11 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
     let sender = Arc::new(args.output.start(builder)?);
     let quiet = args.output.quiet;
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // One runtime: its single worker thread reads the stream (telemit::ws's reader task),
+    // while this thread maps and sends what it hands over.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("telemit-ws-reader")
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;

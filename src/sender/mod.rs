@@ -49,8 +49,6 @@ pub use transport::{
     DEFAULT_UDP_DATAGRAM, DEFAULT_UNIXGRAM_DATAGRAM, MAX_UDP_PAYLOAD, TELEGRAF_MAX_LINE,
 };
 
-// The WebSocket reader still names the backoff by its old path.
-pub(crate) use crate::backoff::Backoff;
 
 use crate::endpoint::Endpoint;
 use crate::format::{EncodeError, Encoder};
