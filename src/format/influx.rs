@@ -305,6 +305,19 @@ mod tests {
             (m("m").tag("q", "say\"x").field("v", 1), "m,q=say\"x v=1i\n"),
             (m("m").tag("q", "a\\\"b").field("v", 1), "m,q=a\\\"b v=1i\n"),
             (m("m").field("we\\ird", 1), "m we\\ird=1i\n"),
+            // A backslash before a quote in a key Telegraf unescapes is doubled: Telegraf reads
+            // `a\\"b\ c` as `a\"b c` (and `a\"b\ c`, written before, as `a"b c`).
+            (
+                m("m").field("a\\\"b c", 1.0),
+                "m a\\\\\"b\\ c=1.0\n",
+            ),
+            (
+                m("m").tag("k", "a b\\\"").field("v", 1),
+                "m,k=a\\ b\\\\\" v=1i\n",
+            ),
+            // An even run of backslashes ends a measurement or field key fine.
+            (m("cpu\\\\").field("f\\\\", 1), "cpu\\\\ f\\\\=1i\n"),
+            (m("a\\\\ b").field("v", 1), "a\\\\\\ b v=1i\n"),
             (m("m").field("#not", 1), "m #not=1i\n"),
             (
                 m("ünï ✓").tag("🔥", "ß").field("ñ", "日本"),

@@ -7,12 +7,12 @@
 //! JSON number would lose precision through float64. Telegraf reads every JSON number as a
 //! float64, so integers beyond ±2^53 are refused rather than silently changed.
 
-use super::{EncodeError, Format, Unrepresentable, push_float, push_int, timestamp_in};
+use super::{
+    EncodeError, Format, MAX_EXACT_INTEGER, Unrepresentable, push_float, push_int, timestamp_in,
+};
 use crate::reading::{FieldValue, Part, Precision, Reading};
 use crate::text::JSON_STRING_SPECIAL;
 
-/// The largest integer a float64 holds exactly.
-const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
 /// The keys of the flat JSON object.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -266,6 +266,10 @@ pub(crate) fn timestamp_in(
     })
 }
 
+/// The largest integer a float64 holds exactly, 2^53: Telegraf's JSON and Wavefront parsers read
+/// numbers as float64.
+pub(crate) const MAX_EXACT_INTEGER: u64 = 1 << 53;
+
 /// Appends a finite float in its shortest form that reads back as the same `f64`, with no `+`
 /// in the exponent (`1e21`): Telegraf's Wavefront parser refuses `1e+21`.
 pub(crate) fn push_float(out: &mut Vec<u8>, value: f64) {
