@@ -230,8 +230,24 @@ impl OutputArgs {
             })
     }
 
+    /// The default tags and stamping, checked before any input is read: a `--tag` that is
+    /// empty, or that the chosen `--format` cannot send (`dir=C:\` in influx), is a usage error
+    /// rather than a refusal of every reading.
     pub fn prepare(&self) -> Result<Prepare, String> {
         let tags = DefaultTags::new(self.tags.clone()).map_err(|e| format!("--tag: {e}"))?;
+        let encoder = self.encoder();
+        for (key, value) in &self.tags {
+            // A probe with one field whose key differs from the tag's: any refusal is the tag's.
+            let field = if key == "v" { "w" } else { "v" };
+            let probe = Reading::builder("m")
+                .tag(key.as_str(), value.as_str())
+                .field(field, 1.0)
+                .build()
+                .map_err(|e| format!("--tag {key}={value}: {e}"))?;
+            encoder
+                .encode(&probe, &mut Vec::new())
+                .map_err(|e| format!("--tag {key}={value}: {e}"))?;
+        }
         let stamp = (self.add_timestamp || matches!(self.format, FormatArg::Json))
             .then_some(self.precision.into());
         Ok(Prepare { tags, stamp })
