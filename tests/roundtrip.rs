@@ -166,3 +166,123 @@ proptest! {
         }
     }
 }
+
+/// One timestamp rule for every format: a timestamp is written when its instant fits in signed
+/// 64-bit nanoseconds (what Telegraf multiplies it into), converted with truncation toward zero
+/// (Go's integer division); Wavefront also needs whole seconds from 0 to 9 999 999 999.
+mod timestamps {
+    use super::*;
+
+    fn precision() -> impl Strategy<Value = Precision> {
+        proptest::sample::select(Precision::ALL.to_vec())
+    }
+
+    /// Values near the edges of each unit's range, and anywhere.
+    fn value() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            any::<i64>(),
+            -10_000_000_000i64..10_000_000_000,
+            (0usize..4, -3i64..=3).prop_map(|(unit, off)| {
+                let edge = i64::MAX / [1, 1_000, 1_000_000, 1_000_000_000][unit];
+                if off < 0 { (-edge).saturating_add(off) } else { edge.saturating_add(off) }
+            }),
+        ]
+    }
+
+    fn written_time(format: Format, out: &[u8]) -> i64 {
+        let text = std::str::from_utf8(out).unwrap().trim_end();
+        match format {
+            Format::Influx => text.rsplit(' ').next().unwrap().parse().unwrap(),
+            Format::Json => {
+                let object: serde_json::Value = serde_json::from_str(text).unwrap();
+                object["time"].as_str().unwrap().parse().unwrap()
+            }
+            Format::Wavefront => {
+                let digits = text.split(' ').nth(2).unwrap();
+                assert_eq!(digits.len(), 10, "{text}");
+                digits.parse().unwrap()
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn written_exactly_when_telegraf_reads_it_back(
+            value in value(), unit in precision(), target in precision()
+        ) {
+            let reading = Reading::builder("m").field("value", 1.0)
+                .timestamp(Timestamp::new(value, unit)).build().unwrap();
+            let nanos = i64::try_from(i128::from(value) * i128::from(1_000_000_000 / unit.per_second())).ok();
+            for format in Format::ALL {
+                let mut out = Vec::new();
+                let encoded = Encoder::new(format).with_precision(target).encode(&reading, &mut out);
+                let (unit_out, expected) = match format {
+                    Format::Wavefront => (Precision::Seconds, nanos.map(|n| n / 1_000_000_000).filter(|s| *s >= 0)),
+                    _ => (target, nanos.map(|n| n / (1_000_000_000 / target.per_second()))),
+                };
+                match (encoded, expected) {
+                    (Ok(()), Some(expected)) => {
+                        let written = written_time(format, &out);
+                        prop_assert_eq!(written, expected, "{} {}{} at {}", format, value, unit, unit_out);
+                        // What Telegraf computes from it stays in range.
+                        prop_assert!(written.checked_mul(1_000_000_000 / unit_out.per_second()).is_some());
+                    }
+                    (Err(e), None) => prop_assert_eq!(e.part, telemit::Part::Timestamp),
+                    (got, want) => prop_assert!(false, "{} {}{}: {:?}, expected {:?}", format, value, unit, got, want),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_examples_that_used_to_wrap() {
+        let at = |value, unit| {
+            Reading::builder("a")
+                .field("v", 1.0)
+                .timestamp(Timestamp::new(value, unit))
+                .build()
+                .unwrap()
+        };
+        let cases = [
+            // `send --timestamp 99999999999 --precision s`: Telegraf would read 2216.
+            (at(99_999_999_999, Precision::Seconds), Precision::Seconds, None),
+            // `send 'a v=1 1700000000123456789' --precision ms`.
+            (
+                at(1_700_000_000_123_456_789, Precision::Milliseconds),
+                Precision::Milliseconds,
+                None,
+            ),
+            (
+                at(9_223_372_036, Precision::Seconds),
+                Precision::Seconds,
+                Some("a v=1.0 9223372036\n"),
+            ),
+            // Before 1970: truncated toward zero, as Telegraf's serializers divide.
+            (
+                at(-1_500, Precision::Milliseconds),
+                Precision::Seconds,
+                Some("a v=1.0 -1\n"),
+            ),
+            (
+                at(-1, Precision::Nanoseconds),
+                Precision::Microseconds,
+                Some("a v=1.0 0\n"),
+            ),
+        ];
+        for (reading, precision, expected) in cases {
+            let mut out = Vec::new();
+            let result = Encoder::new(Format::Influx)
+                .with_precision(precision)
+                .encode(&reading, &mut out);
+            match expected {
+                Some(line) => assert_eq!(std::str::from_utf8(&out).unwrap(), line),
+                None => assert_eq!(
+                    result.unwrap_err().reason,
+                    telemit::format::Unrepresentable::TimestampOutOfRange
+                ),
+            }
+        }
+    }
+}
