@@ -286,3 +286,154 @@ mod timestamps {
         }
     }
 }
+
+/// A large random set of readings through each encoder: every refusal is counted by reason
+/// (`cargo test --test roundtrip census -- --nocapture` prints the table), and every reading
+/// accepted reads back as sent through telemit's Telegraf-grammar readers (influx, Wavefront)
+/// or as Telegraf's JSON parser reads numbers (JSON).
+mod census {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    use std::collections::BTreeMap;
+
+    /// Texts from the bytes the formats care about, longer and with more backslashes than the
+    /// properties above, so that every refusal reason turns up.
+    fn text() -> impl Strategy<Value = String> {
+        let pieces = vec![
+            "a", "Z", "0", "5", " ", ",", "=", "\"", "\\", "\\", "ü", "🔥", "-", "_", ".", "#",
+            "/", "∆",
+        ];
+        proptest::collection::vec(proptest::sample::select(pieces), 1..6).prop_map(|v| v.concat())
+    }
+
+    fn value() -> impl Strategy<Value = FieldValue> {
+        prop_oneof![
+            any::<f64>().prop_filter("finite", |v| v.is_finite()).prop_map(FieldValue::Float),
+            any::<i64>().prop_map(FieldValue::Integer),
+            (0i64..1_000_000).prop_map(FieldValue::Integer),
+            any::<u64>().prop_map(FieldValue::Unsigned),
+            any::<bool>().prop_map(FieldValue::Boolean),
+            text().prop_map(FieldValue::String),
+        ]
+    }
+
+    fn reading() -> impl Strategy<Value = Reading> {
+        let timestamp = prop_oneof![
+            Just(None),
+            (any::<i64>(), proptest::sample::select(Precision::ALL.to_vec()))
+                .prop_map(|(v, p)| Some(Timestamp::new(v, p))),
+            (0i64..2_000_000_000_000).prop_map(|v| Some(Timestamp::new(v, Precision::Milliseconds))),
+        ];
+        (
+            text(),
+            proptest::collection::vec((text(), text()), 0..3),
+            proptest::collection::vec((text(), value()), 1..3),
+            timestamp,
+        )
+            .prop_filter_map("a valid reading", |(m, tags, fields, ts)| {
+                let mut b = Reading::builder(m);
+                for (k, v) in tags {
+                    b = b.tag(k, v);
+                }
+                for (k, v) in fields {
+                    b = b.field(k, v);
+                }
+                b.maybe_timestamp(ts).build().ok()
+            })
+    }
+
+    fn reads_back(format: Format, reading: &Reading, out: &[u8]) -> Result<(), String> {
+        let text = std::str::from_utf8(out).unwrap();
+        let nanos = reading.timestamp().map(|t| t.to_precision(Precision::Nanoseconds).unwrap());
+        match format {
+            Format::Influx => {
+                let parsed = line_protocol::parse_line(text.trim_end_matches('\n'), Precision::Nanoseconds)
+                    .map_err(|e| format!("{e}"))?
+                    .ok_or("a comment")?;
+                let mut expected = reading.clone();
+                expected.set_timestamp(nanos.map(|n| Timestamp::new(n, Precision::Nanoseconds)));
+                (parsed == expected).then_some(()).ok_or(format!("read {parsed:?}"))
+            }
+            Format::Wavefront => {
+                let source = reading.tag("source").or(reading.tag("host"));
+                for ((key, value), line) in reading.fields().iter().zip(text.lines()) {
+                    let parsed = wavefront::parse_line(line).map_err(|e| format!("{e}"))?.ok_or("blank")?;
+                    let name = if key == "value" { reading.measurement().to_owned() } else { format!("{}.{key}", reading.measurement()) };
+                    let number = match value {
+                        FieldValue::Float(v) => *v,
+                        FieldValue::Integer(v) => *v as f64,
+                        FieldValue::Unsigned(v) => *v as f64,
+                        FieldValue::Boolean(v) => f64::from(u8::from(*v)),
+                        FieldValue::String(_) => return Err("a string was written".into()),
+                    };
+                    let same = parsed.measurement() == name
+                        && parsed.field("value") == Some(&FieldValue::Float(number))
+                        && parsed.tag("source") == source
+                        && parsed.timestamp().map(|t| t.value) == nanos.map(|n| n / 1_000_000_000)
+                        && reading.tags().iter().all(|(k, v)| {
+                            k == "host" && source == Some(v.as_str()) || parsed.tag(k) == Some(v.as_str())
+                        });
+                    if !same {
+                        return Err(format!("{line:?} read as {parsed:?}"));
+                    }
+                }
+                Ok(())
+            }
+            Format::Json => {
+                let object: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+                let same = object["measurement"] == reading.measurement()
+                    && reading.tags().iter().all(|(k, v)| object[k] == v.as_str())
+                    && reading.fields().iter().all(|(k, v)| match v {
+                        // Telegraf's JSON parser reads every number as a float64.
+                        FieldValue::Float(x) => object[k].as_f64() == Some(*x),
+                        FieldValue::Integer(x) => object[k].as_f64() == Some(*x as f64) && (*x as f64) as i64 == *x,
+                        FieldValue::Unsigned(x) => object[k].as_f64() == Some(*x as f64) && (*x as f64) as u64 == *x,
+                        FieldValue::Boolean(x) => object[k] == *x,
+                        FieldValue::String(x) => object[k] == x.as_str(),
+                    })
+                    && object.get("time").map(|t| t.as_str().unwrap().parse::<i64>().unwrap()) == nanos;
+                same.then_some(()).ok_or(format!("{text} differs"))
+            }
+        }
+    }
+
+    #[test]
+    fn refusal_reasons_over_random_readings() {
+        const READINGS: usize = 20_000;
+        let mut runner = TestRunner::deterministic();
+        let strategy = reading();
+        let mut counts: BTreeMap<(&str, String), usize> = BTreeMap::new();
+        let mut misreads = Vec::new();
+        let options = WavefrontOptions { default_source: None, bool_as_number: true };
+        for _ in 0..READINGS {
+            let reading = strategy.new_tree(&mut runner).unwrap().current();
+            for format in Format::ALL {
+                let encoder = Encoder::new(format).with_wavefront(options.clone());
+                let mut out = Vec::new();
+                let key = match encoder.encode(&reading, &mut out) {
+                    Ok(()) => {
+                        if let Err(e) = reads_back(format, &reading, &out) {
+                            misreads.push(format!("{format}: {reading:?}: {e}"));
+                        }
+                        "accepted".to_owned()
+                    }
+                    Err(e) => {
+                        let part = format!("{:?}", e.part);
+                        let part = part.split('(').next().unwrap().to_owned();
+                        format!("{part}: {:?}", e.reason)
+                    }
+                };
+                *counts.entry((format.as_str(), key)).or_default() += 1;
+            }
+        }
+        println!("{READINGS} random readings, per format:");
+        for ((format, key), n) in &counts {
+            println!("{format:>9}  {n:>6}  {key}");
+        }
+        assert!(misreads.is_empty(), "{} misread, e.g. {}", misreads.len(), misreads[..misreads.len().min(5)].join("\n"));
+        for format in Format::ALL {
+            assert!(counts[&(format.as_str(), "accepted".to_owned())] > READINGS / 10, "{format}");
+        }
+    }
+}
