@@ -30,7 +30,8 @@ pub struct SendArgs {
 }
 
 pub fn run(args: SendArgs) -> Result<i32, String> {
-    let prepare = args.output.prepare()?;
+    // Checks --tag against --format before the reading is parsed.
+    args.output.prepare()?;
     let precision = args.output.precision.into();
     let mut reading = match &args.line {
         Some(line) => parse_line(line, precision)
@@ -54,7 +55,7 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
     if let Some(value) = args.timestamp {
         reading.set_timestamp(Some(Timestamp::new(value, precision)));
     }
-    prepare.apply(&mut reading);
+    args.output.prepare()?.apply(&mut reading);
 
     let sender = args.output.sender(OnFull::Block)?;
     let sent = sender.send(&reading);
