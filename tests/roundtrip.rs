@@ -287,6 +287,10 @@ mod timestamps {
     }
 }
 
+/// The fuzz targets' checks: what an encoder accepts must read back.
+#[path = "../fuzz/checks.rs"]
+mod checks;
+
 /// A large random set of readings through each encoder: every refusal is counted by reason
 /// (`cargo test --test roundtrip census -- --nocapture` prints the table), and every reading
 /// accepted reads back as sent through telemit's Telegraf-grammar readers (influx, Wavefront)
@@ -343,61 +347,6 @@ mod census {
             })
     }
 
-    fn reads_back(format: Format, reading: &Reading, out: &[u8]) -> Result<(), String> {
-        let text = std::str::from_utf8(out).unwrap();
-        let nanos = reading.timestamp().map(|t| t.to_precision(Precision::Nanoseconds).unwrap());
-        match format {
-            Format::Influx => {
-                let parsed = line_protocol::parse_line(text.trim_end_matches('\n'), Precision::Nanoseconds)
-                    .map_err(|e| format!("{e}"))?
-                    .ok_or("a comment")?;
-                let mut expected = reading.clone();
-                expected.set_timestamp(nanos.map(|n| Timestamp::new(n, Precision::Nanoseconds)));
-                (parsed == expected).then_some(()).ok_or(format!("read {parsed:?}"))
-            }
-            Format::Wavefront => {
-                let source = reading.tag("source").or(reading.tag("host"));
-                for ((key, value), line) in reading.fields().iter().zip(text.lines()) {
-                    let parsed = wavefront::parse_line(line).map_err(|e| format!("{e}"))?.ok_or("blank")?;
-                    let name = if key == "value" { reading.measurement().to_owned() } else { format!("{}.{key}", reading.measurement()) };
-                    let number = match value {
-                        FieldValue::Float(v) => *v,
-                        FieldValue::Integer(v) => *v as f64,
-                        FieldValue::Unsigned(v) => *v as f64,
-                        FieldValue::Boolean(v) => f64::from(u8::from(*v)),
-                        FieldValue::String(_) => return Err("a string was written".into()),
-                    };
-                    let same = parsed.measurement() == name
-                        && parsed.field("value") == Some(&FieldValue::Float(number))
-                        && parsed.tag("source") == source
-                        && parsed.timestamp().map(|t| t.value) == nanos.map(|n| n / 1_000_000_000)
-                        && reading.tags().iter().all(|(k, v)| {
-                            k == "host" && source == Some(v.as_str()) || parsed.tag(k) == Some(v.as_str())
-                        });
-                    if !same {
-                        return Err(format!("{line:?} read as {parsed:?}"));
-                    }
-                }
-                Ok(())
-            }
-            Format::Json => {
-                let object: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-                let same = object["measurement"] == reading.measurement()
-                    && reading.tags().iter().all(|(k, v)| object[k] == v.as_str())
-                    && reading.fields().iter().all(|(k, v)| match v {
-                        // Telegraf's JSON parser reads every number as a float64.
-                        FieldValue::Float(x) => object[k].as_f64() == Some(*x),
-                        FieldValue::Integer(x) => object[k].as_f64() == Some(*x as f64) && (*x as f64) as i64 == *x,
-                        FieldValue::Unsigned(x) => object[k].as_f64() == Some(*x as f64) && (*x as f64) as u64 == *x,
-                        FieldValue::Boolean(x) => object[k] == *x,
-                        FieldValue::String(x) => object[k] == x.as_str(),
-                    })
-                    && object.get("time").map(|t| t.as_str().unwrap().parse::<i64>().unwrap()) == nanos;
-                same.then_some(()).ok_or(format!("{text} differs"))
-            }
-        }
-    }
-
     #[test]
     fn refusal_reasons_over_random_readings() {
         const READINGS: usize = 20_000;
@@ -413,7 +362,8 @@ mod census {
                 let mut out = Vec::new();
                 let key = match encoder.encode(&reading, &mut out) {
                     Ok(()) => {
-                        if let Err(e) = reads_back(format, &reading, &out) {
+                        let precision = Precision::Nanoseconds;
+                        if let Err(e) = super::checks::reads_back(format, precision, &reading, &out) {
                             misreads.push(format!("{format}: {reading:?}: {e}"));
                         }
                         "accepted".to_owned()
