@@ -262,7 +262,8 @@ pub fn reads_back(
                 .map_err(|e| e.to_string())?
                 .ok_or("read as a comment")?;
             let mut expected = reading.clone();
-            expected.set_timestamp(nanos.map(|n| Timestamp::new(n / per_unit(precision), precision)));
+            expected
+                .set_timestamp(nanos.map(|n| Timestamp::new(n / per_unit(precision), precision)));
             (parsed == expected)
                 .then_some(())
                 .ok_or(format!("read as {parsed:?}"))
@@ -290,7 +291,10 @@ pub fn reads_back(
                     && parsed.field("value") == Some(&FieldValue::Float(number))
                     && parsed.tag("source") == source
                     && tags_kept
-                    && parsed.timestamp().and_then(|t| t.nanos()).map(|n| n / 1_000_000_000)
+                    && parsed
+                        .timestamp()
+                        .and_then(|t| t.nanos())
+                        .map(|n| n / 1_000_000_000)
                         == nanos.map(|n| n / 1_000_000_000);
                 if !same {
                     return Err(format!("{line:?} read as {parsed:?}"));

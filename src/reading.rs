@@ -651,23 +651,45 @@ mod tests {
             (i64::MAX, Nanoseconds, Seconds, Some(9_223_372_036)),
             (i64::MIN, Nanoseconds, Seconds, Some(-9_223_372_036)),
             (i64::MIN, Nanoseconds, Nanoseconds, Some(i64::MIN)),
-            (9_223_372_036, Seconds, Nanoseconds, Some(9_223_372_036_000_000_000)),
+            (
+                9_223_372_036,
+                Seconds,
+                Nanoseconds,
+                Some(9_223_372_036_000_000_000),
+            ),
             (9_223_372_037, Seconds, Nanoseconds, None),
             // Same unit in and out, but value × unit leaves the range: Telegraf would wrap.
             (9_223_372_037, Seconds, Seconds, None),
             (99_999_999_999, Seconds, Seconds, None),
             (-9_223_372_037, Seconds, Seconds, None),
-            (9_223_372_036_854, Milliseconds, Milliseconds, Some(9_223_372_036_854)),
+            (
+                9_223_372_036_854,
+                Milliseconds,
+                Milliseconds,
+                Some(9_223_372_036_854),
+            ),
             (9_223_372_036_855, Milliseconds, Milliseconds, None),
             (1_700_000_000_123_456_789, Milliseconds, Milliseconds, None),
-            (9_223_372_036_854_775, Microseconds, Seconds, Some(9_223_372_036)),
+            (
+                9_223_372_036_854_775,
+                Microseconds,
+                Seconds,
+                Some(9_223_372_036),
+            ),
             (9_223_372_036_854_776, Microseconds, Seconds, None),
         ];
         for (value, unit, target, expected) in cases {
             let t = Timestamp::new(value, unit);
-            assert_eq!(t.to_precision(target), expected, "{value}{unit} in {target}");
+            assert_eq!(
+                t.to_precision(target),
+                expected,
+                "{value}{unit} in {target}"
+            );
         }
-        assert_eq!(Timestamp::new(i64::MIN / 1_000, Microseconds).nanos(), Some(i64::MIN / 1_000 * 1_000));
+        assert_eq!(
+            Timestamp::new(i64::MIN / 1_000, Microseconds).nanos(),
+            Some(i64::MIN / 1_000 * 1_000)
+        );
         assert_eq!(Timestamp::new(i64::MAX / 10, Seconds).nanos(), None);
     }
 

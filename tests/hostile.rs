@@ -325,7 +325,10 @@ fn a_tag_the_format_cannot_send_is_a_usage_error_before_any_input() {
     for (format, tag, message) in cases {
         let (code, stdout, stderr) =
             run_telemit(&["pipe", "--format", format, "-t", tag], "m v=1\n");
-        assert_eq!((code, stdout.as_str(), stderr.as_str()), (Some(2), "", message));
+        assert_eq!(
+            (code, stdout.as_str(), stderr.as_str()),
+            (Some(2), "", message)
+        );
     }
     // The same tag where the format can carry it: sent.
     let (code, stdout, stderr) = run_telemit(
@@ -346,20 +349,52 @@ fn what_telegraf_misread_is_written_so_that_it_reads_it_back() {
         // Telegraf reads `a\\"b\ c` as `a\"b c` (it read `a\"b\ c`, written before, as `a"b c`).
         (&["-m", "m", "-f", "a\\\"b c=1"], "m a\\\\\"b\\ c=1.0\n"),
         // Representable, refused before.
-        (&["-m", "m", "-t", "k=a b\\\"", "-f", "v=1"], "m,k=a\\ b\\\\\" v=1.0\n"),
+        (
+            &["-m", "m", "-t", "k=a b\\\"", "-f", "v=1"],
+            "m,k=a\\ b\\\\\" v=1.0\n",
+        ),
         // A key Telegraf would take for a timestamp, quoted.
         (
-            &["-m", "job", "-t", "5xx=12", "-f", "value=1", "--format", "wavefront"],
+            &[
+                "-m",
+                "job",
+                "-t",
+                "5xx=12",
+                "-f",
+                "value=1",
+                "--format",
+                "wavefront",
+            ],
             "job 1.0 \"5xx\"=12\n",
         ),
         // Ten digits, zero-padded.
         (
-            &["-m", "m", "-f", "value=1", "--format", "wavefront", "--timestamp", "946684799", "--precision", "s"],
+            &[
+                "-m",
+                "m",
+                "-f",
+                "value=1",
+                "--format",
+                "wavefront",
+                "--timestamp",
+                "946684799",
+                "--precision",
+                "s",
+            ],
             "m 1.0 0946684799\n",
         ),
         // Before 1970, truncated toward zero as Telegraf divides.
         (
-            &["-m", "m", "-f", "v=1", "--timestamp", "-1500", "--precision", "ms"],
+            &[
+                "-m",
+                "m",
+                "-f",
+                "v=1",
+                "--timestamp",
+                "-1500",
+                "--precision",
+                "ms",
+            ],
             "m v=1.0 -1500\n",
         ),
         (&["m v=1 -1500000000"], "m v=1.0 -1500000000\n"),
@@ -370,10 +405,21 @@ fn what_telegraf_misread_is_written_so_that_it_reads_it_back() {
         assert_eq!(stdout, expected, "{args:?}");
     }
     let (code, stdout, stderr) = run_telemit(
-        &["pipe", "--input-precision", "ms", "--precision", "s", "--quiet"],
+        &[
+            "pipe",
+            "--input-precision",
+            "ms",
+            "--precision",
+            "s",
+            "--quiet",
+        ],
         "m v=1 -1500\nm v=1 1999\n",
     );
-    assert_eq!((code, stdout.as_str()), (Some(0), "m v=1.0 -1\nm v=1.0 1\n"), "{stderr}");
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), "m v=1.0 -1\nm v=1.0 1\n"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -381,7 +427,16 @@ fn timestamps_that_telegraf_would_wrap_are_refused() {
     let wraps = "is outside 1677-09-21..2262-04-11, the signed 64-bit nanosecond range; Telegraf's conversion to nanoseconds would wrap";
     let cases: [(&[&str], String); 4] = [
         (
-            &["-m", "a", "-f", "v=1", "--timestamp", "99999999999", "--precision", "s"],
+            &[
+                "-m",
+                "a",
+                "-f",
+                "v=1",
+                "--timestamp",
+                "99999999999",
+                "--precision",
+                "s",
+            ],
             format!("telemit: influx: timestamp \"99999999999s\" {wraps}\n"),
         ),
         (
@@ -389,12 +444,19 @@ fn timestamps_that_telegraf_would_wrap_are_refused() {
             format!("telemit: influx: timestamp \"1700000000123456789ms\" {wraps}\n"),
         ),
         (
-            &["a v=1 10000000000", "--precision", "s", "--format", "wavefront"],
+            &[
+                "a v=1 10000000000",
+                "--precision",
+                "s",
+                "--format",
+                "wavefront",
+            ],
             format!("telemit: wavefront: timestamp \"10000000000s\" {wraps}\n"),
         ),
         (
             &["a v=1 -1", "--precision", "s", "--format", "wavefront"],
-            "telemit: wavefront: timestamp \"-1s\" is before 1970, which Wavefront cannot carry\n".to_owned(),
+            "telemit: wavefront: timestamp \"-1s\" is before 1970, which Wavefront cannot carry\n"
+                .to_owned(),
         ),
     ];
     for (args, message) in cases {

@@ -184,7 +184,11 @@ mod timestamps {
             -10_000_000_000i64..10_000_000_000,
             (0usize..4, -3i64..=3).prop_map(|(unit, off)| {
                 let edge = i64::MAX / [1, 1_000, 1_000_000, 1_000_000_000][unit];
-                if off < 0 { (-edge).saturating_add(off) } else { edge.saturating_add(off) }
+                if off < 0 {
+                    (-edge).saturating_add(off)
+                } else {
+                    edge.saturating_add(off)
+                }
             }),
         ]
     }
@@ -247,7 +251,11 @@ mod timestamps {
         };
         let cases = [
             // `send --timestamp 99999999999 --precision s`: Telegraf would read 2216.
-            (at(99_999_999_999, Precision::Seconds), Precision::Seconds, None),
+            (
+                at(99_999_999_999, Precision::Seconds),
+                Precision::Seconds,
+                None,
+            ),
             // `send 'a v=1 1700000000123456789' --precision ms`.
             (
                 at(1_700_000_000_123_456_789, Precision::Milliseconds),
@@ -313,7 +321,9 @@ mod census {
 
     fn value() -> impl Strategy<Value = FieldValue> {
         prop_oneof![
-            any::<f64>().prop_filter("finite", |v| v.is_finite()).prop_map(FieldValue::Float),
+            any::<f64>()
+                .prop_filter("finite", |v| v.is_finite())
+                .prop_map(FieldValue::Float),
             any::<i64>().prop_map(FieldValue::Integer),
             (0i64..1_000_000).prop_map(FieldValue::Integer),
             any::<u64>().prop_map(FieldValue::Unsigned),
@@ -325,9 +335,13 @@ mod census {
     fn reading() -> impl Strategy<Value = Reading> {
         let timestamp = prop_oneof![
             Just(None),
-            (any::<i64>(), proptest::sample::select(Precision::ALL.to_vec()))
+            (
+                any::<i64>(),
+                proptest::sample::select(Precision::ALL.to_vec())
+            )
                 .prop_map(|(v, p)| Some(Timestamp::new(v, p))),
-            (0i64..2_000_000_000_000).prop_map(|v| Some(Timestamp::new(v, Precision::Milliseconds))),
+            (0i64..2_000_000_000_000)
+                .prop_map(|v| Some(Timestamp::new(v, Precision::Milliseconds))),
         ];
         (
             text(),
@@ -354,7 +368,10 @@ mod census {
         let strategy = reading();
         let mut counts: BTreeMap<(&str, String), usize> = BTreeMap::new();
         let mut misreads = Vec::new();
-        let options = WavefrontOptions { default_source: None, bool_as_number: true };
+        let options = WavefrontOptions {
+            default_source: None,
+            bool_as_number: true,
+        };
         for _ in 0..READINGS {
             let reading = strategy.new_tree(&mut runner).unwrap().current();
             for format in Format::ALL {
@@ -363,7 +380,8 @@ mod census {
                 let key = match encoder.encode(&reading, &mut out) {
                     Ok(()) => {
                         let precision = Precision::Nanoseconds;
-                        if let Err(e) = super::checks::reads_back(format, precision, &reading, &out) {
+                        if let Err(e) = super::checks::reads_back(format, precision, &reading, &out)
+                        {
                             misreads.push(format!("{format}: {reading:?}: {e}"));
                         }
                         "accepted".to_owned()
@@ -381,9 +399,17 @@ mod census {
         for ((format, key), n) in &counts {
             println!("{format:>9}  {n:>6}  {key}");
         }
-        assert!(misreads.is_empty(), "{} misread, e.g. {}", misreads.len(), misreads[..misreads.len().min(5)].join("\n"));
+        assert!(
+            misreads.is_empty(),
+            "{} misread, e.g. {}",
+            misreads.len(),
+            misreads[..misreads.len().min(5)].join("\n")
+        );
         for format in Format::ALL {
-            assert!(counts[&(format.as_str(), "accepted".to_owned())] > READINGS / 10, "{format}");
+            assert!(
+                counts[&(format.as_str(), "accepted".to_owned())] > READINGS / 10,
+                "{format}"
+            );
         }
     }
 }

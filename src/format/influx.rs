@@ -307,10 +307,7 @@ mod tests {
             (m("m").field("we\\ird", 1), "m we\\ird=1i\n"),
             // A backslash before a quote in a key Telegraf unescapes is doubled: Telegraf reads
             // `a\\"b\ c` as `a\"b c` (and `a\"b\ c`, written before, as `a"b c`).
-            (
-                m("m").field("a\\\"b c", 1.0),
-                "m a\\\\\"b\\ c=1.0\n",
-            ),
+            (m("m").field("a\\\"b c", 1.0), "m a\\\\\"b\\ c=1.0\n"),
             (
                 m("m").tag("k", "a b\\\"").field("v", 1),
                 "m,k=a\\ b\\\\\" v=1i\n",
@@ -504,7 +501,11 @@ mod tests {
             (Measurement, r"m=1", r"m=1"),
         ];
         for (token, text, bytes) in cases {
-            assert_eq!(written(text, *token).as_deref(), Ok(*bytes), "{token:?} {text}");
+            assert_eq!(
+                written(text, *token).as_deref(),
+                Ok(*bytes),
+                "{token:?} {text}"
+            );
             assert_eq!(
                 telegraf_reads(*token, bytes.as_bytes()).as_deref(),
                 Some(*text),
@@ -520,7 +521,11 @@ mod tests {
             (FieldKey, r"a\\\,b", Unrepresentable::BackslashBeforeEscape),
         ];
         for (token, text, reason) in refused {
-            assert_eq!(written(text, *token).as_ref(), Err(reason), "{token:?} {text}");
+            assert_eq!(
+                written(text, *token).as_ref(),
+                Err(reason),
+                "{token:?} {text}"
+            );
         }
     }
 

@@ -13,7 +13,6 @@ use super::{
 use crate::reading::{FieldValue, Part, Precision, Reading};
 use crate::text::JSON_STRING_SPECIAL;
 
-
 /// The keys of the flat JSON object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonOptions {
@@ -256,9 +255,10 @@ mod tests {
                 "json: value of field \"v\" \"-9007199254740993i\" is beyond 2^53; Telegraf reads this format's numbers as float64 and would change it",
             ),
             (
-                m("m")
-                    .field("v", 1)
-                    .timestamp(Timestamp::new(1_700_000_000_123_456_789, Precision::Milliseconds)),
+                m("m").field("v", 1).timestamp(Timestamp::new(
+                    1_700_000_000_123_456_789,
+                    Precision::Milliseconds,
+                )),
                 "json: timestamp \"1700000000123456789ms\" is outside 1677-09-21..2262-04-11, the signed 64-bit nanosecond range; Telegraf's conversion to nanoseconds would wrap",
             ),
             (

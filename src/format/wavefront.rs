@@ -146,7 +146,11 @@ fn check(reading: &Reading, options: &WavefrontOptions) -> Result<(), EncodeErro
     let bare_measurement = is_bare(measurement);
     quotable(Part::Measurement, measurement, !bare_measurement)?;
     if let Some(source) = &options.default_source {
-        quotable(Part::TagValue("source".to_owned()), source, !is_bare(source))?;
+        quotable(
+            Part::TagValue("source".to_owned()),
+            source,
+            !is_bare(source),
+        )?;
     }
     for (key, value) in reading.tags() {
         quotable(Part::TagKey, key, tag_key_needs_quotes(key))?;
@@ -175,7 +179,11 @@ fn check(reading: &Reading, options: &WavefrontOptions) -> Result<(), EncodeErro
         };
         if !exact {
             let part = Part::FieldValue(key.clone());
-            return refuse(part, &value.to_string(), Unrepresentable::BeyondFloatPrecision);
+            return refuse(
+                part,
+                &value.to_string(),
+                Unrepresentable::BeyondFloatPrecision,
+            );
         }
     }
     Ok(())
@@ -213,7 +221,12 @@ fn seconds(timestamp: crate::reading::Timestamp) -> Result<i64, EncodeError> {
         return Ok(seconds);
     };
     let value = format!("{}{}", timestamp.value, timestamp.precision);
-    Err(EncodeError::new(Format::Wavefront, Part::Timestamp, value, reason))
+    Err(EncodeError::new(
+        Format::Wavefront,
+        Part::Timestamp,
+        value,
+        reason,
+    ))
 }
 
 /// The last second Telegraf reads as ten digits, 2286-11-20T17:46:39Z; the signed 64-bit
@@ -525,8 +538,14 @@ mod tests {
                 Ok(("job".into(), 1.0, None, tags(&[("5xx", "12")]))),
             ),
             ("m.v 1.0 946684799", Err(())),
-            ("m.v 1.0 0946684799", Ok(("m.v".into(), 1.0, Some(946_684_799), vec![]))),
-            ("m.v 1.0 0000000000", Ok(("m.v".into(), 1.0, Some(0), vec![]))),
+            (
+                "m.v 1.0 0946684799",
+                Ok(("m.v".into(), 1.0, Some(946_684_799), vec![])),
+            ),
+            (
+                "m.v 1.0 0000000000",
+                Ok(("m.v".into(), 1.0, Some(0), vec![])),
+            ),
             ("m.v 1.0 0", Ok(("m.v".into(), 1.0, None, vec![]))),
             ("m.v 1.0 100000000", Err(())),
             (
@@ -578,7 +597,12 @@ mod tests {
                     .tag("source", "7")
                     .field("value", 1.0),
                 "job 1.0 source=7 -1=a\n",
-                vec![("job".into(), 1.0, None, tags(&[("source", "7"), ("-1", "a")]))],
+                vec![(
+                    "job".into(),
+                    1.0,
+                    None,
+                    tags(&[("source", "7"), ("-1", "a")]),
+                )],
             ),
             (
                 m("job")
