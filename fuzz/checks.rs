@@ -2,9 +2,10 @@
 //! corpus under `cargo test`.
 #![allow(dead_code)]
 
+use telemit::format::WavefrontOptions;
 use telemit::listen::{ListenOptions, decode};
 use telemit::mapping::Mapping;
-use telemit::{Encoder, Endpoint, Format, Precision, Timestamp};
+use telemit::{Encoder, Endpoint, FieldValue, Format, Precision, Reading, Timestamp};
 
 /// Any text as an endpoint: parsing never panics, and what parses prints back and parses
 /// again to the same endpoint.
@@ -169,6 +170,151 @@ pub fn extraction(data: &[u8]) {
                     "serde_json cannot read {message:?}, the mapping did"
                 );
             }
+        }
+    }
+}
+
+/// Any bytes as a reading, built by [`reading_from`]: whatever an encoder accepts reads back as
+/// sent, through telemit's readers (which follow Telegraf's grammar) for influx and Wavefront,
+/// and as Telegraf's JSON parser reads numbers (float64) for JSON.
+pub fn encode_roundtrip(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Some(reading) = reading_from(text) else {
+        return;
+    };
+    let wavefront = WavefrontOptions {
+        default_source: None,
+        bool_as_number: true,
+    };
+    for format in Format::ALL {
+        for precision in [Precision::Nanoseconds, Precision::Seconds] {
+            let encoder = Encoder::new(format)
+                .with_precision(precision)
+                .with_wavefront(wavefront.clone());
+            let mut out = Vec::new();
+            if encoder.encode(&reading, &mut out).is_ok()
+                && let Err(e) = reads_back(format, precision, &reading, &out)
+            {
+                panic!(
+                    "{format} at {precision}: {reading:?} written {:?}: {e}",
+                    String::from_utf8_lossy(&out)
+                );
+            }
+        }
+    }
+}
+
+/// A reading from text: items separated by tabs, the first the measurement, then `t` tag,
+/// `f` float, `i` integer, `u` unsigned, `b` boolean (`1` true), `s` string, each `KEY\x01VALUE`,
+/// and `T` timestamp `UNIT\x01VALUE` (`s`, `ms`, `us`, `ns`). `None` for anything else or a
+/// reading that does not build.
+pub fn reading_from(text: &str) -> Option<Reading> {
+    let mut items = text.split('\t');
+    let mut builder = Reading::builder(items.next()?);
+    for item in items {
+        let kind = item.chars().next()?;
+        let (key, value) = item[kind.len_utf8()..].split_once('\u{1}')?;
+        builder = match kind {
+            't' => builder.tag(key, value),
+            'f' => builder.field(key, value.parse::<f64>().ok()?),
+            'i' => builder.field(key, value.parse::<i64>().ok()?),
+            'u' => builder.field(key, value.parse::<u64>().ok()?),
+            'b' => builder.field(key, value == "1"),
+            's' => builder.field(key, value),
+            'T' => builder.timestamp(Timestamp::new(value.parse().ok()?, key.parse().ok()?)),
+            _ => return None,
+        };
+    }
+    builder.build().ok()
+}
+
+/// Whether `out`, what `format` wrote for `reading` at `precision`, reads back as `reading`:
+/// the same measurement, tags, fields (as float64 in JSON and Wavefront, one line per field,
+/// the `host` tag as `source`) and instant (in the unit written, truncated toward zero).
+pub fn reads_back(
+    format: Format,
+    precision: Precision,
+    reading: &Reading,
+    out: &[u8],
+) -> Result<(), String> {
+    use telemit::input::{line_protocol, wavefront};
+    let text = std::str::from_utf8(out).map_err(|e| e.to_string())?;
+    let nanos = match reading.timestamp() {
+        Some(t) => Some(t.nanos().ok_or("a timestamp out of range was written")?),
+        None => None,
+    };
+    let per_unit = |p: Precision| 1_000_000_000 / p.per_second();
+    let as_float = |value: &FieldValue| match value {
+        FieldValue::Float(v) => Some(*v),
+        FieldValue::Integer(v) => Some(*v as f64).filter(|f| *f as i64 == *v),
+        FieldValue::Unsigned(v) => Some(*v as f64).filter(|f| *f as u64 == *v),
+        FieldValue::Boolean(v) => Some(f64::from(u8::from(*v))),
+        FieldValue::String(_) => None,
+    };
+    match format {
+        Format::Influx => {
+            let parsed = line_protocol::parse_line(text.trim_end_matches('\n'), precision)
+                .map_err(|e| e.to_string())?
+                .ok_or("read as a comment")?;
+            let mut expected = reading.clone();
+            expected
+                .set_timestamp(nanos.map(|n| Timestamp::new(n / per_unit(precision), precision)));
+            (parsed == expected)
+                .then_some(())
+                .ok_or(format!("read as {parsed:?}"))
+        }
+        Format::Wavefront => {
+            let source = reading.tag("source").or(reading.tag("host"));
+            let lines: Vec<&str> = text.lines().collect();
+            if lines.len() != reading.fields().len() {
+                return Err(format!("{} lines", lines.len()));
+            }
+            for ((key, value), line) in reading.fields().iter().zip(lines) {
+                let parsed = wavefront::parse_line(line)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("read as blank")?;
+                let name = if key == "value" {
+                    reading.measurement().to_owned()
+                } else {
+                    format!("{}.{key}", reading.measurement())
+                };
+                let number = as_float(value).ok_or("a value Telegraf reads differently")?;
+                let tags_kept = reading.tags().iter().all(|(k, v)| {
+                    (k == "host" && source == Some(v.as_str())) || parsed.tag(k) == Some(v.as_str())
+                });
+                let same = parsed.measurement() == name
+                    && parsed.field("value") == Some(&FieldValue::Float(number))
+                    && parsed.tag("source") == source
+                    && tags_kept
+                    && parsed
+                        .timestamp()
+                        .and_then(|t| t.nanos())
+                        .map(|n| n / 1_000_000_000)
+                        == nanos.map(|n| n / 1_000_000_000);
+                if !same {
+                    return Err(format!("{line:?} read as {parsed:?}"));
+                }
+            }
+            Ok(())
+        }
+        Format::Json => {
+            let object: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| e.to_string())?;
+            let field_same = |key: &str, value: &FieldValue| match value {
+                FieldValue::String(s) => object[key] == s.as_str(),
+                FieldValue::Boolean(b) => object[key] == *b,
+                other => as_float(other).is_some() && object[key].as_f64() == as_float(other),
+            };
+            let time = object
+                .get("time")
+                .map(|t| t.as_str().and_then(|t| t.parse::<i64>().ok()));
+            let same = object["measurement"] == reading.measurement()
+                && reading.tags().iter().all(|(k, v)| object[k] == v.as_str())
+                && reading.fields().iter().all(|(k, v)| field_same(k, v))
+                && time == nanos.map(|n| Some(n / per_unit(precision)));
+            same.then_some(()).ok_or(format!("{text} differs"))
         }
     }
 }

@@ -177,25 +177,44 @@ impl Timestamp {
         Timestamp::new(nanos, Precision::Nanoseconds).convert_lossy(precision)
     }
 
-    /// The same instant in another unit, or `None` if it overflows an `i64`.
+    /// The instant in nanoseconds since the Unix epoch, or `None` when it is outside the signed
+    /// 64-bit nanosecond range (1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z).
     ///
-    /// Converting to a coarser unit rounds toward the past (floor), as a clock would.
+    /// That range is the one rule for every timestamp telemit writes: Telegraf multiplies a
+    /// timestamp by its unit (`influx_timestamp_precision`, `json_time_format`) into an `int64`
+    /// of nanoseconds without checking, and every Telegraf output writes `UnixNano()`, so a time
+    /// outside it wraps silently (`99999999999` at `1s` is read as a time in 2216).
+    ///
+    /// ```
+    /// use telemit::{Precision, Timestamp};
+    /// assert_eq!(Timestamp::new(-3, Precision::Seconds).nanos(), Some(-3_000_000_000));
+    /// assert_eq!(Timestamp::new(99_999_999_999, Precision::Seconds).nanos(), None);
+    /// ```
+    pub fn nanos(self) -> Option<i64> {
+        let per_unit = Precision::Nanoseconds.per_second() / self.precision.per_second();
+        self.value.checked_mul(per_unit)
+    }
+
+    /// The same instant in another unit, or `None` when the instant is outside the signed 64-bit
+    /// nanosecond range (see [`nanos`](Timestamp::nanos)), whatever the target unit.
+    ///
+    /// Converting to a coarser unit truncates toward zero, as Telegraf does (Go's integer
+    /// division, `UnixNano() / unit`): -1.5 s is -1 s, not -2 s.
     ///
     /// ```
     /// use telemit::{Precision, Timestamp};
     /// let ms = Timestamp::new(1_700_000_000_123, Precision::Milliseconds);
     /// assert_eq!(ms.to_precision(Precision::Seconds), Some(1_700_000_000));
     /// assert_eq!(ms.to_precision(Precision::Nanoseconds), Some(1_700_000_000_123_000_000));
+    /// let before_1970 = Timestamp::new(-1_500, Precision::Milliseconds);
+    /// assert_eq!(before_1970.to_precision(Precision::Seconds), Some(-1));
+    /// // 1700000000123456789 read as milliseconds is far beyond 2262: refused at any unit.
+    /// let wrong_unit = Timestamp::new(1_700_000_000_123_456_789, Precision::Milliseconds);
+    /// assert_eq!(wrong_unit.to_precision(Precision::Milliseconds), None);
     /// ```
     pub fn to_precision(self, target: Precision) -> Option<i64> {
-        let (from, to) = (self.precision.per_second(), target.per_second());
-        if from == to {
-            Some(self.value)
-        } else if from > to {
-            Some(self.value.div_euclid(from / to))
-        } else {
-            self.value.checked_mul(to / from)
-        }
+        let nanos = self.nanos()?;
+        Some(nanos / (Precision::Nanoseconds.per_second() / target.per_second()))
     }
 
     fn convert_lossy(self, target: Precision) -> Timestamp {
@@ -619,11 +638,59 @@ mod tests {
     }
 
     #[test]
-    fn timestamp_conversion_floors_and_checks_overflow() {
-        let t = Timestamp::new(-1, Precision::Nanoseconds);
-        assert_eq!(t.to_precision(Precision::Seconds), Some(-1));
-        let big = Timestamp::new(i64::MAX / 10, Precision::Seconds);
-        assert_eq!(big.to_precision(Precision::Nanoseconds), None);
+    fn timestamp_conversion_truncates_toward_zero_and_keeps_to_the_nanosecond_range() {
+        use Precision::*;
+        // (value, unit, target, expected): the instant must fit in i64 nanoseconds, whatever the
+        // target; coarser targets truncate toward zero, as Go's integer division does.
+        let cases = [
+            (-1, Nanoseconds, Seconds, Some(0)),
+            (-1_999_999_999, Nanoseconds, Seconds, Some(-1)),
+            (-1_500, Milliseconds, Seconds, Some(-1)),
+            (-1_500, Milliseconds, Microseconds, Some(-1_500_000)),
+            (1_999, Milliseconds, Seconds, Some(1)),
+            (i64::MAX, Nanoseconds, Seconds, Some(9_223_372_036)),
+            (i64::MIN, Nanoseconds, Seconds, Some(-9_223_372_036)),
+            (i64::MIN, Nanoseconds, Nanoseconds, Some(i64::MIN)),
+            (
+                9_223_372_036,
+                Seconds,
+                Nanoseconds,
+                Some(9_223_372_036_000_000_000),
+            ),
+            (9_223_372_037, Seconds, Nanoseconds, None),
+            // Same unit in and out, but value × unit leaves the range: Telegraf would wrap.
+            (9_223_372_037, Seconds, Seconds, None),
+            (99_999_999_999, Seconds, Seconds, None),
+            (-9_223_372_037, Seconds, Seconds, None),
+            (
+                9_223_372_036_854,
+                Milliseconds,
+                Milliseconds,
+                Some(9_223_372_036_854),
+            ),
+            (9_223_372_036_855, Milliseconds, Milliseconds, None),
+            (1_700_000_000_123_456_789, Milliseconds, Milliseconds, None),
+            (
+                9_223_372_036_854_775,
+                Microseconds,
+                Seconds,
+                Some(9_223_372_036),
+            ),
+            (9_223_372_036_854_776, Microseconds, Seconds, None),
+        ];
+        for (value, unit, target, expected) in cases {
+            let t = Timestamp::new(value, unit);
+            assert_eq!(
+                t.to_precision(target),
+                expected,
+                "{value}{unit} in {target}"
+            );
+        }
+        assert_eq!(
+            Timestamp::new(i64::MIN / 1_000, Microseconds).nanos(),
+            Some(i64::MIN / 1_000 * 1_000)
+        );
+        assert_eq!(Timestamp::new(i64::MAX / 10, Seconds).nanos(), None);
     }
 
     #[test]

@@ -28,6 +28,11 @@ fn replay(target: &str, check: fn(&[u8])) {
 }
 
 #[test]
+fn encode_roundtrip_corpus() {
+    replay("encode_roundtrip", checks::encode_roundtrip);
+}
+
+#[test]
 fn endpoint_corpus() {
     replay("endpoint", checks::endpoint);
 }

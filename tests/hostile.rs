@@ -267,3 +267,202 @@ fn a_unix_socket_without_permission_is_named_with_permission_denied() {
     );
     assert!(stderr.contains("1 dropped (send_error 1)"), "{stderr}");
 }
+
+/// Runs telemit with `args`, `stdin` on standard input; (exit code, stdout, stderr).
+fn run_telemit(args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The child may exit before reading its input: a broken pipe here is part of the test.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn a_tag_the_format_cannot_send_is_a_usage_error_before_any_input() {
+    let map = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/binance-kline.toml");
+    let influx = "telemit: --tag dir=C:\\: influx: value of tag \"dir\" \"C:\\\\\" ends in a backslash, which Telegraf would read as an escape\n";
+    let commands: [&[&str]; 4] = [
+        &["send", "-m", "m", "-f", "v=1"],
+        &["pipe"],
+        &["ws", "ws://127.0.0.1:9/", "--map", map],
+        &["bench", "--count", "1"],
+    ];
+    for command in commands {
+        let args = [command, &["-t", "dir=C:\\"]].concat();
+        let (code, stdout, stderr) = run_telemit(&args, "m v=1\n");
+        assert_eq!(code, Some(2), "{command:?}: {stderr}");
+        assert_eq!(stdout, "", "{command:?}: nothing is read or sent");
+        assert_eq!(stderr, influx, "{command:?}");
+    }
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            "wavefront",
+            "dir=C:\\",
+            "telemit: --tag dir=C:\\: wavefront: value of tag \"dir\" \"C:\\\\\" ends in a backslash, which Telegraf would read as an escape\n",
+        ),
+        (
+            "wavefront",
+            "k=a\"b",
+            "telemit: --tag k=a\"b: wavefront: value of tag \"k\" \"a\\\"b\" contains '\"' without a backslash right before it, which ends a quoted text in Telegraf's Wavefront parser\n",
+        ),
+        (
+            "json",
+            "time=now",
+            "telemit: --tag time=now: json: tag key \"time\" is the key the JSON object uses for the time\n",
+        ),
+    ];
+    for (format, tag, message) in cases {
+        let (code, stdout, stderr) =
+            run_telemit(&["pipe", "--format", format, "-t", tag], "m v=1\n");
+        assert_eq!(
+            (code, stdout.as_str(), stderr.as_str()),
+            (Some(2), "", message)
+        );
+    }
+    // The same tag where the format can carry it: sent.
+    let (code, stdout, stderr) = run_telemit(
+        &["pipe", "--format", "json", "-t", "dir=C:\\", "--quiet"],
+        "m v=1 1700000000000000000\n",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stdout,
+        "{\"measurement\":\"m\",\"dir\":\"C:\\\\\",\"v\":1.0,\"time\":\"1700000000000000000\"}\n"
+    );
+}
+
+/// The misreads Telegraf's parsers showed, from the command line: the bytes now written.
+#[test]
+fn what_telegraf_misread_is_written_so_that_it_reads_it_back() {
+    let cases: [(&[&str], &str); 6] = [
+        // Telegraf reads `a\\"b\ c` as `a\"b c` (it read `a\"b\ c`, written before, as `a"b c`).
+        (&["-m", "m", "-f", "a\\\"b c=1"], "m a\\\\\"b\\ c=1.0\n"),
+        // Representable, refused before.
+        (
+            &["-m", "m", "-t", "k=a b\\\"", "-f", "v=1"],
+            "m,k=a\\ b\\\\\" v=1.0\n",
+        ),
+        // A key Telegraf would take for a timestamp, quoted.
+        (
+            &[
+                "-m",
+                "job",
+                "-t",
+                "5xx=12",
+                "-f",
+                "value=1",
+                "--format",
+                "wavefront",
+            ],
+            "job 1.0 \"5xx\"=12\n",
+        ),
+        // Ten digits, zero-padded.
+        (
+            &[
+                "-m",
+                "m",
+                "-f",
+                "value=1",
+                "--format",
+                "wavefront",
+                "--timestamp",
+                "946684799",
+                "--precision",
+                "s",
+            ],
+            "m 1.0 0946684799\n",
+        ),
+        // Before 1970, truncated toward zero as Telegraf divides.
+        (
+            &[
+                "-m",
+                "m",
+                "-f",
+                "v=1",
+                "--timestamp",
+                "-1500",
+                "--precision",
+                "ms",
+            ],
+            "m v=1.0 -1500\n",
+        ),
+        (&["m v=1 -1500000000"], "m v=1.0 -1500000000\n"),
+    ];
+    for (args, expected) in cases {
+        let (code, stdout, stderr) = run_telemit(&[&["send"], args].concat(), "");
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert_eq!(stdout, expected, "{args:?}");
+    }
+    let (code, stdout, stderr) = run_telemit(
+        &[
+            "pipe",
+            "--input-precision",
+            "ms",
+            "--precision",
+            "s",
+            "--quiet",
+        ],
+        "m v=1 -1500\nm v=1 1999\n",
+    );
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), "m v=1.0 -1\nm v=1.0 1\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn timestamps_that_telegraf_would_wrap_are_refused() {
+    let wraps = "is outside 1677-09-21..2262-04-11, the signed 64-bit nanosecond range; Telegraf's conversion to nanoseconds would wrap";
+    let cases: [(&[&str], String); 4] = [
+        (
+            &[
+                "-m",
+                "a",
+                "-f",
+                "v=1",
+                "--timestamp",
+                "99999999999",
+                "--precision",
+                "s",
+            ],
+            format!("telemit: influx: timestamp \"99999999999s\" {wraps}\n"),
+        ),
+        (
+            &["a v=1 1700000000123456789", "--precision", "ms"],
+            format!("telemit: influx: timestamp \"1700000000123456789ms\" {wraps}\n"),
+        ),
+        (
+            &[
+                "a v=1 10000000000",
+                "--precision",
+                "s",
+                "--format",
+                "wavefront",
+            ],
+            format!("telemit: wavefront: timestamp \"10000000000s\" {wraps}\n"),
+        ),
+        (
+            &["a v=1 -1", "--precision", "s", "--format", "wavefront"],
+            "telemit: wavefront: timestamp \"-1s\" is before 1970, which Wavefront cannot carry\n"
+                .to_owned(),
+        ),
+    ];
+    for (args, message) in cases {
+        let (code, stdout, stderr) = run_telemit(&[&["send"], args].concat(), "");
+        assert_eq!((code, stdout.as_str()), (Some(2), ""), "{args:?}: {stderr}");
+        // The refusal is the last word (a warning about the timestamp may come before it).
+        assert!(stderr.ends_with(&message), "{args:?}: {stderr}");
+    }
+}

@@ -166,3 +166,250 @@ proptest! {
         }
     }
 }
+
+/// One timestamp rule for every format: a timestamp is written when its instant fits in signed
+/// 64-bit nanoseconds (what Telegraf multiplies it into), converted with truncation toward zero
+/// (Go's integer division); Wavefront also needs whole seconds from 0 to 9 999 999 999.
+mod timestamps {
+    use super::*;
+
+    fn precision() -> impl Strategy<Value = Precision> {
+        proptest::sample::select(Precision::ALL.to_vec())
+    }
+
+    /// Values near the edges of each unit's range, and anywhere.
+    fn value() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            any::<i64>(),
+            -10_000_000_000i64..10_000_000_000,
+            (0usize..4, -3i64..=3).prop_map(|(unit, off)| {
+                let edge = i64::MAX / [1, 1_000, 1_000_000, 1_000_000_000][unit];
+                if off < 0 {
+                    (-edge).saturating_add(off)
+                } else {
+                    edge.saturating_add(off)
+                }
+            }),
+        ]
+    }
+
+    fn written_time(format: Format, out: &[u8]) -> i64 {
+        let text = std::str::from_utf8(out).unwrap().trim_end();
+        match format {
+            Format::Influx => text.rsplit(' ').next().unwrap().parse().unwrap(),
+            Format::Json => {
+                let object: serde_json::Value = serde_json::from_str(text).unwrap();
+                object["time"].as_str().unwrap().parse().unwrap()
+            }
+            Format::Wavefront => {
+                let digits = text.split(' ').nth(2).unwrap();
+                assert_eq!(digits.len(), 10, "{text}");
+                digits.parse().unwrap()
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn written_exactly_when_telegraf_reads_it_back(
+            value in value(), unit in precision(), target in precision()
+        ) {
+            let reading = Reading::builder("m").field("value", 1.0)
+                .timestamp(Timestamp::new(value, unit)).build().unwrap();
+            let nanos = i64::try_from(i128::from(value) * i128::from(1_000_000_000 / unit.per_second())).ok();
+            for format in Format::ALL {
+                let mut out = Vec::new();
+                let encoded = Encoder::new(format).with_precision(target).encode(&reading, &mut out);
+                let (unit_out, expected) = match format {
+                    Format::Wavefront => (Precision::Seconds, nanos.map(|n| n / 1_000_000_000).filter(|s| *s >= 0)),
+                    _ => (target, nanos.map(|n| n / (1_000_000_000 / target.per_second()))),
+                };
+                match (encoded, expected) {
+                    (Ok(()), Some(expected)) => {
+                        let written = written_time(format, &out);
+                        prop_assert_eq!(written, expected, "{} {}{} at {}", format, value, unit, unit_out);
+                        // What Telegraf computes from it stays in range.
+                        prop_assert!(written.checked_mul(1_000_000_000 / unit_out.per_second()).is_some());
+                    }
+                    (Err(e), None) => prop_assert_eq!(e.part, telemit::Part::Timestamp),
+                    (got, want) => prop_assert!(false, "{} {}{}: {:?}, expected {:?}", format, value, unit, got, want),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_examples_that_used_to_wrap() {
+        let at = |value, unit| {
+            Reading::builder("a")
+                .field("v", 1.0)
+                .timestamp(Timestamp::new(value, unit))
+                .build()
+                .unwrap()
+        };
+        let cases = [
+            // `send --timestamp 99999999999 --precision s`: Telegraf would read 2216.
+            (
+                at(99_999_999_999, Precision::Seconds),
+                Precision::Seconds,
+                None,
+            ),
+            // `send 'a v=1 1700000000123456789' --precision ms`.
+            (
+                at(1_700_000_000_123_456_789, Precision::Milliseconds),
+                Precision::Milliseconds,
+                None,
+            ),
+            (
+                at(9_223_372_036, Precision::Seconds),
+                Precision::Seconds,
+                Some("a v=1.0 9223372036\n"),
+            ),
+            // Before 1970: truncated toward zero, as Telegraf's serializers divide.
+            (
+                at(-1_500, Precision::Milliseconds),
+                Precision::Seconds,
+                Some("a v=1.0 -1\n"),
+            ),
+            (
+                at(-1, Precision::Nanoseconds),
+                Precision::Microseconds,
+                Some("a v=1.0 0\n"),
+            ),
+        ];
+        for (reading, precision, expected) in cases {
+            let mut out = Vec::new();
+            let result = Encoder::new(Format::Influx)
+                .with_precision(precision)
+                .encode(&reading, &mut out);
+            match expected {
+                Some(line) => assert_eq!(std::str::from_utf8(&out).unwrap(), line),
+                None => assert_eq!(
+                    result.unwrap_err().reason,
+                    telemit::format::Unrepresentable::TimestampOutOfRange
+                ),
+            }
+        }
+    }
+}
+
+/// The fuzz targets' checks: what an encoder accepts must read back.
+#[path = "../fuzz/checks.rs"]
+mod checks;
+
+/// A large random set of readings through each encoder: every refusal is counted by reason
+/// (`cargo test --test roundtrip census -- --nocapture` prints the table), and every reading
+/// accepted reads back as sent through telemit's Telegraf-grammar readers (influx, Wavefront)
+/// or as Telegraf's JSON parser reads numbers (JSON).
+mod census {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    use std::collections::BTreeMap;
+
+    /// Texts from the bytes the formats care about, longer and with more backslashes than the
+    /// properties above, so that every refusal reason turns up.
+    fn text() -> impl Strategy<Value = String> {
+        let pieces = vec![
+            "a", "Z", "0", "5", " ", ",", "=", "\"", "\\", "\\", "ü", "🔥", "-", "_", ".", "#",
+            "/", "∆",
+        ];
+        proptest::collection::vec(proptest::sample::select(pieces), 1..6).prop_map(|v| v.concat())
+    }
+
+    fn value() -> impl Strategy<Value = FieldValue> {
+        prop_oneof![
+            any::<f64>()
+                .prop_filter("finite", |v| v.is_finite())
+                .prop_map(FieldValue::Float),
+            any::<i64>().prop_map(FieldValue::Integer),
+            (0i64..1_000_000).prop_map(FieldValue::Integer),
+            any::<u64>().prop_map(FieldValue::Unsigned),
+            any::<bool>().prop_map(FieldValue::Boolean),
+            text().prop_map(FieldValue::String),
+        ]
+    }
+
+    fn reading() -> impl Strategy<Value = Reading> {
+        let timestamp = prop_oneof![
+            Just(None),
+            (
+                any::<i64>(),
+                proptest::sample::select(Precision::ALL.to_vec())
+            )
+                .prop_map(|(v, p)| Some(Timestamp::new(v, p))),
+            (0i64..2_000_000_000_000)
+                .prop_map(|v| Some(Timestamp::new(v, Precision::Milliseconds))),
+        ];
+        (
+            text(),
+            proptest::collection::vec((text(), text()), 0..3),
+            proptest::collection::vec((text(), value()), 1..3),
+            timestamp,
+        )
+            .prop_filter_map("a valid reading", |(m, tags, fields, ts)| {
+                let mut b = Reading::builder(m);
+                for (k, v) in tags {
+                    b = b.tag(k, v);
+                }
+                for (k, v) in fields {
+                    b = b.field(k, v);
+                }
+                b.maybe_timestamp(ts).build().ok()
+            })
+    }
+
+    #[test]
+    fn refusal_reasons_over_random_readings() {
+        const READINGS: usize = 20_000;
+        let mut runner = TestRunner::deterministic();
+        let strategy = reading();
+        let mut counts: BTreeMap<(&str, String), usize> = BTreeMap::new();
+        let mut misreads = Vec::new();
+        let options = WavefrontOptions {
+            default_source: None,
+            bool_as_number: true,
+        };
+        for _ in 0..READINGS {
+            let reading = strategy.new_tree(&mut runner).unwrap().current();
+            for format in Format::ALL {
+                let encoder = Encoder::new(format).with_wavefront(options.clone());
+                let mut out = Vec::new();
+                let key = match encoder.encode(&reading, &mut out) {
+                    Ok(()) => {
+                        let precision = Precision::Nanoseconds;
+                        if let Err(e) = super::checks::reads_back(format, precision, &reading, &out)
+                        {
+                            misreads.push(format!("{format}: {reading:?}: {e}"));
+                        }
+                        "accepted".to_owned()
+                    }
+                    Err(e) => {
+                        let part = format!("{:?}", e.part);
+                        let part = part.split('(').next().unwrap().to_owned();
+                        format!("{part}: {:?}", e.reason)
+                    }
+                };
+                *counts.entry((format.as_str(), key)).or_default() += 1;
+            }
+        }
+        println!("{READINGS} random readings, per format:");
+        for ((format, key), n) in &counts {
+            println!("{format:>9}  {n:>6}  {key}");
+        }
+        assert!(
+            misreads.is_empty(),
+            "{} misread, e.g. {}",
+            misreads.len(),
+            misreads[..misreads.len().min(5)].join("\n")
+        );
+        for format in Format::ALL {
+            assert!(
+                counts[&(format.as_str(), "accepted".to_owned())] > READINGS / 10,
+                "{format}"
+            );
+        }
+    }
+}

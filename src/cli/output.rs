@@ -6,7 +6,9 @@ use clap::{Args, ValueEnum};
 use telemit::format::{JsonOptions, WavefrontOptions};
 use telemit::sender::{ConfigError, Event};
 use telemit::tls::TlsOptions;
-use telemit::{DefaultTags, Encoder, Endpoint, Format, OnFull, Precision, Sender, SenderBuilder};
+use telemit::{
+    DefaultTags, Encoder, Endpoint, Format, OnFull, Precision, Reading, Sender, SenderBuilder,
+};
 
 use super::{parse_duration, parse_key_value};
 
@@ -206,9 +208,25 @@ impl OutputArgs {
             })
     }
 
-    /// The `--tag` defaults.
+    /// The `--tag` defaults, checked before any input is read: a `--tag` that is empty, or
+    /// that the chosen `--format` cannot send (`dir=C:\` in influx), is a usage error rather
+    /// than a refusal of every reading.
     pub fn default_tags(&self) -> Result<DefaultTags, String> {
-        DefaultTags::new(self.tags.clone()).map_err(|e| format!("--tag: {e}"))
+        let tags = DefaultTags::new(self.tags.clone()).map_err(|e| format!("--tag: {e}"))?;
+        let encoder = self.encoder();
+        for (key, value) in &self.tags {
+            // A probe with one field whose key differs from the tag's: any refusal is the tag's.
+            let field = if key == "v" { "w" } else { "v" };
+            let probe = Reading::builder("m")
+                .tag(key.as_str(), value.as_str())
+                .field(field, 1.0)
+                .build()
+                .map_err(|e| format!("--tag {key}={value}: {e}"))?;
+            encoder
+                .encode(&probe, &mut Vec::new())
+                .map_err(|e| format!("--tag {key}={value}: {e}"))?;
+        }
+        Ok(tags)
     }
 
     pub fn sender(&self, on_full_default: OnFull) -> Result<Sender, String> {

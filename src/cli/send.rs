@@ -30,6 +30,8 @@ pub struct SendArgs {
 }
 
 pub fn run(args: SendArgs) -> Result<i32, String> {
+    // Checks --tag against --format before the reading is parsed.
+    args.output.default_tags()?;
     let precision = args.output.precision.into();
     let mut reading = match &args.line {
         Some(line) => parse_line(line, precision)

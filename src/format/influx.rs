@@ -1,8 +1,17 @@
 //! Influx line protocol, escaped exactly as Telegraf's `influx` parser reads it.
 //!
-//! Telegraf unescapes only the characters that need escaping in each token, so backslashes are
-//! written raw; the few texts that cannot then be read back (a trailing backslash, a backslash
-//! right before an escaped character in a measurement or field key) are refused.
+//! Telegraf (`plugins/parsers/influx/machine.go.rl`, `escape.go`) reads each token in two
+//! steps. The grammar finds where the token ends: in a measurement and a field key a backslash
+//! always takes the next byte with it (so backslashes pair up), in a tag key or value it takes
+//! the next byte unless that is another backslash. Then, only if the token's bytes contain a
+//! space or comma (measurement) or a space, comma or `=` (keys, tag values), it replaces `\,`
+//! and `\ ` (measurement), or `\,`, `\ `, `\=` and `\"` (keys, tag values), left to right.
+//!
+//! So backslashes are written raw, an escape is a backslash before the character, and where
+//! Telegraf will unescape `\"`, a backslash run before a quote gets one more backslash. What no
+//! writing reads back is refused ([`Unrepresentable`]): a tag key or value ending in a
+//! backslash; an odd run of backslashes before an escaped character or at the end of a
+//! measurement or field key; a measurement starting with `#`.
 
 use super::{EncodeError, Format, Unrepresentable, push_float, push_int, timestamp_in};
 use crate::reading::{FieldValue, Part, Precision, Reading};
@@ -49,20 +58,20 @@ fn encode_line(
             Unrepresentable::LeadingHash,
         ));
     }
-    push_name(out, measurement, COMMA | SPACE, || Part::Measurement)?;
+    push_token(out, measurement, Token::Measurement, || Part::Measurement)?;
 
     for (key, value) in reading.tags() {
         out.push(b',');
-        push_tag_token(out, key, || Part::TagKey)?;
+        push_token(out, key, Token::Tag, || Part::TagKey)?;
         out.push(b'=');
-        push_tag_token(out, value, || Part::TagValue(key.clone()))?;
+        push_token(out, value, Token::Tag, || Part::TagValue(key.clone()))?;
     }
 
     let mut separator = b' ';
     for (key, value) in reading.fields() {
         out.push(separator);
         separator = b',';
-        push_name(out, key, COMMA | SPACE | EQUALS, || Part::FieldKey)?;
+        push_token(out, key, Token::FieldKey, || Part::FieldKey)?;
         out.push(b'=');
         push_field_value(out, value);
     }
@@ -135,58 +144,84 @@ fn push_escaped(out: &mut Vec<u8>, text: &[u8], special: u8) {
     out.extend_from_slice(&text[copied..]);
 }
 
-/// Measurements and field keys: a backslash before an escaped character or at the end (where
-/// the separator follows) merges with the escape in Telegraf's reading.
-fn push_name(
-    out: &mut Vec<u8>,
-    text: &str,
-    special: u8,
-    part: impl FnOnce() -> Part,
-) -> Result<(), EncodeError> {
-    let bytes = text.as_bytes();
-    let classes = classify(bytes);
-    if classes & (special | BACKSLASH) == 0 {
-        out.extend_from_slice(bytes);
-        return Ok(());
-    }
-    if classes & BACKSLASH != 0 {
-        if bytes.last() == Some(&b'\\') {
-            return Err(refuse(part(), text, Unrepresentable::TrailingBackslash));
-        }
-        if bytes
-            .windows(2)
-            .any(|w| w[0] == b'\\' && CLASS[usize::from(w[1])] & special != 0)
-        {
-            return Err(refuse(part(), text, Unrepresentable::BackslashBeforeEscape));
-        }
-    }
-    push_escaped(out, bytes, special);
-    Ok(())
+/// The three kinds of token that differ in how Telegraf reads backslashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    /// Escapes space and comma; backslashes pair up; only `\,` and `\ ` are unescaped.
+    Measurement,
+    /// Escapes space, comma and `=`; backslashes pair up; `\"` is unescaped too.
+    FieldKey,
+    /// Tag keys and values: as field keys, but a backslash before a backslash stands alone.
+    Tag,
 }
 
-/// Tag keys and values: a raw backslash before an escape reads back fine, but a trailing one
-/// does not, and Telegraf unescapes `\"` in tokens that needed escaping.
-fn push_tag_token(
+impl Token {
+    fn escaped(self) -> u8 {
+        match self {
+            Token::Measurement => COMMA | SPACE,
+            Token::FieldKey | Token::Tag => COMMA | SPACE | EQUALS,
+        }
+    }
+}
+
+/// Writes one token so that Telegraf reads back exactly `text`, or refuses it.
+///
+/// Take each run of n ≥ 0 backslashes in `text` with the byte after it:
+/// - before a character the token escapes: the n backslashes, then `\` and the character
+///   (Telegraf's unescaping takes the last backslash); in a measurement or field key the
+///   grammar pairs backslashes, so only an even n reads back;
+/// - before `"`, when Telegraf will unescape the token (it has an escaped character) and
+///   `\"` is among its escapes (keys and tag values): n + 1 backslashes, one for Telegraf to
+///   take;
+/// - at the end: in a tag nothing reads back (the last backslash escapes the separator), in a
+///   measurement or field key an even n does;
+/// - anywhere else: the n backslashes as they are.
+fn push_token(
     out: &mut Vec<u8>,
     text: &str,
+    token: Token,
     part: impl FnOnce() -> Part,
 ) -> Result<(), EncodeError> {
-    const SPECIAL: u8 = COMMA | SPACE | EQUALS;
     let bytes = text.as_bytes();
+    let escaped = token.escaped();
     let classes = classify(bytes);
-    if classes & (SPECIAL | BACKSLASH) == 0 {
+    if classes & (escaped | BACKSLASH) == 0 {
         out.extend_from_slice(bytes);
         return Ok(());
     }
-    if classes & BACKSLASH != 0 {
-        if bytes.last() == Some(&b'\\') {
+    let pairs = token != Token::Tag;
+    let unescapes_quote = token != Token::Measurement && classes & escaped != 0;
+    let mut run = 0usize;
+    let mut copied = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let class = CLASS[usize::from(b)];
+        if class & BACKSLASH != 0 {
+            run += 1;
+            continue;
+        }
+        if class & escaped != 0 {
+            if pairs && run % 2 == 1 {
+                return Err(refuse(part(), text, Unrepresentable::BackslashBeforeEscape));
+            }
+            out.extend_from_slice(&bytes[copied..i]);
+            out.push(b'\\');
+            copied = i;
+        } else if class & QUOTE != 0 && run > 0 && unescapes_quote {
+            out.extend_from_slice(&bytes[copied..i]);
+            out.push(b'\\');
+            copied = i;
+        }
+        run = 0;
+    }
+    if run > 0 {
+        if !pairs {
             return Err(refuse(part(), text, Unrepresentable::TrailingBackslash));
         }
-        if classes & SPECIAL != 0 && bytes.windows(2).any(|w| w == b"\\\"") {
-            return Err(refuse(part(), text, Unrepresentable::BackslashBeforeQuote));
+        if run % 2 == 1 {
+            return Err(refuse(part(), text, Unrepresentable::OddBackslashesAtEnd));
         }
     }
-    push_escaped(out, bytes, SPECIAL);
+    out.extend_from_slice(&bytes[copied..]);
     Ok(())
 }
 
@@ -270,6 +305,16 @@ mod tests {
             (m("m").tag("q", "say\"x").field("v", 1), "m,q=say\"x v=1i\n"),
             (m("m").tag("q", "a\\\"b").field("v", 1), "m,q=a\\\"b v=1i\n"),
             (m("m").field("we\\ird", 1), "m we\\ird=1i\n"),
+            // A backslash before a quote in a key Telegraf unescapes is doubled: Telegraf reads
+            // `a\\"b\ c` as `a\"b c` (and `a\"b\ c`, written before, as `a"b c`).
+            (m("m").field("a\\\"b c", 1.0), "m a\\\\\"b\\ c=1.0\n"),
+            (
+                m("m").tag("k", "a b\\\"").field("v", 1),
+                "m,k=a\\ b\\\\\" v=1i\n",
+            ),
+            // An even run of backslashes ends a measurement or field key fine.
+            (m("cpu\\\\").field("f\\\\", 1), "cpu\\\\ f\\\\=1i\n"),
+            (m("a\\\\ b").field("v", 1), "a\\\\\\ b v=1i\n"),
             (m("m").field("#not", 1), "m #not=1i\n"),
             (
                 m("ünï ✓").tag("🔥", "ß").field("ñ", "日本"),
@@ -290,45 +335,245 @@ mod tests {
             ),
             (
                 m("m\\").field("v", 1),
-                "influx: measurement \"m\\\\\" ends in a backslash, which Telegraf would read as an escape",
+                "influx: measurement \"m\\\\\" ends in an odd number of backslashes; Telegraf pairs them, so the last would escape the separator",
             ),
             (
                 m("a\\ b").field("v", 1),
-                "influx: measurement \"a\\\\ b\" has a backslash before a space, comma or '=', which Telegraf reads as one escape",
+                "influx: measurement \"a\\\\ b\" has an odd number of backslashes before a space, comma or '='; Telegraf pairs them, so no escaping reads it back",
             ),
             (
                 m("a\\,b").field("v", 1),
-                "influx: measurement \"a\\\\,b\" has a backslash before a space, comma or '=', which Telegraf reads as one escape",
+                "influx: measurement \"a\\\\,b\" has an odd number of backslashes before a space, comma or '='; Telegraf pairs them, so no escaping reads it back",
             ),
             (
                 m("m").tag("k\\", "v").field("v", 1),
                 "influx: tag key \"k\\\\\" ends in a backslash, which Telegraf would read as an escape",
             ),
             (
-                m("m").tag("k", "v\\").field("v", 1),
-                "influx: value of tag \"k\" \"v\\\\\" ends in a backslash, which Telegraf would read as an escape",
-            ),
-            (
-                m("m").tag("k", "a b\\\"").field("v", 1),
-                "influx: value of tag \"k\" \"a b\\\\\\\"\" has a backslash before a '\"' and needs escaping, so Telegraf would drop the backslash",
+                m("m").tag("k", "v\\\\").field("v", 1),
+                "influx: value of tag \"k\" \"v\\\\\\\\\" ends in a backslash, which Telegraf would read as an escape",
             ),
             (
                 m("m").field("f\\", 1),
-                "influx: field key \"f\\\\\" ends in a backslash, which Telegraf would read as an escape",
+                "influx: field key \"f\\\\\" ends in an odd number of backslashes; Telegraf pairs them, so the last would escape the separator",
             ),
             (
                 m("m").field("a\\=b", 1),
-                "influx: field key \"a\\\\=b\" has a backslash before a space, comma or '=', which Telegraf reads as one escape",
+                "influx: field key \"a\\\\=b\" has an odd number of backslashes before a space, comma or '='; Telegraf pairs them, so no escaping reads it back",
             ),
             (
                 m("m")
                     .field("v", 1)
                     .timestamp(Timestamp::new(i64::MAX, Precision::Seconds)),
-                "influx: timestamp \"9223372036854775807s\" does not fit in a 64-bit integer at precision ns",
+                "influx: timestamp \"9223372036854775807s\" is outside 1677-09-21..2262-04-11, the signed 64-bit nanosecond range; Telegraf's conversion to nanoseconds would wrap",
             ),
         ];
         for (builder, expected) in cases {
             assert_eq!(line(builder), Err(expected.to_string()));
+        }
+    }
+
+    /// What Telegraf 1.39 reads from `written` as one token of `token`, followed by its
+    /// separator; `None` when its grammar ends the token elsewhere or breaks the line.
+    ///
+    /// A transcription of `machine.go.rl` (`measurement_chars`, `fieldkeychar`, `tagchar`) and
+    /// of `escape.go` (`nameUnescape`, `unescape`: a `strings.Replacer`, left to right, no
+    /// overlap, applied only when the bytes contain a space, comma or, for keys, `=`).
+    fn telegraf_reads(token: Token, written: &[u8]) -> Option<String> {
+        let (stops, unescapes): (&[u8], &[&str]) = match token {
+            Token::Measurement => (b" ,", &["\\,", "\\ "]),
+            Token::FieldKey | Token::Tag => (b" ,=", &["\\,", "\\\"", "\\ ", "\\="]),
+        };
+        if written.is_empty() || (token == Token::Measurement && written[0] == b'#') {
+            return None;
+        }
+        let mut i = 0;
+        while i < written.len() {
+            match written[i] {
+                b if stops.contains(&b) => return None,
+                // At the end, the backslash would take the separator with it.
+                b'\\' => match written.get(i + 1)? {
+                    b'\\' if token == Token::Tag => i += 1,
+                    _ => i += 2,
+                },
+                _ => i += 1,
+            }
+        }
+        let text = std::str::from_utf8(written).ok()?;
+        if !written.iter().any(|b| stops.contains(b)) {
+            return Some(text.to_owned());
+        }
+        let mut read = String::new();
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            match unescapes.iter().find(|pair| rest.starts_with(**pair)) {
+                Some(pair) => {
+                    read.push_str(&pair[1..]);
+                    rest = &rest[2..];
+                }
+                None => {
+                    read.push(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+            }
+        }
+        Some(read)
+    }
+
+    fn written(text: &str, token: Token) -> Result<String, Unrepresentable> {
+        let mut out = Vec::new();
+        push_token(&mut out, text, token, || Part::Measurement)
+            .map(|()| String::from_utf8(out).unwrap())
+            .map_err(|e| e.reason)
+    }
+
+    /// The readings TELEGRAF-WIRE.md gives for Telegraf's parser, as a check of the model.
+    #[test]
+    fn the_model_reads_as_the_wire_contract_says() {
+        use Token::*;
+        let cases: &[(Token, &str, Option<&str>)] = &[
+            (Tag, r"a\\ b", Some(r"a\ b")),
+            (Tag, r"a\\\ b", Some(r"a\\ b")),
+            (Tag, r"a\b", Some(r"a\b")),
+            (Tag, r"a\\b", Some(r"a\\b")),
+            (Tag, r#"a\"b"#, Some(r#"a\"b"#)),
+            (Tag, r#"a\"b\ c"#, Some(r#"a"b c"#)),
+            (Tag, r#"a\\"b\ c"#, Some(r#"a\"b c"#)),
+            (Tag, r"v\", None),
+            (Tag, r"v\\", None),
+            (Measurement, r"m\\\ x", Some(r"m\\ x")),
+            (Measurement, r"m\=x", Some(r"m\=x")),
+            (Measurement, r#"a\"b\ c"#, Some(r#"a\"b c"#)),
+            (Measurement, r"cpu\\", Some(r"cpu\\")),
+            (Measurement, r"cpu\", None),
+            (Measurement, r"a\\ b", None),
+            (Measurement, "#m", None),
+            (FieldKey, r"a\\\ b", Some(r"a\\ b")),
+            (FieldKey, r"f\\", Some(r"f\\")),
+            (FieldKey, r"f\", None),
+            (FieldKey, r"a\\=b", None),
+            (FieldKey, r#"a\"b\ c"#, Some(r#"a"b c"#)),
+            (FieldKey, r#"a\\"b\ c"#, Some(r#"a\"b c"#)),
+            (FieldKey, r#"a\"b"#, Some(r#"a\"b"#)),
+        ];
+        for (token, bytes, read) in cases {
+            assert_eq!(
+                telegraf_reads(*token, bytes.as_bytes()).as_deref(),
+                *read,
+                "{token:?} {bytes}"
+            );
+        }
+    }
+
+    /// Each kind of backslash case, in each kind of token: the bytes written, and Telegraf's
+    /// reading of them, which is the text given.
+    #[test]
+    fn backslashes_are_written_so_that_telegraf_reads_the_text_back() {
+        use Token::*;
+        let cases: &[(Token, &str, &str)] = &[
+            // Before a quote, in a token Telegraf unescapes: one more backslash.
+            (FieldKey, r#"a\"b c"#, r#"a\\"b\ c"#),
+            (FieldKey, r#"a\\"b c"#, r#"a\\\"b\ c"#),
+            (FieldKey, r#"a\"b=c"#, r#"a\\"b\=c"#),
+            (FieldKey, r#""a b""#, r#""a\ b""#),
+            (Tag, r#"a\"b c"#, r#"a\\"b\ c"#),
+            (Tag, r#"a\\\"b,c"#, r#"a\\\\"b\,c"#),
+            (Tag, r#"x=\""#, r#"x\=\\""#),
+            // ... but not where Telegraf leaves the token alone, nor in a measurement.
+            (FieldKey, r#"a\"b"#, r#"a\"b"#),
+            (Tag, r#"a\"b"#, r#"a\"b"#),
+            (Measurement, r#"a\"b c"#, r#"a\"b\ c"#),
+            // Before an escaped character: raw, then the escape; pairs only in names.
+            (Tag, r"a\ b", r"a\\ b"),
+            (Tag, r"a\\,b", r"a\\\,b"),
+            (Tag, r"a\=b", r"a\\=b"),
+            (Measurement, r"a\\ b", r"a\\\ b"),
+            (Measurement, r"a\\\\,b", r"a\\\\\,b"),
+            (FieldKey, r"a\\=b", r"a\\\=b"),
+            // At the end: an even run in names.
+            (Measurement, r"cpu\\", r"cpu\\"),
+            (Measurement, r"c u\\", r"c\ u\\"),
+            (FieldKey, r"f\\", r"f\\"),
+            (FieldKey, r"f =\\\\", r"f\ \=\\\\"),
+            // Elsewhere: raw.
+            (Tag, r"C:\dir x", r"C:\dir\ x"),
+            (Measurement, r"\#x", r"\#x"),
+            (Measurement, r"m=1", r"m=1"),
+        ];
+        for (token, text, bytes) in cases {
+            assert_eq!(
+                written(text, *token).as_deref(),
+                Ok(*bytes),
+                "{token:?} {text}"
+            );
+            assert_eq!(
+                telegraf_reads(*token, bytes.as_bytes()).as_deref(),
+                Some(*text),
+                "{token:?} {bytes}"
+            );
+        }
+        let refused: &[(Token, &str, Unrepresentable)] = &[
+            (Tag, r"v\", Unrepresentable::TrailingBackslash),
+            (Tag, r"a b\\", Unrepresentable::TrailingBackslash),
+            (Measurement, r"cpu\", Unrepresentable::OddBackslashesAtEnd),
+            (FieldKey, r"f\\\", Unrepresentable::OddBackslashesAtEnd),
+            (Measurement, r"a\ b", Unrepresentable::BackslashBeforeEscape),
+            (FieldKey, r"a\\\,b", Unrepresentable::BackslashBeforeEscape),
+        ];
+        for (token, text, reason) in refused {
+            assert_eq!(
+                written(text, *token).as_ref(),
+                Err(reason),
+                "{token:?} {text}"
+            );
+        }
+    }
+
+    /// Every text of up to four characters from the bytes that matter: the encoder refuses it
+    /// exactly when no writing of up to eight bytes (twice the text, enough for any escaping)
+    /// makes Telegraf read it back, and what it writes reads back.
+    #[test]
+    fn refused_exactly_when_no_writing_reads_back() {
+        const ALPHABET: &[u8] = b"a\\\" ,=";
+        fn all_up_to(len: usize) -> Vec<Vec<u8>> {
+            let mut all = vec![Vec::new()];
+            let mut last = vec![Vec::new()];
+            for _ in 0..len {
+                last = last
+                    .iter()
+                    .flat_map(|s| {
+                        ALPHABET.iter().map(move |&b| {
+                            let mut t = s.clone();
+                            t.push(b);
+                            t
+                        })
+                    })
+                    .collect();
+                all.extend(last.iter().cloned());
+            }
+            all
+        }
+        let writings = all_up_to(8);
+        let texts = all_up_to(4);
+        for token in [Token::Measurement, Token::FieldKey, Token::Tag] {
+            let readable: std::collections::HashSet<String> = writings
+                .iter()
+                .filter_map(|w| telegraf_reads(token, w))
+                .collect();
+            for text in texts.iter().skip(1) {
+                let text = std::str::from_utf8(text).unwrap();
+                match written(text, token) {
+                    Ok(bytes) => assert_eq!(
+                        telegraf_reads(token, bytes.as_bytes()).as_deref(),
+                        Some(text),
+                        "{token:?} {text:?} written {bytes:?}"
+                    ),
+                    Err(reason) => assert!(
+                        !readable.contains(text),
+                        "{token:?} {text:?} refused ({reason}) though Telegraf can read it back"
+                    ),
+                }
+            }
         }
     }
 

@@ -7,12 +7,11 @@
 //! JSON number would lose precision through float64. Telegraf reads every JSON number as a
 //! float64, so integers beyond ±2^53 are refused rather than silently changed.
 
-use super::{EncodeError, Format, Unrepresentable, push_float, push_int, timestamp_in};
+use super::{
+    EncodeError, Format, MAX_EXACT_INTEGER, Unrepresentable, push_float, push_int, timestamp_in,
+};
 use crate::reading::{FieldValue, Part, Precision, Reading};
 use crate::text::JSON_STRING_SPECIAL;
-
-/// The largest integer a float64 holds exactly.
-const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
 /// The keys of the flat JSON object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,11 +248,18 @@ mod tests {
         let cases: Vec<(ReadingBuilder, &str)> = vec![
             (
                 m("m").field("v", 9007199254740993u64),
-                "json: value of field \"v\" \"9007199254740993u\" is beyond 2^53; Telegraf's JSON parser reads numbers as float64 and would change it",
+                "json: value of field \"v\" \"9007199254740993u\" is beyond 2^53; Telegraf reads this format's numbers as float64 and would change it",
             ),
             (
                 m("m").field("v", -9007199254740993i64),
-                "json: value of field \"v\" \"-9007199254740993i\" is beyond 2^53; Telegraf's JSON parser reads numbers as float64 and would change it",
+                "json: value of field \"v\" \"-9007199254740993i\" is beyond 2^53; Telegraf reads this format's numbers as float64 and would change it",
+            ),
+            (
+                m("m").field("v", 1).timestamp(Timestamp::new(
+                    1_700_000_000_123_456_789,
+                    Precision::Milliseconds,
+                )),
+                "json: timestamp \"1700000000123456789ms\" is outside 1677-09-21..2262-04-11, the signed 64-bit nanosecond range; Telegraf's conversion to nanoseconds would wrap",
             ),
             (
                 m("m").tag("measurement", "x").field("v", 1),

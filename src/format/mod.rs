@@ -65,28 +65,39 @@ impl FromStr for Format {
 }
 
 /// Why a reading cannot be written in a format so that Telegraf reads it back as meant.
+///
+/// The rules come from Telegraf's own parsers (`plugins/parsers/influx/machine.go.rl` and
+/// `escape.go`, `plugins/parsers/wavefront/element.go`, the v1 `json` parser); everything not
+/// refused here is written so that Telegraf reads back exactly the reading given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Unrepresentable {
-    /// The text ends in a backslash, which Telegraf would join with the next separator.
+    /// A tag key or value ends in a backslash, which Telegraf joins with the separator after it
+    /// (Influx), or a quoted Wavefront text ends in one, which escapes the closing quote.
     TrailingBackslash,
-    /// A backslash stands right before a character that must be escaped.
+    /// A measurement or field key ends in an odd number of backslashes: Telegraf pairs them
+    /// there, so the last one would escape the separator after it.
+    OddBackslashesAtEnd,
+    /// An odd number of backslashes stands right before a space, comma or `=` in a measurement
+    /// or field key: Telegraf pairs the backslashes and then unescapes, so only even runs read
+    /// back.
     BackslashBeforeEscape,
-    /// A backslash stands before a quote in a tag token that also needs escaping.
-    BackslashBeforeQuote,
     /// The measurement starts with `#`, which makes the line a comment.
     LeadingHash,
-    /// The timestamp overflows an `i64` in the output precision.
-    TimestampOverflow(Precision),
+    /// The timestamp is outside the signed 64-bit nanosecond range, where Telegraf's
+    /// conversion to nanoseconds wraps.
+    TimestampOutOfRange,
     /// The timestamp is before 1970, which Wavefront does not read.
     NegativeTimestamp,
-    /// The text contains a double quote, which Wavefront keeps escaped.
+    /// The text has a double quote with no backslash right before it, which ends a quoted
+    /// Wavefront text (Telegraf keeps `\"` inside quotes as written).
     DoubleQuote,
     /// The field has a type the format cannot carry.
     NotNumeric(&'static str),
     /// The key is the one the JSON format uses for the measurement or the time.
     ReservedKey(&'static str),
-    /// The integer is beyond 2^53 and would change in Telegraf's float64 JSON numbers.
+    /// The integer is beyond 2^53 and would change in Telegraf's float64 (JSON numbers,
+    /// Wavefront values).
     BeyondFloatPrecision,
     /// A tag and a field share a key, which the flat JSON object cannot hold.
     TagFieldCollision,
@@ -98,24 +109,24 @@ impl fmt::Display for Unrepresentable {
             Unrepresentable::TrailingBackslash => {
                 f.write_str("ends in a backslash, which Telegraf would read as an escape")
             }
-            Unrepresentable::BackslashBeforeEscape => f.write_str(
-                "has a backslash before a space, comma or '=', which Telegraf reads as one escape",
+            Unrepresentable::OddBackslashesAtEnd => f.write_str(
+                "ends in an odd number of backslashes; Telegraf pairs them, so the last would escape the separator",
             ),
-            Unrepresentable::BackslashBeforeQuote => f.write_str(
-                "has a backslash before a '\"' and needs escaping, so Telegraf would drop the backslash",
+            Unrepresentable::BackslashBeforeEscape => f.write_str(
+                "has an odd number of backslashes before a space, comma or '='; Telegraf pairs them, so no escaping reads it back",
             ),
             Unrepresentable::LeadingHash => {
                 f.write_str("starts with '#', which makes Telegraf read the line as a comment")
             }
-            Unrepresentable::TimestampOverflow(p) => {
-                write!(f, "does not fit in a 64-bit integer at precision {p}")
-            }
+            Unrepresentable::TimestampOutOfRange => f.write_str(
+                "is outside 1677-09-21..2262-04-11, the signed 64-bit nanosecond range; Telegraf's conversion to nanoseconds would wrap",
+            ),
             Unrepresentable::NegativeTimestamp => {
                 f.write_str("is before 1970, which Wavefront cannot carry")
             }
-            Unrepresentable::DoubleQuote => {
-                f.write_str("contains '\"', which Telegraf's Wavefront parser keeps escaped")
-            }
+            Unrepresentable::DoubleQuote => f.write_str(
+                "contains '\"' without a backslash right before it, which ends a quoted text in Telegraf's Wavefront parser",
+            ),
             Unrepresentable::NotNumeric(kind) => write!(
                 f,
                 "is a {kind}; Wavefront carries only numbers (booleans with the bool-as-number option)"
@@ -124,7 +135,7 @@ impl fmt::Display for Unrepresentable {
                 write!(f, "is the key the JSON object uses for the {role}")
             }
             Unrepresentable::BeyondFloatPrecision => f.write_str(
-                "is beyond 2^53; Telegraf's JSON parser reads numbers as float64 and would change it",
+                "is beyond 2^53; Telegraf reads this format's numbers as float64 and would change it",
             ),
             Unrepresentable::TagFieldCollision => {
                 f.write_str("is both a tag and a field, which one flat JSON object cannot hold")
@@ -237,7 +248,9 @@ impl Encoder {
     }
 }
 
-/// The timestamp of `reading` in `precision`, or the overflow error for `format`.
+/// The timestamp in `precision` (truncated toward zero), or the refusal for `format` when the
+/// instant is outside the signed 64-bit nanosecond range: the one timestamp rule of every
+/// format ([`Timestamp::to_precision`]).
 pub(crate) fn timestamp_in(
     timestamp: Timestamp,
     precision: Precision,
@@ -248,10 +261,14 @@ pub(crate) fn timestamp_in(
             format,
             Part::Timestamp,
             format!("{}{}", timestamp.value, timestamp.precision),
-            Unrepresentable::TimestampOverflow(precision),
+            Unrepresentable::TimestampOutOfRange,
         )
     })
 }
+
+/// The largest integer a float64 holds exactly, 2^53: Telegraf's JSON and Wavefront parsers read
+/// numbers as float64.
+pub(crate) const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
 /// Appends a finite float in its shortest form that reads back as the same `f64`, with no `+`
 /// in the exponent (`1e21`): Telegraf's Wavefront parser refuses `1e+21`.

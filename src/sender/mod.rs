@@ -49,7 +49,6 @@ pub use transport::{
     DEFAULT_UDP_DATAGRAM, DEFAULT_UNIXGRAM_DATAGRAM, MAX_UDP_PAYLOAD, TELEGRAF_MAX_LINE,
 };
 
-
 use crate::endpoint::Endpoint;
 use crate::format::{EncodeError, Encoder};
 use crate::reading::Reading;
