@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use telemit::format::JsonOptions;
 use telemit::listen::{ListenOptions, Listener, Received, SequenceTracker};
 use telemit::tls::TlsServerOptions;
 use telemit::{Encoder, Endpoint, FieldValue, Format, Reading};
 
 use super::output::{FormatArg, PrecisionArg};
+use super::pipe::{JsonKeysArgs, TimestampCheck};
 use super::{parse_duration, termination_flag};
 
 #[derive(Debug, Args)]
@@ -72,9 +72,13 @@ pub struct ListenArgs {
     #[arg(long, default_value = "measurement", value_name = "KEY")]
     pub json_name_key: String,
 
-    /// JSON key holding the time (json_time_key)
+    /// JSON key holding the time (json_time_key); '' for none. An object without it is
+    /// rejected, as Telegraf rejects it
     #[arg(long, default_value = "time", value_name = "KEY")]
     pub json_time_key: String,
+
+    #[command(flatten)]
+    pub json_keys: JsonKeysArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -121,10 +125,9 @@ pub fn counting_sink(
 pub fn run(args: ListenArgs) -> Result<i32, String> {
     let options = ListenOptions {
         format: args.format.into(),
-        json: JsonOptions {
-            name_key: args.json_name_key.clone(),
-            time_key: args.json_time_key.clone(),
-        },
+        json: args
+            .json_keys
+            .options(&args.json_name_key, &args.json_time_key),
         precision: args.precision.into(),
         read_buffer_size: args
             .read_buffer_size
@@ -156,18 +159,20 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
     let (as_json, quiet) = (args.json, args.quiet);
     let stdout = Arc::new(Mutex::new(std::io::BufWriter::new(std::io::stdout())));
     let printer = stdout.clone();
+    let timestamps = Mutex::new(TimestampCheck::new("--precision"));
     let sink = counting_sink(
         tally.clone(),
         args.seq_field.clone(),
         move |received| match received {
             Received::Readings(readings) if !quiet => {
+                warn_implausible(&timestamps, readings);
                 let mut out = printer.lock().unwrap_or_else(|e| e.into_inner());
                 for reading in readings {
                     let _ = out.write_all(&render(reading, as_json));
                 }
                 let _ = out.flush();
             }
-            Received::Readings(_) => {}
+            Received::Readings(readings) => warn_implausible(&timestamps, readings),
             Received::Rejected { text, error } => {
                 eprintln!(
                     "telemit listen: rejected: {error}: {}",
@@ -202,6 +207,16 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
     let t = tally.lock().unwrap_or_else(|e| e.into_inner());
     eprintln!("telemit listen: {}", report(&t));
     Ok(0)
+}
+
+/// Says once per run that incoming timestamps look like another unit than `--precision`.
+fn warn_implausible(check: &Mutex<TimestampCheck>, readings: &[Reading]) {
+    let mut check = check.lock().unwrap_or_else(|e| e.into_inner());
+    for reading in readings {
+        if let Some(warning) = check.check(reading.timestamp()) {
+            eprintln!("telemit listen: {warning}");
+        }
+    }
 }
 
 pub fn report(t: &Tally) -> String {

@@ -5,6 +5,7 @@ use telemit::input::line_protocol::{parse_field_value, parse_line};
 use telemit::{OnFull, Reading, Timestamp};
 
 use super::output::OutputArgs;
+use super::pipe::TimestampCheck;
 use super::parse_key_value;
 
 #[derive(Debug, Args)]
@@ -52,6 +53,9 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
     };
     if let Some(value) = args.timestamp {
         reading.set_timestamp(Some(Timestamp::new(value, precision)));
+    }
+    if let Some(warning) = TimestampCheck::new("--precision").check(reading.timestamp()) {
+        eprintln!("telemit: {warning}");
     }
     args.output.prepare()?.apply(&mut reading);
 

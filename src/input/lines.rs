@@ -55,6 +55,11 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
+    /// The longest line kept, in bytes.
+    pub fn max_line(&self) -> usize {
+        self.max_line
+    }
+
     /// The number of the line last returned (1 for the first).
     pub fn line_number(&self) -> u64 {
         self.number
