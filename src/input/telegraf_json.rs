@@ -159,7 +159,7 @@ pub(crate) fn flat_reading(
     let numbers = options.numbers.unwrap_or(JsonNumbers::Float);
     let mut members = Vec::new();
     for (key, value) in object {
-        flatten(&mut members, key, value);
+        flatten(&mut members, join("", &key), value);
     }
     let name = match members.iter().find(|(k, _)| *k == options.name_key) {
         Some((_, Value::String(name))) if !options.name_key.is_empty() => name.clone(),
