@@ -311,7 +311,10 @@ pub fn spawn_stats(sender: &std::sync::Arc<Sender>, interval: Option<Duration>) 
                     continue;
                 }
                 next += interval;
-                if let Ok(reading) = sender.stats().to_reading() {
+                if let Ok(mut reading) = sender.stats().to_reading() {
+                    // Stamped: Telegraf's json parser (json_time_key set) rejects an object
+                    // without its time, and the stats are a reading of this moment anyway.
+                    reading.stamp_if_missing(Timestamp::now(telemit::Precision::Nanoseconds));
                     let _ = sender.send(&reading);
                 }
             }
