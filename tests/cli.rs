@@ -399,8 +399,14 @@ fn pipe_reads_keys_and_escapes_as_telegraf_does() {
 
 #[test]
 fn pipe_skips_a_byte_order_mark_once() {
-    let out = telemit(&["pipe"], "\u{feff}cpu v=1 1700000000000000000\n\u{feff}cpu v=2\n");
-    assert_eq!(text(&out.stdout), "cpu v=1.0 1700000000000000000\n\u{feff}cpu v=2.0\n");
+    let out = telemit(
+        &["pipe"],
+        "\u{feff}cpu v=1 1700000000000000000\n\u{feff}cpu v=2\n",
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "cpu v=1.0 1700000000000000000\n\u{feff}cpu v=2.0\n"
+    );
     let out = telemit(
         &["pipe", "--input", "json"],
         "\u{feff}{\"name\":\"cpu\",\"fields\":{\"v\":1}}\n",
@@ -467,7 +473,10 @@ fn json_numbers_float_keeps_one_type_per_field() {
     let nested = "{\"name\":\"m\",\"fields\":{\"v\":2}}\n";
     let out = telemit(&["pipe", "--input", "json"], nested);
     assert_eq!(text(&out.stdout), "m v=2i\n");
-    let out = telemit(&["pipe", "--input", "json", "--json-numbers", "float"], nested);
+    let out = telemit(
+        &["pipe", "--input", "json", "--json-numbers", "float"],
+        nested,
+    );
     assert_eq!(text(&out.stdout), "m v=2.0\n");
 }
 
@@ -492,9 +501,21 @@ fn implausible_timestamps_are_named_once_with_the_unit_that_fits() {
          m v=3.0 1700000000123456000\n\
          m v=4.0 1700000000123456789\n"
     );
-    assert!(!text(&out.stderr).contains("said once"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("said once"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = telemit(
-        &["send", "-m", "m", "-f", "v=1", "--timestamp", "1700000000000"],
+        &[
+            "send",
+            "-m",
+            "m",
+            "-f",
+            "v=1",
+            "--timestamp",
+            "1700000000000",
+        ],
         "",
     );
     assert_eq!(
@@ -558,7 +579,10 @@ fn listen_json_keeps_only_what_telegraf_keeps() {
 fn listen_reads_wavefront_as_telegraf_does() {
     let payload = "m.v 1.0 0\nm.v 1.0 1k=x\nm.v 1.0 100000000\nm.v 2.0 0946684799 \"5xx\"=12\n";
     let (stdout, stderr) = listen_to(&["--format", "wavefront"], payload);
-    assert_eq!(stdout, "m.v value=1.0\nm.v,5xx=12 value=2.0 946684799000000000\n");
+    assert_eq!(
+        stdout,
+        "m.v value=1.0\nm.v,5xx=12 value=2.0 946684799000000000\n"
+    );
     assert!(
         stderr.contains("rejected: column 9: invalid timestamp \"1\" (1 digits)"),
         "{stderr}"

@@ -192,7 +192,8 @@ fn glob_literal(key: &str) -> String {
 /// byte or a quote, at the start and at the end, digits first, comment marks.
 fn hostile_name() -> impl Strategy<Value = String> {
     let pieces = vec![
-        "\\", "\\\\", "\\\\\\", "\"", "\\\"", " ", ",", "=", "a", "5", "#", "_", "∆", "é", "\t", "e", "-",
+        "\\", "\\\\", "\\\\\\", "\"", "\\\"", " ", ",", "=", "a", "5", "#", "_", "∆", "é", "\t",
+        "e", "-",
     ];
     proptest::collection::vec(proptest::sample::select(pieces), 1..7).prop_map(|v| v.concat())
 }
@@ -226,7 +227,9 @@ fn hostile_reading() -> impl Strategy<Value = Reading> {
             for (k, v) in fields {
                 b = b.field(k, v);
             }
-            b.maybe_timestamp(ts.map(|t| Timestamp::new(t, precision))).build().ok()
+            b.maybe_timestamp(ts.map(|t| Timestamp::new(t, precision)))
+                .build()
+                .ok()
         })
 }
 

@@ -69,7 +69,12 @@ pub enum JsonNumbersArg {
 pub struct JsonKeysArgs {
     /// Flat JSON members that become tags: glob patterns, comma-separated or repeated
     /// (Telegraf's tag_keys); '' for none
-    #[arg(long, value_delimiter = ',', default_value = "host", value_name = "PATTERN")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "host",
+        value_name = "PATTERN"
+    )]
     pub tag_keys: Vec<String>,
 
     /// Flat JSON string and boolean members kept as fields: glob patterns (Telegraf's

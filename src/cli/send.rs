@@ -5,8 +5,8 @@ use telemit::input::line_protocol::{parse_field_value, parse_line};
 use telemit::{OnFull, Reading, Timestamp};
 
 use super::output::OutputArgs;
-use super::pipe::TimestampCheck;
 use super::parse_key_value;
+use super::pipe::TimestampCheck;
 
 #[derive(Debug, Args)]
 pub struct SendArgs {

@@ -104,24 +104,45 @@ pub fn parse_line_with(
     }
     let start = line.len() - line.trim_start().len();
     if !line[start..].starts_with('{') {
-        return Err(ParseError::of(ParseErrorKind::Json, start + 1, "expected a JSON object"));
+        return Err(ParseError::of(
+            ParseErrorKind::Json,
+            start + 1,
+            "expected a JSON object",
+        ));
     }
     let error = match serde_json::from_str::<JsonReading>(line) {
-        Ok(parsed) => return nested(parsed, precision, options.numbers.unwrap_or(JsonNumbers::Auto)).map(Some),
+        Ok(parsed) => {
+            return nested(
+                parsed,
+                precision,
+                options.numbers.unwrap_or(JsonNumbers::Auto),
+            )
+            .map(Some);
+        }
         Err(error) => error,
     };
     // Not the nested shape: the flat one, unless the object says it meant the nested one.
     let object: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(line).map_err(|_| ParseError::from_json(error))?;
     let nested_keys = ["name", "fields"];
-    if nested_keys.iter().any(|k| object.contains_key(*k) && *k != options.name_key) {
+    if nested_keys
+        .iter()
+        .any(|k| object.contains_key(*k) && *k != options.name_key)
+    {
         let error = serde_json::from_str::<JsonReading>(line).err();
-        return Err(error.map_or_else(|| ParseError::new(ParseErrorKind::Json, None, "not a reading"), ParseError::from_json));
+        return Err(error.map_or_else(
+            || ParseError::new(ParseErrorKind::Json, None, "not a reading"),
+            ParseError::from_json,
+        ));
     }
     flat_reading(object, options, precision).map(Some)
 }
 
-fn nested(parsed: JsonReading, precision: Precision, numbers: JsonNumbers) -> Result<Parsed, ParseError> {
+fn nested(
+    parsed: JsonReading,
+    precision: Precision,
+    numbers: JsonNumbers,
+) -> Result<Parsed, ParseError> {
     let mut duplicates = Vec::new();
     let mut tags: Vec<(String, String)> = Vec::new();
     for (key, value) in parsed.tags.map(|t| t.0).unwrap_or_default() {
@@ -136,8 +157,12 @@ fn nested(parsed: JsonReading, precision: Precision, numbers: JsonNumbers) -> Re
     let mut fields: Vec<(String, FieldValue)> = Vec::new();
     for (key, raw) in parsed.fields.0 {
         let value = field_value(raw.get()).map_err(|reason| {
-            ParseError::new(ParseErrorKind::Value, None, format!("field {key:?}: {reason}"))
-                .with_text(raw.get())
+            ParseError::new(
+                ParseErrorKind::Value,
+                None,
+                format!("field {key:?}: {reason}"),
+            )
+            .with_text(raw.get())
         })?;
         let value = match (numbers, value) {
             (JsonNumbers::Float, FieldValue::Integer(v)) => FieldValue::Float(v as f64),
@@ -161,8 +186,12 @@ fn nested(parsed: JsonReading, precision: Precision, numbers: JsonNumbers) -> Re
     }
     if let Some(raw) = parsed.timestamp {
         let value = timestamp_value(raw.get()).map_err(|reason| {
-            ParseError::new(ParseErrorKind::Timestamp, None, format!("timestamp: {reason}"))
-                .with_text(raw.get())
+            ParseError::new(
+                ParseErrorKind::Timestamp,
+                None,
+                format!("timestamp: {reason}"),
+            )
+            .with_text(raw.get())
         })?;
         builder = builder.maybe_timestamp(value.map(|v| Timestamp::new(v, precision)));
     }

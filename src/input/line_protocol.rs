@@ -282,14 +282,21 @@ impl Cursor<'_> {
                     Some(n) if is_forbidden(n) => {
                         return Err(ParseError::at(
                             self.pos + 2,
-                            format!("invalid character {:?} in the {}", char::from(n), part.name()),
+                            format!(
+                                "invalid character {:?} in the {}",
+                                char::from(n),
+                                part.name()
+                            ),
                         )
                         .with_text(&self.text[start..self.pos + 2]));
                     }
                     Some(_) => {
                         // The escaped byte may start a multi-byte character: take all of it.
                         self.pos += 1;
-                        self.pos += self.text[self.pos..].chars().next().map_or(1, char::len_utf8);
+                        self.pos += self.text[self.pos..]
+                            .chars()
+                            .next()
+                            .map_or(1, char::len_utf8);
                     }
                     None => {
                         return Err(ParseError::at(
@@ -310,7 +317,11 @@ impl Cursor<'_> {
             if is_forbidden(b) {
                 return Err(ParseError::at(
                     self.column(),
-                    format!("invalid character {:?} in the {}", char::from(b), part.name()),
+                    format!(
+                        "invalid character {:?} in the {}",
+                        char::from(b),
+                        part.name()
+                    ),
                 ));
             }
             self.pos += 1;
@@ -332,8 +343,12 @@ impl Cursor<'_> {
         let text = &self.bytes[start..self.pos];
         let invalid = |reason: &str| {
             let shown = String::from_utf8_lossy(text);
-            ParseError::of(ParseErrorKind::Value, start + 1, format!("{reason}: {shown:?}"))
-                .with_text(shown)
+            ParseError::of(
+                ParseErrorKind::Value,
+                start + 1,
+                format!("{reason}: {shown:?}"),
+            )
+            .with_text(shown)
         };
         if text.is_empty() {
             return Err(ParseError::of(
@@ -586,31 +601,52 @@ mod tests {
     fn reads_exactly_what_telegraf_reads() {
         type Tags<'a> = &'a [(&'a str, &'a str)];
         let ok = |line: &str, measurement: &str, tags: Tags, fields: &[(&str, FieldValue)]| {
-            let r = parse(line).unwrap_or_else(|e| panic!("{line}: {e}")).unwrap();
+            let r = parse(line)
+                .unwrap_or_else(|e| panic!("{line}: {e}"))
+                .unwrap();
             assert_eq!(r.measurement(), measurement, "{line}");
-            let want: Vec<(String, String)> =
-                tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let want: Vec<(String, String)> = tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             assert_eq!(r.tags(), &want[..], "{line}");
-            let want: Vec<(String, FieldValue)> =
-                fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            let want: Vec<(String, FieldValue)> = fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect();
             assert_eq!(r.fields(), &want[..], "{line}");
         };
         let f = FieldValue::Float;
         // Duplicate keys: the last one wins, in the first one's place.
-        ok("cpu,host=a,host=b v=1", "cpu", &[("host", "b")], &[("v", f(1.0))]);
+        ok(
+            "cpu,host=a,host=b v=1",
+            "cpu",
+            &[("host", "b")],
+            &[("v", f(1.0))],
+        );
         ok("cpu v=1,v=2i", "cpu", &[], &[("v", FieldValue::Integer(2))]);
         // Backslash before a quote: unescaped only in a token with a space, comma or `=`.
         ok("m a\\\"b\\ c=1", "m", &[], &[("a\"b c", f(1.0))]);
         ok("m a\\\\\"b\\ c=1", "m", &[], &[("a\\\"b c", f(1.0))]);
         ok("m a\\\"b=1", "m", &[], &[("a\\\"b", f(1.0))]);
-        ok("m,k=a\\\"b\\ c v=1", "m", &[("k", "a\"b c")], &[("v", f(1.0))]);
+        ok(
+            "m,k=a\\\"b\\ c v=1",
+            "m",
+            &[("k", "a\"b c")],
+            &[("v", f(1.0))],
+        );
         ok("m,k=a\\\"b v=1", "m", &[("k", "a\\\"b")], &[("v", f(1.0))]);
         // Measurements unescape only `\,` and `\ `.
         ok("m\\=x v=1", "m\\=x", &[], &[("v", f(1.0))]);
         ok("m\\\"x\\ y v=1", "m\\\"x y", &[], &[("v", f(1.0))]);
         // Runs of backslashes before an escaped byte.
         ok("m,k=a\\\\ b v=1", "m", &[("k", "a\\ b")], &[("v", f(1.0))]);
-        ok("m,k=a\\\\\\ b v=1", "m", &[("k", "a\\\\ b")], &[("v", f(1.0))]);
+        ok(
+            "m,k=a\\\\\\ b v=1",
+            "m",
+            &[("k", "a\\\\ b")],
+            &[("v", f(1.0))],
+        );
         ok("m\\\\\\ x v=1", "m\\\\ x", &[], &[("v", f(1.0))]);
         ok("m a\\\\\\ b=1", "m", &[], &[("a\\\\ b", f(1.0))]);
         ok("cpu\\\\ v=1", "cpu\\\\", &[], &[("v", f(1.0))]);
@@ -620,9 +656,28 @@ mod tests {
         // Tabs and form feeds separate sections as spaces do.
         ok("\tcpu\tv=1\t", "cpu", &[], &[("v", f(1.0))]);
         ok("cpu v=1 ", "cpu", &[], &[("v", f(1.0))]);
-        ok("cpu,a=1 b=\"x\\\\y\\\"\"", "cpu", &[("a", "1")], &[("b", FieldValue::String("x\\y\"".into()))]);
-        ok("c\u{e9}u,h\u{f6}st=\u{65e5} v=1", "c\u{e9}u", &[("h\u{f6}st", "\u{65e5}")], &[("v", f(1.0))]);
-        ok("m v=-0i,w=0u,x=-.5e-3", "m", &[], &[("v", FieldValue::Integer(0)), ("w", FieldValue::Unsigned(0)), ("x", f(-0.0005))]);
+        ok(
+            "cpu,a=1 b=\"x\\\\y\\\"\"",
+            "cpu",
+            &[("a", "1")],
+            &[("b", FieldValue::String("x\\y\"".into()))],
+        );
+        ok(
+            "c\u{e9}u,h\u{f6}st=\u{65e5} v=1",
+            "c\u{e9}u",
+            &[("h\u{f6}st", "\u{65e5}")],
+            &[("v", f(1.0))],
+        );
+        ok(
+            "m v=-0i,w=0u,x=-.5e-3",
+            "m",
+            &[],
+            &[
+                ("v", FieldValue::Integer(0)),
+                ("w", FieldValue::Unsigned(0)),
+                ("x", f(-0.0005)),
+            ],
+        );
 
         let fails = [
             "a\\\\ b v=1",
@@ -649,7 +704,11 @@ mod tests {
             "m v=18446744073709551616u",
         ];
         for line in fails {
-            assert!(parse(line).is_err(), "{line:?} should fail, read {:?}", parse(line));
+            assert!(
+                parse(line).is_err(),
+                "{line:?} should fail, read {:?}",
+                parse(line)
+            );
         }
     }
 
@@ -667,6 +726,9 @@ mod tests {
         assert_eq!(error.kind, ParseErrorKind::Timestamp);
         let error = parse_line("a\\\\ b v=1", Precision::Nanoseconds).unwrap_err();
         assert_eq!(error.kind, ParseErrorKind::Syntax);
-        assert_eq!(error.to_string(), "column 6: expected '=' after the field key, found ' '");
+        assert_eq!(
+            error.to_string(),
+            "column 6: expected '=' after the field key, found ' '"
+        );
     }
 }

@@ -91,7 +91,8 @@ impl<R: BufRead> LineReader<R> {
                 None => (available, None),
             };
             let room = keep.saturating_sub(self.buffer.len());
-            self.buffer.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            self.buffer
+                .extend_from_slice(&chunk[..chunk.len().min(room)]);
             total += chunk.len();
             let used = found.unwrap_or(available.len());
             self.input.consume(used);
@@ -157,12 +158,21 @@ mod tests {
                 all(b"\xef\xbb\xbf\xef\xbb\xbfa", 100, trickle),
                 [Ok(b"\xef\xbb\xbfa".to_vec())]
             );
-            assert_eq!(all(b"a\n\xef\xbb\xbfb", 100, trickle), [ok("a"), Ok(b"\xef\xbb\xbfb".to_vec())]);
-            assert_eq!(all(b"\xef\xbbx\n", 100, trickle), [Ok(b"\xef\xbbx".to_vec())]);
+            assert_eq!(
+                all(b"a\n\xef\xbb\xbfb", 100, trickle),
+                [ok("a"), Ok(b"\xef\xbb\xbfb".to_vec())]
+            );
+            assert_eq!(
+                all(b"\xef\xbbx\n", 100, trickle),
+                [Ok(b"\xef\xbbx".to_vec())]
+            );
             assert_eq!(all(b"\xef\xbb\xbf", 100, trickle), [ok("")]);
             assert_eq!(all(b"\xef", 100, trickle), [Ok(b"\xef".to_vec())]);
             assert_eq!(all(b"", 100, trickle), Vec::<Result<Vec<u8>, usize>>::new());
-            assert_eq!(all(b"\xef\xbb\xbf12345\n123", 4, trickle), [Err(5), ok("123")]);
+            assert_eq!(
+                all(b"\xef\xbb\xbf12345\n123", 4, trickle),
+                [Err(5), ok("123")]
+            );
             assert_eq!(all(b"\n\n", 4, trickle), [ok(""), ok("")]);
         }
     }

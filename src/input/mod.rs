@@ -2,7 +2,7 @@
 //! read the way Telegraf's parser of that name reads it, and [`lines`], the bounded line source
 //! that feeds them from standard input or any other byte stream.
 //!
-//! The parsers are pure: a line in, a [`Reading`](crate::Reading) (or nothing, for blank and
+//! The parsers are pure: a line in, a [`Reading`] (or nothing, for blank and
 //! comment lines) or a [`ParseError`] out. The caller knows the line number and may add it
 //! with [`ParseError::on_line`].
 

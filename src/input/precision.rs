@@ -67,7 +67,7 @@ impl FromStr for InputPrecision {
 }
 
 /// How far from now a timestamp may be before it is taken for a unit mistake: 20 years.
-pub const PLAUSIBLE_NANOS: i128 = 20 * 365_25 * 864 * 1_000_000_000;
+pub const PLAUSIBLE_NANOS: i128 = 20 * 31_557_600 * 1_000_000_000; // 20 Julian years
 
 /// If `timestamp` is more than 20 years from `now` (nanoseconds since the epoch), the unit
 /// that would put its value within 20 years of now, if any; `Some(None)` when no unit does.
@@ -86,9 +86,8 @@ pub fn implausible_timestamp(timestamp: Timestamp, now: i128) -> Option<Option<P
     let nanos = |value: i64, precision: Precision| {
         i128::from(value) * i128::from(1_000_000_000 / precision.per_second())
     };
-    let near = |value: i64, precision: Precision| {
-        (nanos(value, precision) - now).abs() <= PLAUSIBLE_NANOS
-    };
+    let near =
+        |value: i64, precision: Precision| (nanos(value, precision) - now).abs() <= PLAUSIBLE_NANOS;
     if near(timestamp.value, timestamp.precision) {
         return None;
     }
@@ -136,27 +135,60 @@ mod tests {
     fn names_the_unit_that_fits() {
         let now = 1_764_500_000_000_000_000;
         let cases = [
-            (1_480_843_720, Precision::Nanoseconds, Some(Some(Precision::Seconds))),
-            (1_700_000_000_000, Precision::Nanoseconds, Some(Some(Precision::Milliseconds))),
-            (1_700_000_000_000, Precision::Seconds, Some(Some(Precision::Milliseconds))),
-            (1_700_000_000_000_000, Precision::Milliseconds, Some(Some(Precision::Microseconds))),
-            (1_700_000_000_000_000_000, Precision::Seconds, Some(Some(Precision::Nanoseconds))),
+            (
+                1_480_843_720,
+                Precision::Nanoseconds,
+                Some(Some(Precision::Seconds)),
+            ),
+            (
+                1_700_000_000_000,
+                Precision::Nanoseconds,
+                Some(Some(Precision::Milliseconds)),
+            ),
+            (
+                1_700_000_000_000,
+                Precision::Seconds,
+                Some(Some(Precision::Milliseconds)),
+            ),
+            (
+                1_700_000_000_000_000,
+                Precision::Milliseconds,
+                Some(Some(Precision::Microseconds)),
+            ),
+            (
+                1_700_000_000_000_000_000,
+                Precision::Seconds,
+                Some(Some(Precision::Nanoseconds)),
+            ),
             (1_700_000_000_000_000_000, Precision::Nanoseconds, None),
             (1_764_499_000, Precision::Seconds, None),
             (5, Precision::Seconds, Some(None)),
         ];
         for (value, precision, expected) in cases {
             let ts = Timestamp::new(value, precision);
-            assert_eq!(implausible_timestamp(ts, now), expected, "{value} {precision:?}");
+            assert_eq!(
+                implausible_timestamp(ts, now),
+                expected,
+                "{value} {precision:?}"
+            );
         }
     }
 
     #[test]
     fn auto_picks_by_magnitude() {
         assert_eq!(InputPrecision::Auto.unit_of(-1_000), Precision::Seconds);
-        assert_eq!(InputPrecision::Auto.unit_of(99_999_999_999), Precision::Seconds);
-        assert_eq!(InputPrecision::Auto.unit_of(100_000_000_000), Precision::Milliseconds);
+        assert_eq!(
+            InputPrecision::Auto.unit_of(99_999_999_999),
+            Precision::Seconds
+        );
+        assert_eq!(
+            InputPrecision::Auto.unit_of(100_000_000_000),
+            Precision::Milliseconds
+        );
         assert_eq!("auto".parse::<InputPrecision>(), Ok(InputPrecision::Auto));
-        assert_eq!("ms".parse::<InputPrecision>(), Ok(InputPrecision::Fixed(Precision::Milliseconds)));
+        assert_eq!(
+            "ms".parse::<InputPrecision>(),
+            Ok(InputPrecision::Fixed(Precision::Milliseconds))
+        );
     }
 }

@@ -134,7 +134,9 @@ pub fn parse_payload(
         Value::Array(items) => items
             .into_iter()
             .map(|item| match item {
-                Value::Object(object) => flat_reading(object, options, precision).map(|p| p.reading),
+                Value::Object(object) => {
+                    flat_reading(object, options, precision).map(|p| p.reading)
+                }
                 _ => Err(ParseError::of(
                     ParseErrorKind::Json,
                     1,
@@ -185,9 +187,12 @@ pub(crate) fn flat_reading(
             None => {}
         }
     }
-    let (tag_keys, string_fields) = (Globs::new(&options.tag_keys), Globs::new(&options.string_fields));
-    let mut builder = Reading::builder(name)
-        .maybe_timestamp(timestamp.map(|t| Timestamp::new(t, precision)));
+    let (tag_keys, string_fields) = (
+        Globs::new(&options.tag_keys),
+        Globs::new(&options.string_fields),
+    );
+    let mut builder =
+        Reading::builder(name).maybe_timestamp(timestamp.map(|t| Timestamp::new(t, precision)));
     let mut dropped = Vec::new();
     for (key, value) in members {
         if tag_keys.matches(&key) {
@@ -203,19 +208,21 @@ pub(crate) fn flat_reading(
         match value {
             Value::Number(n) => {
                 let value = match numbers {
-                    JsonNumbers::Auto if n.is_i64() => FieldValue::Integer(n.as_i64().unwrap_or_default()),
-                    JsonNumbers::Auto if n.is_u64() => FieldValue::Unsigned(n.as_u64().unwrap_or_default()),
+                    JsonNumbers::Auto if n.is_i64() => {
+                        FieldValue::Integer(n.as_i64().unwrap_or_default())
+                    }
+                    JsonNumbers::Auto if n.is_u64() => {
+                        FieldValue::Unsigned(n.as_u64().unwrap_or_default())
+                    }
                     _ => FieldValue::Float(n.as_f64().unwrap_or(f64::NAN)),
                 };
                 builder = builder.field(key, value);
             }
-            Value::String(text) if string_fields.matches(&key) => builder = builder.field(key, text),
-            Value::Bool(b) if string_fields.matches(&key) => builder = builder.field(key, b),
-            Value::String(_) | Value::Bool(_) => {
-                if key != options.name_key {
-                    dropped.push(key);
-                }
+            Value::String(text) if string_fields.matches(&key) => {
+                builder = builder.field(key, text)
             }
+            Value::Bool(b) if string_fields.matches(&key) => builder = builder.field(key, b),
+            Value::String(_) | Value::Bool(_) if key != options.name_key => dropped.push(key),
             _ => {}
         }
     }
@@ -265,8 +272,12 @@ fn go_float_text(value: f64) -> String {
 /// its integer part.
 fn time_value(value: &Value, key: &str) -> Result<i64, ParseError> {
     let bad = |shown: String| {
-        ParseError::new(ParseErrorKind::Timestamp, None, format!("time {shown} is not a number"))
-            .with_text(key)
+        ParseError::new(
+            ParseErrorKind::Timestamp,
+            None,
+            format!("time {shown} is not a number"),
+        )
+        .with_text(key)
     };
     match value {
         Value::String(text) => text.parse::<i64>().or_else(|_| {
@@ -337,7 +348,10 @@ mod tests {
             read(r#"{"measurement":"m","v":1}"#, &options).unwrap_err(),
             "JSON time key \"time\" could not be found (Telegraf fails such an object when json_time_key is set)"
         );
-        let lenient = options.clone().with_time_required(false).with_time_key("ts");
+        let lenient = options
+            .clone()
+            .with_time_required(false)
+            .with_time_key("ts");
         let r = &read(r#"{"v":1}"#, &lenient).unwrap()[0];
         assert_eq!(r.measurement(), "socket_listener");
         assert_eq!(r.timestamp(), None);
@@ -352,7 +366,12 @@ mod tests {
 
     #[test]
     fn number_tags_are_written_as_go_does() {
-        for (value, text) in [(21.0, "21"), (21.5, "21.5"), (-0.001, "-0.001"), (1e20, "100000000000000000000")] {
+        for (value, text) in [
+            (21.0, "21"),
+            (21.5, "21.5"),
+            (-0.001, "-0.001"),
+            (1e20, "100000000000000000000"),
+        ] {
             assert_eq!(go_float_text(value), text);
         }
     }

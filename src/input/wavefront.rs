@@ -61,7 +61,10 @@ pub fn parse_line_detailed(line: &str) -> Result<Option<Parsed>, ParseError> {
         text.push('-');
         s.pos += 1;
     }
-    while matches!(s.kind(), Kind::Letter | Kind::Number | Kind::Dot | Kind::Minus) {
+    while matches!(
+        s.kind(),
+        Kind::Letter | Kind::Number | Kind::Dot | Kind::Minus
+    ) {
         text.push(s.chars[s.pos].1);
         s.pos += 1;
     }
@@ -113,7 +116,10 @@ pub fn parse_line_detailed(line: &str) -> Result<Option<Parsed>, ParseError> {
             let value_at = s.column();
             let value = s.literal()?;
             if value.is_empty() {
-                return Err(ParseError::at(value_at, format!("tag {key:?} has no value")));
+                return Err(ParseError::at(
+                    value_at,
+                    format!("tag {key:?} has no value"),
+                ));
             }
             match tags.iter_mut().find(|(k, _)| *k == key) {
                 Some(slot) => {
@@ -171,7 +177,11 @@ fn go_parse_float(text: &str) -> Option<f64> {
     let lower = body.to_ascii_lowercase();
     match lower.as_str() {
         "inf" | "infinity" => {
-            return Some(if negative { f64::NEG_INFINITY } else { f64::INFINITY });
+            return Some(if negative {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            });
         }
         "nan" if !negative => return Some(f64::NAN),
         _ => {}
@@ -285,16 +295,23 @@ struct Scanner<'a> {
 
 impl Scanner<'_> {
     fn kind(&self) -> Kind {
-        self.chars.get(self.pos).map_or(Kind::End, |&(_, c)| Kind::of(c))
+        self.chars
+            .get(self.pos)
+            .map_or(Kind::End, |&(_, c)| Kind::of(c))
     }
 
     /// 1-based byte column of the current character.
     fn column(&self) -> usize {
-        self.chars.get(self.pos).map_or(self.line.len(), |&(at, _)| at) + 1
+        self.chars
+            .get(self.pos)
+            .map_or(self.line.len(), |&(at, _)| at)
+            + 1
     }
 
     fn byte_at(&self, pos: usize) -> usize {
-        self.chars.get(pos).map_or(self.line.len(), |&(at, _)| at.min(self.line.len()))
+        self.chars
+            .get(pos)
+            .map_or(self.line.len(), |&(at, _)| at.min(self.line.len()))
     }
 
     fn slice(&self, from: usize, to: usize) -> &str {
@@ -304,7 +321,11 @@ impl Scanner<'_> {
     /// The text from `from` to the next whitespace, for messages.
     fn word_from(&self, from: usize) -> String {
         let mut to = from;
-        while self.chars.get(to).is_some_and(|&(_, c)| Kind::of(c) != Kind::Ws) {
+        while self
+            .chars
+            .get(to)
+            .is_some_and(|&(_, c)| Kind::of(c) != Kind::Ws)
+        {
             to += 1;
         }
         self.slice(from, to).to_owned()
@@ -322,7 +343,10 @@ impl Scanner<'_> {
         match self.kind() {
             Kind::End => {
                 self.pos += 1;
-                return Err(ParseError::at(self.column(), "expected a name, found the end of the line"));
+                return Err(ParseError::at(
+                    self.column(),
+                    "expected a name, found the end of the line",
+                ));
             }
             Kind::Quotes => {
                 self.pos += 1;
@@ -430,7 +454,11 @@ mod tests {
     /// Lines with what Telegraf's Wavefront parser reads from each.
     #[test]
     fn reads_exactly_what_telegraf_reads() {
-        let read = |line: &str| parse_line(line).unwrap_or_else(|e| panic!("{line}: {e}")).unwrap();
+        let read = |line: &str| {
+            parse_line(line)
+                .unwrap_or_else(|e| panic!("{line}: {e}"))
+                .unwrap()
+        };
         let ts = |line: &str| read(line).timestamp().map(|t| t.value);
         assert_eq!(ts("m.v 1.0 0"), None);
         assert_eq!(ts("m.v 1.0 00"), None);
@@ -444,9 +472,18 @@ mod tests {
         // Tags right after the timestamp, a duplicate key (the last wins), `∆` first.
         let r = read("\u{2206}m.v -2 1700000000k=a k=b \"q\"=\"x y\"");
         assert_eq!(r.measurement(), "\u{2206}m.v");
-        assert_eq!(r.tags(), &[("k".to_owned(), "b".to_owned()), ("q".to_owned(), "x y".to_owned())]);
+        assert_eq!(
+            r.tags(),
+            &[
+                ("k".to_owned(), "b".to_owned()),
+                ("q".to_owned(), "x y".to_owned())
+            ]
+        );
         // Go's ParseFloat: hex floats and any-case specials parse.
-        assert_eq!(read("m 0x1p-2").field("value"), Some(&FieldValue::Float(0.25)));
+        assert_eq!(
+            read("m 0x1p-2").field("value"),
+            Some(&FieldValue::Float(0.25))
+        );
         assert_eq!(read("m 1E5").field("value"), Some(&FieldValue::Float(1e5)));
         // With no space after the value, its last character starts the first tag key.
         assert_eq!(read("m 1,k=v").tag("1,k"), Some("v"));
@@ -465,7 +502,11 @@ mod tests {
             "m.\u{2206} 1",
             " m 1",
         ] {
-            assert!(parse_line(line).is_err(), "{line:?} read {:?}", parse_line(line));
+            assert!(
+                parse_line(line).is_err(),
+                "{line:?} read {:?}",
+                parse_line(line)
+            );
         }
     }
 }
