@@ -520,7 +520,7 @@ fn implausible_timestamps_are_named_once_with_the_unit_that_fits() {
     );
     assert_eq!(
         text(&out.stderr),
-        "telemit: timestamp 1700000000000 read as nanoseconds is more than 20 years from now; looks like milliseconds: use --precision ms (said once)\n"
+        "telemit: timestamp 1700000000000 read as nanoseconds is more than 20 years from now; looks like milliseconds: use --precision ms\n"
     );
     assert_eq!(text(&out.stdout), "m v=1.0 1700000000000\n");
 }

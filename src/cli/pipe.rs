@@ -100,14 +100,25 @@ pub struct TimestampCheck {
     now: i128,
     said: bool,
     flag: &'static str,
+    once: &'static str,
 }
 
 impl TimestampCheck {
+    /// For a stream of readings: the warning says it is given once.
     pub fn new(flag: &'static str) -> Self {
         TimestampCheck {
             now: now_nanos(),
             said: false,
             flag,
+            once: " (said once)",
+        }
+    }
+
+    /// For a single reading.
+    pub fn single(flag: &'static str) -> Self {
+        TimestampCheck {
+            once: "",
+            ..TimestampCheck::new(flag)
         }
     }
 
@@ -129,9 +140,10 @@ impl TimestampCheck {
             None => "no unit puts it within 20 years of now".to_owned(),
         };
         Some(format!(
-            "timestamp {} read as {} is more than 20 years from now; {advice} (said once)",
+            "timestamp {} read as {} is more than 20 years from now; {advice}{}",
             timestamp.value,
-            unit_words(timestamp.precision)
+            unit_words(timestamp.precision),
+            self.once
         ))
     }
 }

@@ -54,7 +54,7 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
     if let Some(value) = args.timestamp {
         reading.set_timestamp(Some(Timestamp::new(value, precision)));
     }
-    if let Some(warning) = TimestampCheck::new("--precision").check(reading.timestamp()) {
+    if let Some(warning) = TimestampCheck::single("--precision").check(reading.timestamp()) {
         eprintln!("telemit: {warning}");
     }
     args.output.prepare()?.apply(&mut reading);

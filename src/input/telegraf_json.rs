@@ -375,4 +375,43 @@ mod tests {
             assert_eq!(go_float_text(value), text);
         }
     }
+
+    /// The defaults are the shipped configurations' values, so `listen` keeps what they keep.
+    #[test]
+    fn defaults_match_the_shipped_configurations() {
+        let configs = [
+            include_str!("../../telegraf/json-tcp.conf"),
+            include_str!("../../telegraf/json-udp.conf"),
+            include_str!("../../telegraf/json-unix.conf"),
+            include_str!("../../telegraf/json-unixgram.conf"),
+        ];
+        let defaults = JsonParserOptions::default();
+        let list = |text: &str| -> Vec<String> {
+            let inner = text.trim().trim_start_matches('[').trim_end_matches(']');
+            inner
+                .split(',')
+                .map(|s| s.trim().trim_matches('"').to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        for config in configs {
+            let setting = |key: &str| {
+                config
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix(key)?.trim().strip_prefix('='))
+                    .unwrap_or_else(|| panic!("{key} in {config}"))
+                    .to_owned()
+            };
+            assert_eq!(list(&setting("tag_keys")), defaults.tag_keys);
+            assert_eq!(list(&setting("json_string_fields")), defaults.string_fields);
+            assert_eq!(
+                setting("json_name_key").trim().trim_matches('"'),
+                defaults.name_key
+            );
+            assert_eq!(
+                setting("json_time_key").trim().trim_matches('"'),
+                defaults.time_key
+            );
+        }
+    }
 }

@@ -347,6 +347,10 @@ impl Receiver {
     pub fn start(endpoint: &telemit::Endpoint, format: telemit::Format, keep: bool) -> Receiver {
         let options = telemit::listen::ListenOptions {
             format,
+            // Library readings may have no time; the CLI stamps every JSON reading because
+            // Telegraf (json_time_key set) rejects an object without one.
+            json: telemit::input::telegraf_json::JsonParserOptions::default()
+                .with_time_required(false),
             ..Default::default()
         };
         Receiver::start_with(endpoint, options, keep)
