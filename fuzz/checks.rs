@@ -19,16 +19,86 @@ pub fn endpoint(data: &[u8]) {
     }
 }
 
-/// Any bytes as a `pipe --input json` line: never a panic, and whatever parses encodes.
+/// Any bytes as a `pipe --input json` line, in either shape and with Telegraf's options set
+/// several ways: never a panic, and whatever parses encodes.
 pub fn json_reading(data: &[u8]) {
+    use telemit::input::telegraf_json::{JsonNumbers, JsonParserOptions};
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(Some(reading)) = telemit::input::json::parse_line(text, Precision::Milliseconds) else {
+    let mut readings = Vec::new();
+    if let Ok(Some(reading)) = telemit::input::json::parse_line(text, Precision::Milliseconds) {
+        readings.push(reading);
+    }
+    let options = JsonParserOptions::default()
+        .with_tag_keys(vec!["*a*".into(), "h?st".into(), "[x-z]".into()])
+        .with_string_fields(vec!["*".into()])
+        .with_time_required(false)
+        .with_numbers(Some(JsonNumbers::Auto));
+    if let Ok(Some(parsed)) =
+        telemit::input::json::parse_line_with(text, Precision::Seconds, &options)
+    {
+        readings.push(parsed.reading);
+    }
+    for reading in readings {
+        for format in Format::ALL {
+            let _ = Encoder::new(format).encode(&reading, &mut Vec::new());
+        }
+    }
+}
+
+/// Any bytes as one Wavefront line: parsing never panics, and a reading that encodes as
+/// Wavefront reads back with the same name, value, tags and timestamp.
+pub fn wavefront_line(data: &[u8]) {
+    use telemit::format::WavefrontOptions;
+    use telemit::input::wavefront::parse_line;
+    let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    for format in Format::ALL {
-        let _ = Encoder::new(format).encode(&reading, &mut Vec::new());
+    let Ok(Some(reading)) = parse_line(text) else {
+        return;
+    };
+    let options = WavefrontOptions {
+        default_source: None,
+        bool_as_number: true,
+    };
+    let mut out = Vec::new();
+    if telemit::format::wavefront::encode(&reading, &options, &mut out).is_ok() {
+        let line = std::str::from_utf8(&out).expect("encoder writes UTF-8");
+        let again = parse_line(line.trim_end_matches('\n'))
+            .expect("what we encode parses")
+            .expect("not empty");
+        assert_eq!(again, reading, "round trip of {line:?}");
+    }
+}
+
+/// Any bytes arriving as a JSON payload at `listen`, with Telegraf's options set several ways:
+/// never a panic, and every reading encodes (or is refused) in every format.
+pub fn telegraf_json(data: &[u8]) {
+    use telemit::input::telegraf_json::{JsonParserOptions, parse_payload};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let option_sets = [
+        JsonParserOptions::default(),
+        JsonParserOptions::default()
+            .with_tag_keys(vec!["*".into()])
+            .with_time_key(""),
+        JsonParserOptions::default()
+            .with_string_fields(vec!["*_?".into(), "[!a]*".into()])
+            .with_name_key("n")
+            .with_time_required(false),
+    ];
+    for options in &option_sets {
+        for precision in [Precision::Nanoseconds, Precision::Seconds] {
+            if let Ok(readings) = parse_payload(text, options, precision) {
+                for reading in readings {
+                    for format in Format::ALL {
+                        let _ = Encoder::new(format).encode(&reading, &mut Vec::new());
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -42,6 +112,12 @@ pub fn line_protocol(data: &[u8]) {
     let Ok(Some(reading)) = parse_line(text, Precision::Nanoseconds) else {
         return;
     };
+    // The detailed reader reads the same reading.
+    let detailed = telemit::input::line_protocol::parse_line_detailed(text, Precision::Nanoseconds);
+    assert_eq!(
+        detailed.ok().flatten().map(|p| p.reading).as_ref(),
+        Some(&reading)
+    );
     for format in Format::ALL {
         let mut out = Vec::new();
         let encoded = Encoder::new(format).encode(&reading, &mut out);

@@ -3,7 +3,8 @@
 //!
 //! - [`reading`]: the [`Reading`] model: measurement, ordered tags, typed fields, timestamp.
 //! - [`format`](mod@format): pure encoders for Influx line protocol, Telegraf JSON and Wavefront.
-//! - [`input`]: parsers for readings arriving as text (line protocol, JSON objects).
+//! - [`input`]: readers for readings arriving as text (line protocol, Wavefront, JSON), with
+//!   Telegraf's grammar, and a bounded line source for standard input.
 //! - [`endpoint`]: where readings go: [`Endpoint`] parsed from `unix:///…`, `tcp://…`, ….
 //! - [`sender`]: the [`Sender`]: queue, batching writer thread, reconnection, drop policies,
 //!   one transport per kind of socket (TLS and gzip among them), and a [`MemoryTransport`]

@@ -374,3 +374,232 @@ fn sigterm_flushes_what_was_read_and_reports() {
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn pipe_reads_keys_and_escapes_as_telegraf_does() {
+    let input = "cpu,host=a,host=b v=1,v=2i 1700000000000000000\n\
+                 m a\\\"b\\ c=1 1700000000000000000\n\
+                 a\\\\ b v=1\n\
+                 m a\\\\=b=1\n\
+                 m,k=x v=1,v=2 1700000000000000000\n";
+    let out = telemit(&["pipe"], input);
+    assert_eq!(
+        text(&out.stdout),
+        "cpu,host=b v=2i 1700000000000000000\n\
+         m a\"b\\ c=1.0 1700000000000000000\n\
+         m,k=x v=2.0 1700000000000000000\n"
+    );
+    assert_eq!(
+        text(&out.stderr),
+        "telemit: line 3, column 6: expected '=' after the field key, found ' ': \"a\\\\\\\\ b v=1\"\n\
+         telemit: line 4, column 7: invalid field value (not a number, boolean or quoted string): \"b=1\": \"m a\\\\\\\\=b=1\"\n\
+         telemit: read 5 readings, wrote 3, rejected 2 (2 bad lines, 0 not sendable), dropped 0; 2 readings had a key given twice, collapsed to its last value as Telegraf does\n"
+    );
+}
+
+#[test]
+fn pipe_skips_a_byte_order_mark_once() {
+    let out = telemit(
+        &["pipe"],
+        "\u{feff}cpu v=1 1700000000000000000\n\u{feff}cpu v=2\n",
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "cpu v=1.0 1700000000000000000\n\u{feff}cpu v=2.0\n"
+    );
+    let out = telemit(
+        &["pipe", "--input", "json"],
+        "\u{feff}{\"name\":\"cpu\",\"fields\":{\"v\":1}}\n",
+    );
+    assert_eq!(text(&out.stdout), "cpu v=1i\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn pipe_reads_telegrafs_flat_json() {
+    let input = "{\"measurement\":\"sensor\",\"room\":\"lab\",\"host\":\"h1\",\"temp\":21.5,\"ok\":true,\"n\":2}\n\
+                 {\"measurement\":\"sensor\",\"room\":\"lab\",\"temp\":22,\"time\":1480843720}\n";
+    let out = telemit(&["pipe", "--input", "json"], input);
+    assert_eq!(
+        text(&out.stdout),
+        "sensor,host=h1 n=2.0,temp=21.5\n\
+         sensor temp=22.0 1480843720\n"
+    );
+    assert_eq!(
+        text(&out.stderr),
+        "telemit: line 1: dropped ok, room (strings and booleans not matched by --tag-keys or --json-string-fields, as Telegraf's json parser drops them; said once)\n\
+         telemit: line 2: timestamp 1480843720 read as nanoseconds is more than 20 years from now; looks like seconds: use --input-precision s (said once)\n\
+         telemit: read 2 readings, wrote 2, rejected 0 (0 bad lines, 0 not sendable), dropped 0\n"
+    );
+    // Telegraf's option names, glob patterns, and the number type kept on request.
+    let out = telemit(
+        &[
+            "pipe",
+            "--input",
+            "json",
+            "--input-precision",
+            "s",
+            "--precision",
+            "s",
+            "--json-name-key",
+            "kind",
+            "--json-time-key",
+            "ts",
+            "--tag-keys",
+            "ro*,host",
+            "--json-string-fields",
+            "o?",
+            "--json-numbers",
+            "auto",
+        ],
+        "{\"kind\":\"sensor\",\"room\":\"lab\",\"ok\":true,\"n\":2,\"f\":2.5,\"ts\":1480843720}\n",
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "sensor,room=lab f=2.5,n=2i,ok=true 1480843720\n"
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn json_numbers_float_keeps_one_type_per_field() {
+    // The flat shape cannot tell 2 from 2.0: floats by default, so 2 then 2.5 do not flip.
+    let flat = "{\"measurement\":\"m\",\"v\":2}\n{\"measurement\":\"m\",\"v\":2.5}\n";
+    let out = telemit(&["pipe", "--input", "json"], flat);
+    assert_eq!(text(&out.stdout), "m v=2.0\nm v=2.5\n");
+    let out = telemit(&["pipe", "--input", "json", "--json-numbers", "auto"], flat);
+    assert_eq!(text(&out.stdout), "m v=2i\nm v=2.5\n");
+    // The nested shape keeps the number's type unless asked otherwise.
+    let nested = "{\"name\":\"m\",\"fields\":{\"v\":2}}\n";
+    let out = telemit(&["pipe", "--input", "json"], nested);
+    assert_eq!(text(&out.stdout), "m v=2i\n");
+    let out = telemit(
+        &["pipe", "--input", "json", "--json-numbers", "float"],
+        nested,
+    );
+    assert_eq!(text(&out.stdout), "m v=2.0\n");
+}
+
+#[test]
+fn implausible_timestamps_are_named_once_with_the_unit_that_fits() {
+    let out = telemit(&["pipe"], "m v=1 1700000000000\nm v=2 1700000000001\n");
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr.lines().next().unwrap(),
+        "telemit: line 1: timestamp 1700000000000 read as nanoseconds is more than 20 years from now; looks like milliseconds: use --input-precision ms (said once)"
+    );
+    assert_eq!(stderr.matches("said once").count(), 1, "{stderr}");
+    // auto picks the unit per timestamp by its magnitude.
+    let out = telemit(
+        &["pipe", "--input-precision", "auto"],
+        "m v=1 1700000000\nm v=2 1700000000123\nm v=3 1700000000123456\nm v=4 1700000000123456789\n",
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "m v=1.0 1700000000000000000\n\
+         m v=2.0 1700000000123000000\n\
+         m v=3.0 1700000000123456000\n\
+         m v=4.0 1700000000123456789\n"
+    );
+    assert!(
+        !text(&out.stderr).contains("said once"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = telemit(
+        &[
+            "send",
+            "-m",
+            "m",
+            "-f",
+            "v=1",
+            "--timestamp",
+            "1700000000000",
+        ],
+        "",
+    );
+    assert_eq!(
+        text(&out.stderr),
+        "telemit: timestamp 1700000000000 read as nanoseconds is more than 20 years from now; looks like milliseconds: use --precision ms\n"
+    );
+    assert_eq!(text(&out.stdout), "m v=1.0 1700000000000\n");
+}
+
+/// `listen` on a Unix stream socket, fed `payload`, stopped; its stdout and stderr.
+fn listen_to(args: &[&str], payload: &str) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("l.sock");
+    let on = format!("unix://{}", socket.display());
+    let mut all = vec!["listen", "--on", on.as_str()];
+    all.extend_from_slice(args);
+    let listen = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(&all)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_socket(&socket);
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    stream.write_all(payload.as_bytes()).unwrap();
+    drop(stream);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&listen, "-INT");
+    let out = listen.wait_with_output().unwrap();
+    (text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn listen_json_keeps_only_what_telegraf_keeps() {
+    let payload = "{\"measurement\":\"sensor\",\"host\":\"h1\",\"room\":\"lab\",\"ok\":true,\"temp\":21,\"time\":1700000000000000000}\n\
+                   {\"measurement\":\"sensor\",\"temp\":21}\n";
+    let (stdout, stderr) = listen_to(&["--format", "json"], payload);
+    assert_eq!(stdout, "sensor,host=h1 temp=21.0 1700000000000000000\n");
+    assert!(
+        stderr.contains("rejected: JSON time key \"time\" could not be found"),
+        "{stderr}"
+    );
+    let (stdout, _) = listen_to(
+        &[
+            "--format",
+            "json",
+            "--tag-keys",
+            "room",
+            "--json-string-fields",
+            "ok,h*",
+        ],
+        payload,
+    );
+    assert_eq!(
+        stdout,
+        "sensor,room=lab host=\"h1\",ok=true,temp=21.0 1700000000000000000\n"
+    );
+}
+
+#[test]
+fn listen_reads_wavefront_as_telegraf_does() {
+    let payload = "m.v 1.0 0\nm.v 1.0 1k=x\nm.v 1.0 100000000\nm.v 2.0 0946684799 \"5xx\"=12\n";
+    let (stdout, stderr) = listen_to(&["--format", "wavefront"], payload);
+    assert_eq!(
+        stdout,
+        "m.v value=1.0\nm.v,5xx=12 value=2.0 946684799000000000\n"
+    );
+    assert!(
+        stderr.contains("rejected: column 9: invalid timestamp \"1\" (1 digits)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rejected: column 9: invalid timestamp \"100000000\" (9 digits)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn listen_names_implausible_timestamps_once() {
+    let (stdout, stderr) = listen_to(&[], "m v=1 1700000000\nm v=2 1700000001\n");
+    assert_eq!(stdout, "m v=1.0 1700000000\nm v=2.0 1700000001\n");
+    assert_eq!(
+        stderr.matches("timestamp 1700000000 read as nanoseconds is more than 20 years from now; looks like seconds: use --precision s (said once)").count(),
+        1,
+        "{stderr}"
+    );
+}

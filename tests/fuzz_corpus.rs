@@ -66,3 +66,13 @@ fn mapping_file_corpus() {
 fn extraction_corpus() {
     replay("extraction", checks::extraction);
 }
+
+#[test]
+fn wavefront_line_corpus() {
+    replay("wavefront_line", checks::wavefront_line);
+}
+
+#[test]
+fn telegraf_json_corpus() {
+    replay("telegraf_json", checks::telegraf_json);
+}

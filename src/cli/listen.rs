@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use telemit::format::JsonOptions;
 use telemit::listen::{CountingSink, ListenOptions, Listener, Received};
 use telemit::tls::TlsServerOptions;
 use telemit::{Encoder, Endpoint, FieldValue, Format, Reading};
 
 use super::output::{FormatArg, PrecisionArg};
+use super::pipe::{JsonKeysArgs, TimestampCheck};
 use super::{parse_duration, termination_flag};
 
 #[derive(Debug, Args)]
@@ -72,9 +72,13 @@ pub struct ListenArgs {
     #[arg(long, default_value = "measurement", value_name = "KEY")]
     pub json_name_key: String,
 
-    /// JSON key holding the time (json_time_key)
+    /// JSON key holding the time (json_time_key); '' for none. An object without it is
+    /// rejected, as Telegraf rejects it
     #[arg(long, default_value = "time", value_name = "KEY")]
     pub json_time_key: String,
+
+    #[command(flatten)]
+    pub json_keys: JsonKeysArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,10 +91,9 @@ pub enum ContentEncoding {
 
 pub fn run(args: ListenArgs) -> Result<i32, String> {
     let mut options = ListenOptions::default().with_format(args.format.into());
-    options.json = JsonOptions {
-        name_key: args.json_name_key.clone(),
-        time_key: args.json_time_key.clone(),
-    };
+    options.json = args
+        .json_keys
+        .options(&args.json_name_key, &args.json_time_key);
     options.precision = args.precision.into();
     options.read_buffer_size = args
         .read_buffer_size
@@ -120,15 +123,17 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
     let (as_json, quiet) = (args.json, args.quiet);
     let stdout = Arc::new(Mutex::new(std::io::BufWriter::new(std::io::stdout())));
     let printer = stdout.clone();
+    let timestamps = Mutex::new(TimestampCheck::new("--precision"));
     let sink = counter.sink(move |received| match received {
         Received::Readings(readings) if !quiet => {
+            warn_implausible(&timestamps, readings);
             let mut out = printer.lock().unwrap_or_else(|e| e.into_inner());
             for reading in readings {
                 let _ = out.write_all(&render(reading, as_json));
             }
             let _ = out.flush();
         }
-        Received::Readings(_) => {}
+        Received::Readings(readings) => warn_implausible(&timestamps, readings),
         Received::Rejected { text, error } => {
             eprintln!(
                 "telemit listen: rejected: {error}: {}",
@@ -162,6 +167,16 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
     handle.stop();
     eprintln!("telemit listen: {}", counter.tally().summary());
     Ok(0)
+}
+
+/// Says once per run that incoming timestamps look like another unit than `--precision`.
+fn warn_implausible(check: &Mutex<TimestampCheck>, readings: &[Reading]) {
+    let mut check = check.lock().unwrap_or_else(|e| e.into_inner());
+    for reading in readings {
+        if let Some(warning) = check.check(reading.timestamp()) {
+            eprintln!("telemit listen: {warning}");
+        }
+    }
 }
 
 fn render(reading: &Reading, as_json: bool) -> Vec<u8> {

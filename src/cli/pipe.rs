@@ -6,17 +6,146 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use telemit::{InputFormat, OnFull, SendError, Sender};
+use telemit::input::precision::{now_nanos, unit_name, unit_words};
+use telemit::input::telegraf_json::{JsonNumbers, JsonParserOptions};
+use telemit::input::{InputPrecision, Line, LineReader, implausible_timestamp};
+use telemit::{InputFormat, OnFull, Precision, SendError, Sender, Timestamp};
 
-use super::output::{OutputArgs, PrecisionArg};
+use super::output::OutputArgs;
 use super::{excerpt, termination_flag};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputArg {
     /// Influx line protocol, read as Telegraf reads it
     Influx,
-    /// JSON objects {"name":…,"tags":{…},"fields":{…},"timestamp":…}
+    /// JSON objects {"name":…,"tags":{…},"fields":{…},"timestamp":…}, or Telegraf's flat
+    /// {"measurement":…,"host":…,"load":…,"time":…} read as Telegraf's json parser reads it
+    /// (--json-name-key, --json-time-key, --tag-keys, --json-string-fields; a missing time
+    /// key means no timestamp)
     Json,
+}
+
+/// The unit of incoming timestamps, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputPrecisionArg {
+    /// Seconds
+    S,
+    /// Milliseconds
+    Ms,
+    /// Microseconds
+    Us,
+    /// Nanoseconds
+    Ns,
+    /// Picked per timestamp by its magnitude: up to 11 digits seconds, 14 milliseconds, 17
+    /// microseconds, more nanoseconds
+    Auto,
+}
+
+impl From<InputPrecisionArg> for InputPrecision {
+    fn from(p: InputPrecisionArg) -> Self {
+        match p {
+            InputPrecisionArg::S => InputPrecision::Fixed(Precision::Seconds),
+            InputPrecisionArg::Ms => InputPrecision::Fixed(Precision::Milliseconds),
+            InputPrecisionArg::Us => InputPrecision::Fixed(Precision::Microseconds),
+            InputPrecisionArg::Ns => InputPrecision::Fixed(Precision::Nanoseconds),
+            InputPrecisionArg::Auto => InputPrecision::Auto,
+        }
+    }
+}
+
+/// How JSON numbers are typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JsonNumbersArg {
+    /// Every number a float, as Telegraf's json parser reads it: a field that carries 2 then
+    /// 2.5 keeps one type
+    Float,
+    /// The type follows the number's text: 2 an integer, 2.5 a float
+    Auto,
+}
+
+/// The options of Telegraf's json parser that pick tags and string fields, under its names
+/// (tag_keys, json_string_fields), with the shipped telegraf/json-*.conf values as defaults.
+#[derive(Debug, Args)]
+pub struct JsonKeysArgs {
+    /// Flat JSON members that become tags: glob patterns, comma-separated or repeated
+    /// (Telegraf's tag_keys); '' for none
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "host",
+        value_name = "PATTERN"
+    )]
+    pub tag_keys: Vec<String>,
+
+    /// Flat JSON string and boolean members kept as fields: glob patterns (Telegraf's
+    /// json_string_fields). Others are dropped, as Telegraf drops them
+    #[arg(long, value_delimiter = ',', value_name = "PATTERN")]
+    pub json_string_fields: Vec<String>,
+}
+
+impl JsonKeysArgs {
+    /// Telegraf's json parser options with these keys and `name_key` / `time_key`.
+    pub fn options(&self, name_key: &str, time_key: &str) -> JsonParserOptions {
+        let patterns = |list: &[String]| list.iter().filter(|p| !p.is_empty()).cloned().collect();
+        JsonParserOptions::default()
+            .with_name_key(name_key)
+            .with_time_key(time_key)
+            .with_tag_keys(patterns(&self.tag_keys))
+            .with_string_fields(patterns(&self.json_string_fields))
+    }
+}
+
+/// Says once per run that a timestamp looks like another unit than the one it is read in.
+pub struct TimestampCheck {
+    now: i128,
+    said: bool,
+    flag: &'static str,
+    once: &'static str,
+}
+
+impl TimestampCheck {
+    /// For a stream of readings: the warning says it is given once.
+    pub fn new(flag: &'static str) -> Self {
+        TimestampCheck {
+            now: now_nanos(),
+            said: false,
+            flag,
+            once: " (said once)",
+        }
+    }
+
+    /// For a single reading.
+    pub fn single(flag: &'static str) -> Self {
+        TimestampCheck {
+            once: "",
+            ..TimestampCheck::new(flag)
+        }
+    }
+
+    /// The warning for `timestamp`, the first time one is implausible.
+    pub fn check(&mut self, timestamp: Option<Timestamp>) -> Option<String> {
+        if self.said {
+            return None;
+        }
+        let timestamp = timestamp?;
+        let fit = implausible_timestamp(timestamp, self.now)?;
+        self.said = true;
+        let advice = match fit {
+            Some(unit) => format!(
+                "looks like {}: use {} {}",
+                unit_words(unit),
+                self.flag,
+                unit_name(unit)
+            ),
+            None => "no unit puts it within 20 years of now".to_owned(),
+        };
+        Some(format!(
+            "timestamp {} read as {} is more than 20 years from now; {advice}{}",
+            timestamp.value,
+            unit_words(timestamp.precision),
+            self.once
+        ))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -28,9 +157,18 @@ pub struct PipeArgs {
     #[arg(long, value_enum, default_value = "influx")]
     pub input: InputArg,
 
-    /// Unit of the timestamps on standard input
+    /// Unit of the timestamps on standard input, or auto to pick it per timestamp by its
+    /// magnitude (influx_timestamp_precision; json_time_format unix, unix_ms, ...)
     #[arg(long, value_enum, default_value = "ns")]
-    pub input_precision: PrecisionArg,
+    pub input_precision: InputPrecisionArg,
+
+    #[command(flatten)]
+    pub json: JsonKeysArgs,
+
+    /// How JSON numbers are typed [default: float for the flat shape, where one object cannot
+    /// tell, auto for the {"name","tags","fields"} shape]
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub json_numbers: Option<JsonNumbersArg>,
 
     /// Stop at the first bad line instead of reporting it and going on
     #[arg(long)]
@@ -52,6 +190,7 @@ struct InputCounts {
     read: AtomicU64,
     bad_lines: AtomicU64,
     refused: AtomicU64,
+    duplicates: AtomicU64,
     stopped_early: AtomicBool,
 }
 
@@ -72,7 +211,15 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
         InputArg::Influx => InputFormat::Influx,
         InputArg::Json => InputFormat::Json,
     };
-    let precision = args.input_precision.into();
+    let precision: InputPrecision = args.input_precision.into();
+    let json = args
+        .json
+        .options(&args.output.json_name_key, &args.output.json_time_key)
+        .with_time_required(false)
+        .with_numbers(args.json_numbers.map(|n| match n {
+            JsonNumbersArg::Float => JsonNumbers::Float,
+            JsonNumbersArg::Auto => JsonNumbers::Auto,
+        }));
     let (strict, max_line) = (args.strict, args.max_line);
 
     let counts = Arc::new(InputCounts::default());
@@ -80,9 +227,16 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
         let (sender, counts) = (sender.clone(), counts.clone());
         std::thread::spawn(move || {
             let stdin = io::stdin();
-            let mut stdin = io::BufReader::with_capacity(1 << 16, stdin.lock());
-            let parse = |line: &str| input.parse(line, precision);
-            read_all(&mut stdin, &sender, parse, strict, max_line, &counts)
+            let stdin = io::BufReader::with_capacity(1 << 16, stdin.lock());
+            let parse = |line: &str| input.parse_detailed(line, precision.parse_unit(), &json);
+            read_all(
+                LineReader::new(stdin, max_line),
+                &sender,
+                parse,
+                precision,
+                strict,
+                &counts,
+            )
         })
     };
     while !reader.is_finished() && !terminated.load(Ordering::SeqCst) {
@@ -94,10 +248,11 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
         let _ = reader.join();
     }
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    let (read, bad_lines, refused) = (
+    let (read, bad_lines, refused, duplicates) = (
         load(&counts.read),
         load(&counts.bad_lines),
         load(&counts.refused),
+        load(&counts.duplicates),
     );
     let rejected = bad_lines + refused;
     if !args.output.quiet || rejected > 0 || stats.dropped_total() > rejected {
@@ -108,8 +263,14 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
         } else {
             ""
         };
+        let collapsed = match duplicates {
+            0 => String::new(),
+            n => format!(
+                "; {n} readings had a key given twice, collapsed to its last value as Telegraf does"
+            ),
+        };
         eprintln!(
-            "telemit: {how}read {} readings, wrote {}, rejected {} ({} bad lines, {} not sendable), dropped {}",
+            "telemit: {how}read {} readings, wrote {}, rejected {} ({} bad lines, {} not sendable), dropped {}{collapsed}",
             read,
             stats.written,
             rejected,
@@ -127,20 +288,22 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
 
 #[allow(clippy::too_many_arguments)]
 fn read_all(
-    input: &mut impl BufRead,
+    mut lines: LineReader<impl BufRead>,
     sender: &Sender,
-    parse: impl Fn(&str) -> Result<Option<telemit::Reading>, telemit::ParseError>,
+    parse: impl Fn(&str) -> Result<Option<telemit::input::Parsed>, telemit::ParseError>,
+    precision: InputPrecision,
     strict: bool,
-    max_line: usize,
     counts: &InputCounts,
 ) {
-    let mut buffer = Vec::new();
+    let mut timestamps = TimestampCheck::new("--input-precision");
+    let mut dropped_said = false;
+    let max_line = lines.max_line();
     let mut number = 0u64;
     loop {
         number += 1;
-        let line = match read_line(input, &mut buffer, max_line) {
-            Ok(Line::End) => break,
-            Ok(Line::TooLong(len)) => {
+        let line = match lines.next_line() {
+            Ok(None) => break,
+            Ok(Some(Line::TooLong(len))) => {
                 InputCounts::add(&counts.read);
                 InputCounts::add(&counts.bad_lines);
                 eprintln!(
@@ -152,7 +315,7 @@ fn read_all(
                 }
                 continue;
             }
-            Ok(Line::Complete) => &buffer,
+            Ok(Some(Line::Complete(line))) => line,
             Err(e) => {
                 eprintln!("telemit: line {number}: cannot read standard input: {e}");
                 break;
@@ -175,17 +338,13 @@ fn read_all(
                 continue;
             }
         };
-        let reading = match parse(text) {
+        let parsed = match parse(text) {
             Ok(None) => continue,
-            Ok(Some(reading)) => reading,
+            Ok(Some(parsed)) => parsed,
             Err(error) => {
                 InputCounts::add(&counts.read);
                 InputCounts::add(&counts.bad_lines);
-                let place = match error.column {
-                    Some(column) => format!("line {number}, column {column}"),
-                    None => format!("line {number}"),
-                };
-                eprintln!("telemit: {place}: {}: {}", error.reason, excerpt(text));
+                eprintln!("telemit: {}: {}", error.on_line(number), excerpt(text));
                 if strict {
                     counts.stopped_early.store(true, Ordering::Relaxed);
                     break;
@@ -194,6 +353,23 @@ fn read_all(
             }
         };
         InputCounts::add(&counts.read);
+        if !parsed.duplicates.is_empty() {
+            InputCounts::add(&counts.duplicates);
+        }
+        if !parsed.dropped.is_empty() && !std::mem::replace(&mut dropped_said, true) {
+            eprintln!(
+                "telemit: line {number}: dropped {} (strings and booleans not matched by --tag-keys or --json-string-fields, as Telegraf's json parser drops them; said once)",
+                parsed.dropped.join(", ")
+            );
+        }
+        let mut reading = parsed.reading;
+        if let Some(timestamp) = reading.timestamp() {
+            let timestamp = precision.restamp(timestamp);
+            reading.set_timestamp(Some(timestamp));
+            if let Some(warning) = timestamps.check(Some(timestamp)) {
+                eprintln!("telemit: line {number}: {warning}");
+            }
+        }
         match sender.send(&reading) {
             Ok(()) | Err(SendError::QueueFull) => {}
             Err(SendError::Closed) => break,
@@ -205,51 +381,6 @@ fn read_all(
                     break;
                 }
             }
-        }
-    }
-}
-
-enum Line {
-    Complete,
-    TooLong(usize),
-    End,
-}
-
-/// Reads one line (without `\n`) into `buffer`, never holding more than `max` bytes of it.
-fn read_line(input: &mut impl BufRead, buffer: &mut Vec<u8>, max: usize) -> io::Result<Line> {
-    buffer.clear();
-    let mut total = 0usize;
-    let mut saw_any = false;
-    loop {
-        let available = match input.fill_buf() {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(match (saw_any, total > max) {
-                (false, _) => Line::End,
-                (true, true) => Line::TooLong(total),
-                (true, false) => Line::Complete,
-            });
-        }
-        saw_any = true;
-        let (chunk, found) = match available.iter().position(|&b| b == b'\n') {
-            Some(i) => (&available[..i], Some(i + 1)),
-            None => (available, None),
-        };
-        total += chunk.len();
-        if total <= max {
-            buffer.extend_from_slice(chunk);
-        }
-        let used = found.unwrap_or(available.len());
-        input.consume(used);
-        if found.is_some() {
-            return Ok(if total > max {
-                Line::TooLong(total)
-            } else {
-                Line::Complete
-            });
         }
     }
 }

@@ -6,6 +6,7 @@ use telemit::{OnFull, Reading, Timestamp};
 
 use super::output::OutputArgs;
 use super::parse_key_value;
+use super::pipe::TimestampCheck;
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -54,6 +55,9 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
     };
     if let Some(value) = args.timestamp {
         reading.set_timestamp(Some(Timestamp::new(value, precision)));
+    }
+    if let Some(warning) = TimestampCheck::single("--precision").check(reading.timestamp()) {
+        eprintln!("telemit: {warning}");
     }
 
     let sender = args.output.sender(OnFull::Block)?;

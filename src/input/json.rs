@@ -1,16 +1,23 @@
-//! Readings as JSON objects, one per line:
-//! `{"name":"cpu","tags":{"host":"a"},"fields":{"load":0.5,"n":3},"timestamp":1700000000000000000}`.
+//! Readings as JSON objects, one per line, in either of two shapes:
+//! - `{"name":"cpu","tags":{"host":"a"},"fields":{"load":0.5,"n":3},"timestamp":1700000000000000000}`,
+//!   the shape Telegraf's JSON serializer writes (an object with `name` or `fields`). A JSON
+//!   integer becomes an integer field (signed, or unsigned above `i64::MAX`), a number with a
+//!   fraction or an exponent a float; the type is read from the number's text, so `3` and `3.0`
+//!   stay different. `timestamp` is an integer (or a string of digits) in the caller's
+//!   precision; `null` or absent means none.
+//! - Telegraf's flat shape, `{"measurement":"sensor","room":"lab","temp":21.5}`, read as
+//!   Telegraf's `json` parser reads it (see [`telegraf_json`](super::telegraf_json)): the name
+//!   key, time key, `tag_keys` and `json_string_fields` decide, and numbers are floats unless
+//!   [`JsonNumbers::Auto`] is asked for, because the type cannot be known from one object.
 //!
-//! The shape is the one Telegraf's JSON serializer writes. A JSON integer becomes an integer
-//! field (signed, or unsigned above `i64::MAX`), a number with a fraction or an exponent a float;
-//! the type is read from the number's text, so `3` and `3.0` stay different. `timestamp` is an
-//! integer (or a string of digits) in the caller's precision; `null` or absent means none.
+//! A key given twice keeps its last value, as Telegraf (and Go's JSON decoder) keeps it.
 
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::ParseError;
+use super::telegraf_json::{JsonNumbers, JsonParserOptions, flat_reading};
+use super::{ParseError, ParseErrorKind, Parsed};
 use crate::reading::{FieldValue, Precision, Reading, Timestamp};
 
 #[derive(Deserialize)]
@@ -25,7 +32,7 @@ struct JsonReading<'a> {
     timestamp: Option<&'a RawValue>,
 }
 
-/// A JSON object's members in the order written, duplicates kept (the reading refuses them).
+/// A JSON object's members in the order written, duplicates kept (the last one wins later).
 struct Ordered<V>(Vec<(String, V)>);
 
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for Ordered<V> {
@@ -48,7 +55,8 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Ordered<V> {
     }
 }
 
-/// Parses one JSON reading; `Ok(None)` for a blank line.
+/// Parses one JSON reading; `Ok(None)` for a blank line. The flat shape is read with the
+/// options of the shipped configurations, a missing time key meaning no timestamp.
 ///
 /// ```
 /// use telemit::{FieldValue, Precision, input::json::parse_line};
@@ -57,36 +65,139 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Ordered<V> {
 /// let reading = parse_line(line, Precision::Seconds)?.expect("not blank");
 /// assert_eq!(reading.field("n"), Some(&FieldValue::Integer(3)));
 /// assert_eq!(reading.field("load"), Some(&FieldValue::Float(3.0)));
+///
+/// let flat = r#"{"measurement":"sensor","host":"lab1","temp":21}"#;
+/// let reading = parse_line(flat, Precision::Seconds)?.expect("not blank");
+/// assert_eq!(reading.tag("host"), Some("lab1"));
+/// assert_eq!(reading.field("temp"), Some(&FieldValue::Float(21.0)));
 /// # Ok::<(), telemit::input::ParseError>(())
 /// ```
 pub fn parse_line(line: &str, precision: Precision) -> Result<Option<Reading>, ParseError> {
+    let options = JsonParserOptions::default().with_time_required(false);
+    parse_line_with(line, precision, &options).map(|parsed| parsed.map(|p| p.reading))
+}
+
+/// Parses one JSON reading of either shape; `options` decide how the flat shape is read, and
+/// `options.numbers` how numbers are typed in both (`None`: floats in the flat shape, the
+/// number's own type in the `{"name","tags","fields"}` shape).
+///
+/// ```
+/// use telemit::{FieldValue, Precision};
+/// use telemit::input::{json::parse_line_with, telegraf_json::JsonParserOptions};
+///
+/// let options = JsonParserOptions::default()
+///     .with_tag_keys(vec!["room".into()])
+///     .with_time_required(false);
+/// let parsed = parse_line_with(r#"{"measurement":"sensor","room":"lab","note":"x","temp":21.5}"#,
+///     Precision::Nanoseconds, &options)?.expect("not blank");
+/// assert_eq!(parsed.reading.tag("room"), Some("lab"));
+/// assert_eq!(parsed.dropped, ["note"]);
+/// # Ok::<(), telemit::input::ParseError>(())
+/// ```
+pub fn parse_line_with(
+    line: &str,
+    precision: Precision,
+    options: &JsonParserOptions,
+) -> Result<Option<Parsed>, ParseError> {
     if line.trim().is_empty() {
         return Ok(None);
     }
     let start = line.len() - line.trim_start().len();
     if !line[start..].starts_with('{') {
-        return Err(ParseError::at(start + 1, "expected a JSON object"));
+        return Err(ParseError::of(
+            ParseErrorKind::Json,
+            start + 1,
+            "expected a JSON object",
+        ));
     }
-    let parsed: JsonReading = serde_json::from_str(line).map_err(ParseError::from_json)?;
-    let mut builder = Reading::builder(parsed.name);
+    let error = match serde_json::from_str::<JsonReading>(line) {
+        Ok(parsed) => {
+            return nested(
+                parsed,
+                precision,
+                options.numbers.unwrap_or(JsonNumbers::Auto),
+            )
+            .map(Some);
+        }
+        Err(error) => error,
+    };
+    // Not the nested shape: the flat one, unless the object says it meant the nested one.
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(line).map_err(|_| ParseError::from_json(error))?;
+    let nested_keys = ["name", "fields"];
+    if nested_keys
+        .iter()
+        .any(|k| object.contains_key(*k) && *k != options.name_key)
+    {
+        let error = serde_json::from_str::<JsonReading>(line).err();
+        return Err(error.map_or_else(
+            || ParseError::new(ParseErrorKind::Json, None, "not a reading"),
+            ParseError::from_json,
+        ));
+    }
+    flat_reading(object, options, precision).map(Some)
+}
+
+fn nested(
+    parsed: JsonReading,
+    precision: Precision,
+    numbers: JsonNumbers,
+) -> Result<Parsed, ParseError> {
+    let mut duplicates = Vec::new();
+    let mut tags: Vec<(String, String)> = Vec::new();
     for (key, value) in parsed.tags.map(|t| t.0).unwrap_or_default() {
+        match tags.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => {
+                duplicates.push(format!("tag {key:?}"));
+                slot.1 = value;
+            }
+            None => tags.push((key, value)),
+        }
+    }
+    let mut fields: Vec<(String, FieldValue)> = Vec::new();
+    for (key, raw) in parsed.fields.0 {
+        let value = field_value(raw.get()).map_err(|reason| {
+            ParseError::new(
+                ParseErrorKind::Value,
+                None,
+                format!("field {key:?}: {reason}"),
+            )
+            .with_text(raw.get())
+        })?;
+        let value = match (numbers, value) {
+            (JsonNumbers::Float, FieldValue::Integer(v)) => FieldValue::Float(v as f64),
+            (JsonNumbers::Float, FieldValue::Unsigned(v)) => FieldValue::Float(v as f64),
+            (_, value) => value,
+        };
+        match fields.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => {
+                duplicates.push(format!("field {key:?}"));
+                slot.1 = value;
+            }
+            None => fields.push((key, value)),
+        }
+    }
+    let mut builder = Reading::builder(parsed.name);
+    for (key, value) in tags {
         builder = builder.tag(key, value);
     }
-    for (key, raw) in parsed.fields.0 {
-        let value = field_value(raw.get()).map_err(|reason| ParseError {
-            column: None,
-            reason: format!("field {key:?}: {reason}"),
-        })?;
+    for (key, value) in fields {
         builder = builder.field(key, value);
     }
     if let Some(raw) = parsed.timestamp {
-        let value = timestamp_value(raw.get()).map_err(|reason| ParseError {
-            column: None,
-            reason: format!("timestamp: {reason}"),
+        let value = timestamp_value(raw.get()).map_err(|reason| {
+            ParseError::new(
+                ParseErrorKind::Timestamp,
+                None,
+                format!("timestamp: {reason}"),
+            )
+            .with_text(raw.get())
         })?;
         builder = builder.maybe_timestamp(value.map(|v| Timestamp::new(v, precision)));
     }
-    Ok(Some(builder.build()?))
+    let mut parsed = Parsed::new(builder.build()?);
+    parsed.duplicates = duplicates;
+    Ok(parsed)
 }
 
 fn field_value(raw: &str) -> Result<FieldValue, String> {

@@ -1,14 +1,22 @@
-//! A line-protocol parser with Telegraf's reading rules, for `pipe` and `listen`.
+//! A line-protocol parser with Telegraf's grammar and unescaping, for `pipe` and `listen`.
 //!
-//! It unescapes only what Telegraf unescapes (`\,` and `\ ` in measurements; `\,`, `\=` and `\ `
-//! in tag keys, tag values and field keys; `\"` and `\\` in strings) and keeps every other
-//! backslash, so `encode` followed by `parse_line` gives back the reading.
+//! It follows the Ragel grammar of Telegraf's `influx` parser (`plugins/parsers/influx/
+//! machine.go.rl`) and its unescaping (`escape.go`):
+//! - a backslash takes the next byte with it, so `\\` is a pair and what follows it is not
+//!   escaped (in tag keys and values a backslash before another backslash stands alone);
+//! - a measurement is unescaped (`\,` and `\ `) only when its written bytes hold a space or a
+//!   comma; a tag key, tag value or field key (`\,`, `\ `, `\=` and `\"`) only when they hold a
+//!   space, comma or `=`. Every other backslash is kept;
+//! - spaces, tabs, `\v` and `\f` separate the sections; a key given twice keeps its last value.
+//!
+//! So `a\\ b v=1` and `m a\\=b=1` are errors, and the field key written `a\"b\ c` reads `a"b c`.
 
-use super::ParseError;
+use super::{ParseError, ParseErrorKind, Parsed};
 use crate::reading::{FieldValue, Precision, Reading, Timestamp};
 
 /// Parses one line (without its `\n`; a trailing `\r` is ignored) whose timestamp, if any, is in
-/// `precision`. Blank lines and `#` comments give `Ok(None)`.
+/// `precision`. Blank lines and `#` comments give `Ok(None)`. A tag or field key given twice
+/// keeps its last value, as in Telegraf.
 ///
 /// ```
 /// use telemit::{FieldValue, Precision, input::line_protocol::parse_line};
@@ -23,49 +31,91 @@ use crate::reading::{FieldValue, Precision, Reading, Timestamp};
 /// # Ok::<(), telemit::input::ParseError>(())
 /// ```
 pub fn parse_line(line: &str, precision: Precision) -> Result<Option<Reading>, ParseError> {
+    parse_line_detailed(line, precision).map(|parsed| parsed.map(|p| p.reading))
+}
+
+/// [`parse_line`], also naming the keys that were given more than once.
+///
+/// ```
+/// use telemit::{FieldValue, Precision, input::line_protocol::parse_line_detailed};
+///
+/// let parsed = parse_line_detailed("cpu,host=a,host=b v=1,v=2i", Precision::Nanoseconds)?
+///     .expect("not a comment");
+/// assert_eq!(parsed.reading.tag("host"), Some("b"));
+/// assert_eq!(parsed.reading.field("v"), Some(&FieldValue::Integer(2)));
+/// assert_eq!(parsed.duplicates, ["tag \"host\"", "field \"v\""]);
+/// # Ok::<(), telemit::input::ParseError>(())
+/// ```
+pub fn parse_line_detailed(line: &str, precision: Precision) -> Result<Option<Parsed>, ParseError> {
     let line = line.strip_suffix('\r').unwrap_or(line);
     let mut cursor = Cursor {
         bytes: line.as_bytes(),
+        text: line,
         pos: 0,
     };
-    cursor.skip_blanks();
+    cursor.eat_ws();
     if cursor.at_end() || cursor.peek() == Some(b'#') {
         return Ok(None);
     }
 
-    let measurement = cursor.token(b", ", b", ", "measurement")?;
-    let mut builder = Reading::builder(measurement);
+    let measurement = cursor.token(Part::Measurement)?;
+    let mut duplicates = Vec::new();
+    let mut tags: Vec<(String, String)> = Vec::new();
     while cursor.eat(b',') {
-        let key = cursor.token(b",= ", b",= ", "tag key")?;
+        let key = cursor.token(Part::TagKey)?;
         cursor.expect(b'=', "'=' after the tag key")?;
-        let value = cursor.token(b",= ", b",= ", "tag value")?;
+        let value = cursor.token(Part::TagValue)?;
         if cursor.peek() == Some(b'=') {
             return Err(ParseError::at(
                 cursor.column(),
                 "unescaped '=' in a tag value",
             ));
         }
-        builder = builder.tag(key, value);
+        match tags.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => {
+                duplicates.push(format!("tag {key:?}"));
+                slot.1 = value;
+            }
+            None => tags.push((key, value)),
+        }
     }
-    if !cursor.eat_spaces() {
+    if !cursor.eat_ws() {
         return Err(cursor.unexpected("a space before the fields"));
     }
+    let mut fields: Vec<(String, FieldValue)> = Vec::new();
     loop {
-        let key = cursor.token(b",= ", b",= ", "field key")?;
+        let key = cursor.token(Part::FieldKey)?;
         cursor.expect(b'=', "'=' after the field key")?;
-        builder = builder.field(key, cursor.field_value()?);
+        let value = cursor.field_value()?;
+        match fields.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => {
+                duplicates.push(format!("field {key:?}"));
+                slot.1 = value;
+            }
+            None => fields.push((key, value)),
+        }
         if !cursor.eat(b',') {
             break;
         }
     }
-    if cursor.eat_spaces() && !cursor.at_end() {
-        builder = builder.timestamp(Timestamp::new(cursor.timestamp()?, precision));
-        cursor.eat_spaces();
+    let mut timestamp = None;
+    if cursor.eat_ws() && !cursor.at_end() {
+        timestamp = Some(Timestamp::new(cursor.timestamp()?, precision));
+        cursor.eat_ws();
     }
     if !cursor.at_end() {
         return Err(cursor.unexpected("the end of the line"));
     }
-    Ok(Some(builder.build()?))
+    let mut builder = Reading::builder(measurement).maybe_timestamp(timestamp);
+    for (key, value) in tags {
+        builder = builder.tag(key, value);
+    }
+    for (key, value) in fields {
+        builder = builder.field(key, value);
+    }
+    let mut parsed = Parsed::new(builder.build()?);
+    parsed.duplicates = duplicates;
+    Ok(Some(parsed))
 }
 
 /// Parses one field value written as in line protocol: `1.5`, `3i`, `7u`, `true`, `"text"`.
@@ -80,6 +130,7 @@ pub fn parse_line(line: &str, precision: Precision) -> Result<Option<Reading>, P
 pub fn parse_field_value(text: &str) -> Result<FieldValue, ParseError> {
     let mut cursor = Cursor {
         bytes: text.as_bytes(),
+        text,
         pos: 0,
     };
     let value = cursor.field_value()?;
@@ -89,8 +140,76 @@ pub fn parse_field_value(text: &str) -> Result<FieldValue, ParseError> {
     Ok(value)
 }
 
+/// The four kinds of name in a line, each with its own escaping rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Measurement,
+    TagKey,
+    TagValue,
+    FieldKey,
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Part::Measurement => "measurement",
+            Part::TagKey => "tag key",
+            Part::TagValue => "tag value",
+            Part::FieldKey => "field key",
+        }
+    }
+
+    /// Whether an unescaped `byte` ends this part.
+    fn ends_at(self, byte: u8) -> bool {
+        is_ws(byte) || byte == b',' || (byte == b'=' && self != Part::Measurement)
+    }
+
+    /// The bytes whose presence (escaped or not) makes Telegraf unescape the token, and the
+    /// bytes it then unescapes after a backslash.
+    fn unescaping(self) -> (&'static [u8], &'static [u8]) {
+        match self {
+            Part::Measurement => (b" ,", b" ,"),
+            _ => (b" ,=", b" ,=\""),
+        }
+    }
+}
+
+/// Telegraf's `ws`: the bytes that separate the sections of a line.
+fn is_ws(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | 0x0b | 0x0c)
+}
+
+/// Bytes no name may hold, even after a backslash.
+fn is_forbidden(byte: u8) -> bool {
+    matches!(byte, b'\t' | b'\n' | b'\r' | 0x0c)
+}
+
+/// Telegraf's unescaping of a written token: only when `raw` holds one of `triggers`, each
+/// backslash before a byte of `escaped` is dropped, left to right, without overlap.
+fn unescape(raw: &str, part: Part) -> String {
+    let (triggers, escaped) = part.unescaping();
+    let bytes = raw.as_bytes();
+    if !bytes.iter().any(|b| triggers.contains(b)) {
+        return raw.to_owned();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && bytes.get(i + 1).is_some_and(|n| escaped.contains(n)) {
+            out.push(bytes[i + 1]);
+            i += 2;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    // Only ASCII backslashes were removed from valid UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 struct Cursor<'a> {
     bytes: &'a [u8],
+    text: &'a str,
     pos: usize,
 }
 
@@ -113,18 +232,13 @@ impl Cursor<'_> {
         found
     }
 
-    fn eat_spaces(&mut self) -> bool {
+    /// Skips Telegraf's whitespace; whether there was any.
+    fn eat_ws(&mut self) -> bool {
         let start = self.pos;
-        while self.peek() == Some(b' ') {
+        while self.peek().is_some_and(is_ws) {
             self.pos += 1;
         }
         self.pos > start
-    }
-
-    fn skip_blanks(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t')) {
-            self.pos += 1;
-        }
     }
 
     fn expect(&mut self, byte: u8, what: &str) -> Result<(), ParseError> {
@@ -153,38 +267,69 @@ impl Cursor<'_> {
             .next()
     }
 
-    /// Reads up to an unescaped byte of `stops`; `\` before a byte of `escapes` is removed.
-    fn token(&mut self, stops: &[u8], escapes: &[u8], what: &str) -> Result<String, ParseError> {
+    /// Reads one name as Telegraf's grammar does, and unescapes it as Telegraf does.
+    fn token(&mut self, part: Part) -> Result<String, ParseError> {
         let start = self.pos;
-        let mut text = Vec::new();
         while let Some(b) = self.peek() {
-            if b == b'\\'
-                && self
-                    .bytes
-                    .get(self.pos + 1)
-                    .is_some_and(|n| escapes.contains(n))
-            {
-                text.push(self.bytes[self.pos + 1]);
-                self.pos += 2;
+            if b == b'\\' {
+                let next = self.bytes.get(self.pos + 1).copied();
+                // In tags, a backslash before a backslash stands alone (Telegraf's tagchar).
+                if next == Some(b'\\') && matches!(part, Part::TagKey | Part::TagValue) {
+                    self.pos += 1;
+                    continue;
+                }
+                match next {
+                    Some(n) if is_forbidden(n) => {
+                        return Err(ParseError::at(
+                            self.pos + 2,
+                            format!(
+                                "invalid character {:?} in the {}",
+                                char::from(n),
+                                part.name()
+                            ),
+                        )
+                        .with_text(&self.text[start..self.pos + 2]));
+                    }
+                    Some(_) => {
+                        // The escaped byte may start a multi-byte character: take all of it.
+                        self.pos += 1;
+                        self.pos += self.text[self.pos..]
+                            .chars()
+                            .next()
+                            .map_or(1, char::len_utf8);
+                    }
+                    None => {
+                        return Err(ParseError::at(
+                            self.column(),
+                            format!(
+                                "a backslash at the end of the line cannot end the {}",
+                                part.name()
+                            ),
+                        )
+                        .with_text(&self.text[start..]));
+                    }
+                }
                 continue;
             }
-            if stops.contains(&b) {
+            if part.ends_at(b) {
                 break;
             }
-            if matches!(b, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+            if is_forbidden(b) {
                 return Err(ParseError::at(
                     self.column(),
-                    format!("invalid character {:?} in the {what}", char::from(b)),
+                    format!(
+                        "invalid character {:?} in the {}",
+                        char::from(b),
+                        part.name()
+                    ),
                 ));
             }
-            text.push(b);
             self.pos += 1;
         }
         if self.pos == start {
-            return Err(self.unexpected(what));
+            return Err(self.unexpected(part.name()));
         }
-        String::from_utf8(text)
-            .map_err(|_| ParseError::at(start + 1, format!("the {what} is not UTF-8")))
+        Ok(unescape(&self.text[start..self.pos], part))
     }
 
     fn field_value(&mut self) -> Result<FieldValue, ParseError> {
@@ -192,18 +337,22 @@ impl Cursor<'_> {
             return self.string_value().map(FieldValue::String);
         }
         let start = self.pos;
-        while self.peek().is_some_and(|b| b != b',' && b != b' ') {
+        while self.peek().is_some_and(|b| b != b',' && !is_ws(b)) {
             self.pos += 1;
         }
         let text = &self.bytes[start..self.pos];
         let invalid = |reason: &str| {
-            ParseError::at(
+            let shown = String::from_utf8_lossy(text);
+            ParseError::of(
+                ParseErrorKind::Value,
                 start + 1,
-                format!("{reason}: {:?}", String::from_utf8_lossy(text)),
+                format!("{reason}: {shown:?}"),
             )
+            .with_text(shown)
         };
         if text.is_empty() {
-            return Err(ParseError::at(
+            return Err(ParseError::of(
+                ParseErrorKind::Value,
                 start + 1,
                 "expected a field value after '='",
             ));
@@ -257,7 +406,13 @@ impl Cursor<'_> {
         let mut text = Vec::new();
         loop {
             match self.peek() {
-                None => return Err(ParseError::at(start, "unterminated string field")),
+                None => {
+                    return Err(ParseError::of(
+                        ParseErrorKind::Value,
+                        start,
+                        "unterminated string field",
+                    ));
+                }
                 Some(b'"') => {
                     self.pos += 1;
                     break;
@@ -268,7 +423,8 @@ impl Cursor<'_> {
                         self.pos += 2;
                     }
                     _ => {
-                        return Err(ParseError::at(
+                        return Err(ParseError::of(
+                            ParseErrorKind::Value,
                             self.column(),
                             "invalid escape in a string field: only \\\" and \\\\ are allowed",
                         ));
@@ -280,7 +436,7 @@ impl Cursor<'_> {
                 }
             }
         }
-        if !matches!(self.peek(), None | Some(b',' | b' ')) {
+        if self.peek().is_some_and(|b| b != b',' && !is_ws(b)) {
             return Err(self.unexpected("',' or ' ' after the string field"));
         }
         String::from_utf8(text).map_err(|_| ParseError::at(start, "the string field is not UTF-8"))
@@ -288,26 +444,29 @@ impl Cursor<'_> {
 
     fn timestamp(&mut self) -> Result<i64, ParseError> {
         let start = self.pos;
-        while self.peek().is_some_and(|b| b != b' ') {
+        while self.peek().is_some_and(|b| !is_ws(b)) {
             self.pos += 1;
         }
         let text = &self.bytes[start..self.pos];
         let magnitude = text.strip_prefix(b"-").unwrap_or(text);
         let shown = String::from_utf8_lossy(text);
         if magnitude.is_empty() || !magnitude.iter().all(u8::is_ascii_digit) {
-            return Err(ParseError::at(
+            return Err(ParseError::of(
+                ParseErrorKind::Timestamp,
                 start + 1,
                 format!("invalid timestamp {shown:?}"),
             ));
         }
         if magnitude.len() > 19 {
-            return Err(ParseError::at(
+            return Err(ParseError::of(
+                ParseErrorKind::Timestamp,
                 start + 1,
                 format!("timestamp {shown:?} has more than 19 digits"),
             ));
         }
         shown.parse().map_err(|_| {
-            ParseError::at(
+            ParseError::of(
+                ParseErrorKind::Timestamp,
                 start + 1,
                 format!("timestamp {shown:?} is out of the 64-bit range"),
             )
@@ -430,10 +589,146 @@ mod tests {
                 "m\\\tx v=1",
                 "column 3: invalid character '\\t' in the measurement",
             ),
-            ("m v=1,v=2", "field \"v\" is given twice"),
         ];
         for (line, expected) in cases {
             assert_eq!(parse(line).unwrap_err(), expected, "{line}");
         }
+    }
+
+    /// Lines from the conformance tables beside Telegraf's grammar, and the cases of
+    /// TELEGRAF-WIRE.md, with what Telegraf reads from each (`Err` where it fails the line).
+    #[test]
+    fn reads_exactly_what_telegraf_reads() {
+        type Tags<'a> = &'a [(&'a str, &'a str)];
+        let ok = |line: &str, measurement: &str, tags: Tags, fields: &[(&str, FieldValue)]| {
+            let r = parse(line)
+                .unwrap_or_else(|e| panic!("{line}: {e}"))
+                .unwrap();
+            assert_eq!(r.measurement(), measurement, "{line}");
+            let want: Vec<(String, String)> = tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            assert_eq!(r.tags(), &want[..], "{line}");
+            let want: Vec<(String, FieldValue)> = fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect();
+            assert_eq!(r.fields(), &want[..], "{line}");
+        };
+        let f = FieldValue::Float;
+        // Duplicate keys: the last one wins, in the first one's place.
+        ok(
+            "cpu,host=a,host=b v=1",
+            "cpu",
+            &[("host", "b")],
+            &[("v", f(1.0))],
+        );
+        ok("cpu v=1,v=2i", "cpu", &[], &[("v", FieldValue::Integer(2))]);
+        // Backslash before a quote: unescaped only in a token with a space, comma or `=`.
+        ok("m a\\\"b\\ c=1", "m", &[], &[("a\"b c", f(1.0))]);
+        ok("m a\\\\\"b\\ c=1", "m", &[], &[("a\\\"b c", f(1.0))]);
+        ok("m a\\\"b=1", "m", &[], &[("a\\\"b", f(1.0))]);
+        ok(
+            "m,k=a\\\"b\\ c v=1",
+            "m",
+            &[("k", "a\"b c")],
+            &[("v", f(1.0))],
+        );
+        ok("m,k=a\\\"b v=1", "m", &[("k", "a\\\"b")], &[("v", f(1.0))]);
+        // Measurements unescape only `\,` and `\ `.
+        ok("m\\=x v=1", "m\\=x", &[], &[("v", f(1.0))]);
+        ok("m\\\"x\\ y v=1", "m\\\"x y", &[], &[("v", f(1.0))]);
+        // Runs of backslashes before an escaped byte.
+        ok("m,k=a\\\\ b v=1", "m", &[("k", "a\\ b")], &[("v", f(1.0))]);
+        ok(
+            "m,k=a\\\\\\ b v=1",
+            "m",
+            &[("k", "a\\\\ b")],
+            &[("v", f(1.0))],
+        );
+        ok("m\\\\\\ x v=1", "m\\\\ x", &[], &[("v", f(1.0))]);
+        ok("m a\\\\\\ b=1", "m", &[], &[("a\\\\ b", f(1.0))]);
+        ok("cpu\\\\ v=1", "cpu\\\\", &[], &[("v", f(1.0))]);
+        ok("m f\\\\=1", "m", &[], &[("f\\\\", f(1.0))]);
+        ok("m,k=a\\b v=1", "m", &[("k", "a\\b")], &[("v", f(1.0))]);
+        ok("m,k=a\\\\b v=1", "m", &[("k", "a\\\\b")], &[("v", f(1.0))]);
+        // Tabs and form feeds separate sections as spaces do.
+        ok("\tcpu\tv=1\t", "cpu", &[], &[("v", f(1.0))]);
+        ok("cpu v=1 ", "cpu", &[], &[("v", f(1.0))]);
+        ok(
+            "cpu,a=1 b=\"x\\\\y\\\"\"",
+            "cpu",
+            &[("a", "1")],
+            &[("b", FieldValue::String("x\\y\"".into()))],
+        );
+        ok(
+            "c\u{e9}u,h\u{f6}st=\u{65e5} v=1",
+            "c\u{e9}u",
+            &[("h\u{f6}st", "\u{65e5}")],
+            &[("v", f(1.0))],
+        );
+        ok(
+            "m v=-0i,w=0u,x=-.5e-3",
+            "m",
+            &[],
+            &[
+                ("v", FieldValue::Integer(0)),
+                ("w", FieldValue::Unsigned(0)),
+                ("x", f(-0.0005)),
+            ],
+        );
+
+        let fails = [
+            "a\\\\ b v=1",
+            "m a\\\\=b=1",
+            "m\\ v=1",
+            "m\\",
+            "m,k=v\\\\ f=1",
+            "m,k=v\\ f=1",
+            "m,k\\ v=1",
+            "m,k=v",
+            "m v=1,",
+            "m v=1 -",
+            "m v=1 1x",
+            "m v=1i2",
+            "m v=tru",
+            "m v=\"a\\nb\"",
+            ",k=v v=1",
+            "m v",
+            "m =1",
+            "m v=1e",
+            "m v=1 1 2",
+            "m v=1 12345678901234567890",
+            "m v=9223372036854775808i",
+            "m v=18446744073709551616u",
+        ];
+        for line in fails {
+            assert!(
+                parse(line).is_err(),
+                "{line:?} should fail, read {:?}",
+                parse(line)
+            );
+        }
+    }
+
+    #[test]
+    fn errors_are_structured() {
+        let error = parse_line("m v=1x", Precision::Nanoseconds).unwrap_err();
+        assert_eq!(error.kind, ParseErrorKind::Value);
+        assert_eq!((error.column, error.byte()), (Some(5), Some(4)));
+        assert_eq!(error.text.as_deref(), Some("1x"));
+        assert_eq!(
+            error.on_line(3).to_string(),
+            "line 3, column 5: invalid field value (not a number, boolean or quoted string): \"1x\""
+        );
+        let error = parse_line("m v=1 1x", Precision::Nanoseconds).unwrap_err();
+        assert_eq!(error.kind, ParseErrorKind::Timestamp);
+        let error = parse_line("a\\\\ b v=1", Precision::Nanoseconds).unwrap_err();
+        assert_eq!(error.kind, ParseErrorKind::Syntax);
+        assert_eq!(
+            error.to_string(),
+            "column 6: expected '=' after the field key, found ' '"
+        );
     }
 }

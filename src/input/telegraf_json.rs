@@ -1,89 +1,417 @@
-//! Telegraf's `json` parser, as `listen` applies it to what arrives.
+//! Telegraf's `json` parser (the v1 parser), as `listen` applies it to what arrives and as
+//! `pipe --input json` reads the flat shape.
 //!
-//! One JSON object or one array of objects per payload. The measurement is the string under
-//! the name key, the time is under the time key (a string or number of `precision` units);
-//! other strings become tags (as if Telegraf's `tag_keys` listed them all), numbers become float
-//! fields (Telegraf reads every JSON number as float64), booleans boolean fields, and nested
-//! objects and arrays are flattened with `_`.
+//! One JSON object or one array of objects per payload. Nested objects and arrays are
+//! flattened with `_` (`{"o":{"a":1}}` → `o_a`, `{"b":[5]}` → `b_0`). The measurement is the
+//! string under `json_name_key` (else `socket_listener`, the plugin's name); the time is under
+//! `json_time_key` and must be there when that key is set. Members matching `tag_keys` become
+//! tags (strings as they are, numbers and booleans written out); every other string or
+//! boolean is dropped unless it matches `json_string_fields`; numbers become float fields, as
+//! Telegraf reads every JSON number as a float64.
 
 use serde_json::{Map, Value};
 
-use super::ParseError;
-use crate::format::JsonOptions;
-use crate::reading::{FieldValue, Precision, Reading, ReadingBuilder, Timestamp};
+use super::glob::Globs;
+use super::{ParseError, ParseErrorKind, Parsed};
+use crate::reading::{FieldValue, Precision, Reading, Timestamp};
+
+/// How JSON numbers become field values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JsonNumbers {
+    /// Every number is a float, as Telegraf's `json` parser reads it: a field that carries `2`
+    /// then `2.5` keeps one type (InfluxDB refuses a field whose type changes).
+    #[default]
+    Float,
+    /// The type follows the number's text: `2` an integer (unsigned above `i64::MAX`), `2.5`
+    /// or `2e3` a float.
+    Auto,
+}
+
+/// The options of Telegraf's `json` parser that decide what a flat object becomes.
+///
+/// The defaults are those of the shipped `telegraf/json-*.conf` configurations:
+/// `json_name_key = "measurement"`, `json_time_key = "time"`, `tag_keys = ["host"]`,
+/// `json_string_fields = []`, and every number a float.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct JsonParserOptions {
+    /// Key holding the measurement (Telegraf's `json_name_key`); empty for none.
+    pub name_key: String,
+    /// Key holding the time (Telegraf's `json_time_key`); empty for none.
+    pub time_key: String,
+    /// Glob patterns of the keys that become tags (Telegraf's `tag_keys`).
+    pub tag_keys: Vec<String>,
+    /// Glob patterns of the string and boolean members kept as fields (Telegraf's
+    /// `json_string_fields`).
+    pub string_fields: Vec<String>,
+    /// Whether an object without `time_key` fails, as in Telegraf (`true`), or is read
+    /// without a timestamp (`false`).
+    pub time_required: bool,
+    /// How numbers become values; `None` reads floats from the flat shape and keeps the
+    /// number's type in `pipe`'s `{"name","tags","fields"}` shape.
+    pub numbers: Option<JsonNumbers>,
+}
+
+impl Default for JsonParserOptions {
+    fn default() -> Self {
+        JsonParserOptions {
+            name_key: "measurement".to_owned(),
+            time_key: "time".to_owned(),
+            tag_keys: vec!["host".to_owned()],
+            string_fields: Vec::new(),
+            time_required: true,
+            numbers: None,
+        }
+    }
+}
+
+impl JsonParserOptions {
+    /// Sets `json_name_key`.
+    #[must_use]
+    pub fn with_name_key(mut self, key: impl Into<String>) -> Self {
+        self.name_key = key.into();
+        self
+    }
+
+    /// Sets `json_time_key`.
+    #[must_use]
+    pub fn with_time_key(mut self, key: impl Into<String>) -> Self {
+        self.time_key = key.into();
+        self
+    }
+
+    /// Sets `tag_keys` (glob patterns).
+    #[must_use]
+    pub fn with_tag_keys(mut self, patterns: Vec<String>) -> Self {
+        self.tag_keys = patterns;
+        self
+    }
+
+    /// Sets `json_string_fields` (glob patterns).
+    #[must_use]
+    pub fn with_string_fields(mut self, patterns: Vec<String>) -> Self {
+        self.string_fields = patterns;
+        self
+    }
+
+    /// Sets whether a missing time key fails the object.
+    #[must_use]
+    pub fn with_time_required(mut self, required: bool) -> Self {
+        self.time_required = required;
+        self
+    }
+
+    /// Sets how numbers are read.
+    #[must_use]
+    pub fn with_numbers(mut self, numbers: Option<JsonNumbers>) -> Self {
+        self.numbers = numbers;
+        self
+    }
+}
 
 /// Parses one payload (a datagram, or one line of a stream) into readings.
 ///
 /// ```
-/// use telemit::{FieldValue, Precision, format::JsonOptions, input::telegraf_json::parse_payload};
+/// use telemit::{FieldValue, Precision, input::telegraf_json::{JsonParserOptions, parse_payload}};
 ///
-/// let payload = r#"[{"measurement":"cpu","host":"a","n":3,"time":"1700000000000000001"}]"#;
-/// let readings = parse_payload(payload, &JsonOptions::default(), Precision::Nanoseconds)?;
+/// let payload = r#"[{"measurement":"cpu","host":"a","dc":"x","n":3,"time":"1700000000000000001"}]"#;
+/// let readings = parse_payload(payload, &JsonParserOptions::default(), Precision::Nanoseconds)?;
 /// assert_eq!(readings[0].tag("host"), Some("a"));
+/// assert_eq!(readings[0].tag("dc"), None); // not in tag_keys: Telegraf drops it
 /// assert_eq!(readings[0].field("n"), Some(&FieldValue::Float(3.0)));
 /// assert_eq!(readings[0].timestamp().unwrap().value, 1_700_000_000_000_000_001);
 /// # Ok::<(), telemit::input::ParseError>(())
 /// ```
 pub fn parse_payload(
     text: &str,
-    options: &JsonOptions,
+    options: &JsonParserOptions,
     precision: Precision,
 ) -> Result<Vec<Reading>, ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value: Value = serde_json::from_str(text).map_err(ParseError::from_json)?;
     match value {
-        Value::Object(object) => Ok(vec![reading(object, options, precision)?]),
+        Value::Object(object) => Ok(vec![flat_reading(object, options, precision)?.reading]),
         Value::Array(items) => items
             .into_iter()
             .map(|item| match item {
-                Value::Object(object) => reading(object, options, precision),
-                _ => Err(ParseError::at(1, "expected an array of objects")),
+                Value::Object(object) => {
+                    flat_reading(object, options, precision).map(|p| p.reading)
+                }
+                _ => Err(ParseError::of(
+                    ParseErrorKind::Json,
+                    1,
+                    "expected an array of objects",
+                )),
             })
             .collect(),
-        _ => Err(ParseError::at(
+        _ => Err(ParseError::of(
+            ParseErrorKind::Json,
             1,
             "expected a JSON object or an array of objects",
         )),
     }
 }
 
-fn reading(
-    mut object: Map<String, Value>,
-    options: &JsonOptions,
+/// One flat object as Telegraf's `json` parser reads it, with what it dropped.
+pub(crate) fn flat_reading(
+    object: Map<String, Value>,
+    options: &JsonParserOptions,
     precision: Precision,
-) -> Result<Reading, ParseError> {
-    let name = match object.remove(&options.name_key) {
-        Some(Value::String(name)) => name,
+) -> Result<Parsed, ParseError> {
+    let numbers = options.numbers.unwrap_or(JsonNumbers::Float);
+    let mut members = Vec::new();
+    for (key, value) in object {
+        flatten(&mut members, join("", &key), value);
+    }
+    let name = match members.iter().find(|(k, _)| *k == options.name_key) {
+        Some((_, Value::String(name))) if !options.name_key.is_empty() => name.clone(),
         _ => "socket_listener".to_owned(),
     };
-    let timestamp = match object.remove(&options.time_key) {
-        None => None,
-        Some(Value::String(text)) => Some(
-            text.parse::<i64>()
-                .map_err(|_| ParseError::at(1, format!("time {text:?} is not an integer")))?,
-        ),
-        Some(Value::Number(n)) => Some(n.as_f64().unwrap_or_default() as i64),
-        Some(other) => return Err(ParseError::at(1, format!("time {other} is not a number"))),
-    };
+    let mut timestamp = None;
+    if !options.time_key.is_empty() {
+        match members.iter().position(|(k, _)| *k == options.time_key) {
+            Some(at) => {
+                let (_, value) = members.remove(at);
+                timestamp = Some(time_value(&value, &options.time_key)?);
+            }
+            None if options.time_required => {
+                return Err(ParseError::new(
+                    ParseErrorKind::Json,
+                    None,
+                    format!(
+                        "JSON time key {:?} could not be found (Telegraf fails such an object when json_time_key is set)",
+                        options.time_key
+                    ),
+                ));
+            }
+            None => {}
+        }
+    }
+    let (tag_keys, string_fields) = (
+        Globs::new(&options.tag_keys),
+        Globs::new(&options.string_fields),
+    );
     let mut builder =
         Reading::builder(name).maybe_timestamp(timestamp.map(|t| Timestamp::new(t, precision)));
-    for (key, value) in object {
-        builder = flatten(builder, key, value);
+    let mut dropped = Vec::new();
+    for (key, value) in members {
+        if tag_keys.matches(&key) {
+            let text = match value {
+                Value::String(text) => text,
+                Value::Bool(b) => b.to_string(),
+                Value::Number(n) => n.as_f64().map(go_float_text).unwrap_or_default(),
+                _ => continue,
+            };
+            builder = builder.tag(key, text);
+            continue;
+        }
+        match value {
+            Value::Number(n) => {
+                let value = match numbers {
+                    JsonNumbers::Auto if n.is_i64() => {
+                        FieldValue::Integer(n.as_i64().unwrap_or_default())
+                    }
+                    JsonNumbers::Auto if n.is_u64() => {
+                        FieldValue::Unsigned(n.as_u64().unwrap_or_default())
+                    }
+                    _ => FieldValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+                };
+                builder = builder.field(key, value);
+            }
+            Value::String(text) if string_fields.matches(&key) => {
+                builder = builder.field(key, text)
+            }
+            Value::Bool(b) if string_fields.matches(&key) => builder = builder.field(key, b),
+            Value::String(_) | Value::Bool(_) if key != options.name_key => dropped.push(key),
+            _ => {}
+        }
     }
-    Ok(builder.build()?)
+    let mut parsed = Parsed::new(builder.build()?);
+    parsed.dropped = dropped;
+    Ok(parsed)
 }
 
-fn flatten(builder: ReadingBuilder, key: String, value: Value) -> ReadingBuilder {
+/// Flattens nested objects and arrays with `_`, as Telegraf's JSON flattener does; nulls go.
+fn flatten(out: &mut Vec<(String, Value)>, key: String, value: Value) {
     match value {
-        Value::String(text) => builder.tag(key, text),
-        Value::Number(n) => builder.field(key, FieldValue::Float(n.as_f64().unwrap_or(f64::NAN))),
-        Value::Bool(b) => builder.field(key, b),
-        Value::Null => builder,
-        Value::Object(inner) => inner
-            .into_iter()
-            .fold(builder, |b, (k, v)| flatten(b, format!("{key}_{k}"), v)),
-        Value::Array(items) => items
-            .into_iter()
-            .enumerate()
-            .fold(builder, |b, (i, v)| flatten(b, format!("{key}_{i}"), v)),
+        Value::Object(inner) => {
+            for (k, v) in inner {
+                flatten(out, join(&key, &k), v);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.into_iter().enumerate() {
+                flatten(out, join(&key, &i.to_string()), v);
+            }
+        }
+        Value::Null => {}
+        leaf => match out.iter_mut().find(|(k, _)| *k == key) {
+            // A flattened name that repeats keeps the last value, as a Go map would.
+            Some(slot) => slot.1 = leaf,
+            None => out.push((key, leaf)),
+        },
+    }
+}
+
+/// Telegraf trims `_` from both ends of each flattened name before joining.
+fn join(prefix: &str, key: &str) -> String {
+    format!("{prefix}_{key}_").trim_matches('_').to_owned()
+}
+
+/// A float written as Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest digits, no exponent.
+fn go_float_text(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e21 {
+        format!("{value:.0}")
+    } else {
+        // Rust's Display is also shortest-roundtrip and never uses an exponent.
+        value.to_string()
+    }
+}
+
+/// A time member in the caller's unit: an integer (or a string of one); a float is cut to
+/// its integer part.
+fn time_value(value: &Value, key: &str) -> Result<i64, ParseError> {
+    let bad = |shown: String| {
+        ParseError::new(
+            ParseErrorKind::Timestamp,
+            None,
+            format!("time {shown} is not a number"),
+        )
+        .with_text(key)
+    };
+    match value {
+        Value::String(text) => text.parse::<i64>().or_else(|_| {
+            text.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(|v| v as i64)
+                .ok_or_else(|| {
+                    ParseError::new(
+                        ParseErrorKind::Timestamp,
+                        None,
+                        format!("time {text:?} is not an integer"),
+                    )
+                    .with_text(text.clone())
+                })
+        }),
+        Value::Number(n) => Ok(n
+            .as_i64()
+            .unwrap_or_else(|| n.as_f64().unwrap_or_default() as i64)),
+        other => Err(bad(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(payload: &str, options: &JsonParserOptions) -> Result<Vec<Reading>, String> {
+        parse_payload(payload, options, Precision::Nanoseconds).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn keeps_what_telegraf_keeps() {
+        let options = JsonParserOptions::default();
+        let r = &read(
+            r#"{"measurement":"sensor","host":"h1","room":"lab","ok":true,"temp":21,"o":{"a":1,"b":[5,"x"]},"n":null,"time":1700000000000000000}"#,
+            &options,
+        )
+        .unwrap()[0];
+        assert_eq!(r.measurement(), "sensor");
+        assert_eq!(r.tags(), &[("host".to_owned(), "h1".to_owned())]);
+        assert_eq!(r.field("temp"), Some(&FieldValue::Float(21.0)));
+        assert_eq!(r.field("o_a"), Some(&FieldValue::Float(1.0)));
+        assert_eq!(r.field("o_b_0"), Some(&FieldValue::Float(5.0)));
+        assert_eq!(r.field("o_b_1"), None);
+        assert_eq!(r.field("room"), None);
+        assert_eq!(r.field("ok"), None);
+        assert_eq!(r.fields().len(), 3);
+
+        let options = JsonParserOptions::default()
+            .with_tag_keys(vec!["ro*".into(), "temp".into(), "ok".into()])
+            .with_string_fields(vec!["o_b_?".into()]);
+        let r = &read(
+            r#"{"measurement":"sensor","room":"lab","ok":true,"temp":21.5,"o":{"b":[5,"x"]},"v":1,"time":1}"#,
+            &options,
+        )
+        .unwrap()[0];
+        assert_eq!(r.tag("room"), Some("lab"));
+        assert_eq!(r.tag("temp"), Some("21.5"));
+        assert_eq!(r.tag("ok"), Some("true"));
+        assert_eq!(r.field("o_b_1"), Some(&FieldValue::String("x".into())));
+    }
+
+    #[test]
+    fn time_and_name_keys() {
+        let options = JsonParserOptions::default();
+        assert_eq!(
+            read(r#"{"measurement":"m","v":1}"#, &options).unwrap_err(),
+            "JSON time key \"time\" could not be found (Telegraf fails such an object when json_time_key is set)"
+        );
+        let lenient = options
+            .clone()
+            .with_time_required(false)
+            .with_time_key("ts");
+        let r = &read(r#"{"v":1}"#, &lenient).unwrap()[0];
+        assert_eq!(r.measurement(), "socket_listener");
+        assert_eq!(r.timestamp(), None);
+        let r = &read("\u{feff}[{\"v\":1,\"ts\":\"17\"}]", &lenient).unwrap()[0];
+        assert_eq!(r.timestamp().unwrap().value, 17);
+        let auto = lenient.with_numbers(Some(JsonNumbers::Auto));
+        let r = &read(r#"{"i":2,"f":2.5,"u":18446744073709551615}"#, &auto).unwrap()[0];
+        assert_eq!(r.field("i"), Some(&FieldValue::Integer(2)));
+        assert_eq!(r.field("f"), Some(&FieldValue::Float(2.5)));
+        assert_eq!(r.field("u"), Some(&FieldValue::Unsigned(u64::MAX)));
+    }
+
+    #[test]
+    fn number_tags_are_written_as_go_does() {
+        for (value, text) in [
+            (21.0, "21"),
+            (21.5, "21.5"),
+            (-0.001, "-0.001"),
+            (1e20, "100000000000000000000"),
+        ] {
+            assert_eq!(go_float_text(value), text);
+        }
+    }
+
+    /// The defaults are the shipped configurations' values, so `listen` keeps what they keep.
+    #[test]
+    fn defaults_match_the_shipped_configurations() {
+        let configs = [
+            include_str!("../../telegraf/json-tcp.conf"),
+            include_str!("../../telegraf/json-udp.conf"),
+            include_str!("../../telegraf/json-unix.conf"),
+            include_str!("../../telegraf/json-unixgram.conf"),
+        ];
+        let defaults = JsonParserOptions::default();
+        let list = |text: &str| -> Vec<String> {
+            let inner = text.trim().trim_start_matches('[').trim_end_matches(']');
+            inner
+                .split(',')
+                .map(|s| s.trim().trim_matches('"').to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        for config in configs {
+            let setting = |key: &str| {
+                config
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix(key)?.trim().strip_prefix('='))
+                    .unwrap_or_else(|| panic!("{key} in {config}"))
+                    .to_owned()
+            };
+            assert_eq!(list(&setting("tag_keys")), defaults.tag_keys);
+            assert_eq!(list(&setting("json_string_fields")), defaults.string_fields);
+            assert_eq!(
+                setting("json_name_key").trim().trim_matches('"'),
+                defaults.name_key
+            );
+            assert_eq!(
+                setting("json_time_key").trim().trim_matches('"'),
+                defaults.time_key
+            );
+        }
     }
 }

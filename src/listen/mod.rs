@@ -16,7 +16,8 @@ mod tally;
 
 use std::sync::Arc;
 
-use crate::format::{Format, JsonOptions};
+use crate::format::Format;
+use crate::input::telegraf_json::JsonParserOptions;
 use crate::reading::{Precision, Reading};
 use crate::tls::TlsServerOptions;
 
@@ -38,8 +39,9 @@ pub const DEFAULT_READ_BUFFER: usize = 64 * 1024;
 pub struct ListenOptions {
     /// The data format (Telegraf's `data_format`).
     pub format: Format,
-    /// Keys of the JSON object (Telegraf's `json_name_key`, `json_time_key`).
-    pub json: JsonOptions,
+    /// How a JSON object is read (Telegraf's `json_name_key`, `json_time_key`, `tag_keys`,
+    /// `json_string_fields`).
+    pub json: JsonParserOptions,
     /// Unit of incoming timestamps (Telegraf's `influx_timestamp_precision`, `json_time_format`).
     pub precision: Precision,
     /// Longest stream line and largest datagram (Telegraf's `read_buffer_size`).
@@ -58,7 +60,7 @@ impl Default for ListenOptions {
     fn default() -> Self {
         ListenOptions {
             format: Format::Influx,
-            json: JsonOptions::default(),
+            json: JsonParserOptions::default(),
             precision: Precision::Nanoseconds,
             read_buffer_size: DEFAULT_READ_BUFFER,
             socket_buffer: None,
