@@ -10,28 +10,23 @@ use std::path::PathBuf;
 /// `rules.toml: rule "r": derive "d": "x -" at byte 3: the expression ends too soon`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct MappingError {
-    /// The mapping file, when the mapping was read from one.
-    pub file: Option<PathBuf>,
-    /// Line and column (from 1) in the file, for TOML syntax and type errors.
-    pub line: Option<(usize, usize)>,
-    /// The rule's name.
-    pub rule: Option<String>,
-    /// The part of the rule, as the file names it: `field "x"`, `tag "side"`, `derive "d"`,
-    /// `window`, `timestamp`.
-    pub part: Option<String>,
-    /// The offending text: a path, an expression, a type name.
-    pub text: Option<String>,
-    /// The byte in `text` where the problem is, for expressions.
-    pub offset: Option<usize>,
-    /// What is wrong.
-    pub reason: String,
+pub struct MappingError(Box<Details>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Details {
+    file: Option<PathBuf>,
+    line: Option<(usize, usize)>,
+    rule: Option<String>,
+    part: Option<String>,
+    text: Option<String>,
+    offset: Option<usize>,
+    reason: String,
 }
 
 impl MappingError {
     /// An error about the whole file.
     pub(super) fn file(reason: impl Into<String>) -> MappingError {
-        MappingError {
+        MappingError(Box::new(Details {
             file: None,
             line: None,
             rule: None,
@@ -39,7 +34,49 @@ impl MappingError {
             text: None,
             offset: None,
             reason: reason.into(),
-        }
+        }))
+    }
+
+    /// The mapping file, when the mapping was read from one.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.0.file.as_deref()
+    }
+
+    /// Line and column (from 1) in the file, for TOML syntax and type errors.
+    pub fn line(&self) -> Option<(usize, usize)> {
+        self.0.line
+    }
+
+    /// The name of the rule at fault.
+    pub fn rule_name(&self) -> Option<&str> {
+        self.0.rule.as_deref()
+    }
+
+    /// The part of the rule, as the file names it: `field "x"`, `tag "side"`, `derive "d"`,
+    /// `window`, `timestamp`.
+    pub fn part(&self) -> Option<&str> {
+        self.0.part.as_deref()
+    }
+
+    /// The offending text: a path, an expression, a type name.
+    pub fn text(&self) -> Option<&str> {
+        self.0.text.as_deref()
+    }
+
+    /// The byte in [`text`](MappingError::text) where the problem is, for expressions.
+    pub fn offset(&self) -> Option<usize> {
+        self.0.offset
+    }
+
+    /// What is wrong.
+    pub fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    /// The same error at byte `offset` of its text.
+    pub(super) fn at_byte(mut self, offset: usize) -> MappingError {
+        self.0.offset = Some(offset);
+        self
     }
 
     /// An error in rule `rule`, about `part`, with the offending text.
@@ -49,12 +86,11 @@ impl MappingError {
         text: Option<&str>,
         reason: impl Into<String>,
     ) -> MappingError {
-        MappingError {
-            rule: Some(rule.to_owned()),
-            part,
-            text: text.map(str::to_owned),
-            ..MappingError::file(reason)
-        }
+        let mut error = MappingError::file(reason);
+        error.0.rule = Some(rule.to_owned());
+        error.0.part = part;
+        error.0.text = text.map(str::to_owned);
+        error
     }
 
     /// A TOML error, placed by the byte span the parser gives.
@@ -65,41 +101,41 @@ impl MappingError {
             let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
             (line, column)
         });
-        MappingError {
-            line,
-            text: error
-                .span()
-                .and_then(|span| source.get(span))
-                .map(|t| crate::text::excerpt(t, 80)),
-            ..MappingError::file(error.message().trim_end())
-        }
+        let mut mapped = MappingError::file(error.message().trim_end());
+        mapped.0.line = line;
+        mapped.0.text = error
+            .span()
+            .and_then(|span| source.get(span))
+            .map(|t| crate::text::excerpt(t, 80));
+        mapped
     }
 
     /// The same error, placed in `file`.
     pub(super) fn in_file(mut self, file: &std::path::Path) -> MappingError {
-        self.file = Some(file.to_owned());
+        self.0.file = Some(file.to_owned());
         self
     }
 }
 
 impl fmt::Display for MappingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(file) = &self.file {
+        let d = &self.0;
+        if let Some(file) = &d.file {
             write!(f, "{}: ", file.display())?;
         }
-        if let Some((line, column)) = self.line {
+        if let Some((line, column)) = d.line {
             write!(f, "line {line}, column {column}: ")?;
         }
-        if let Some(rule) = &self.rule {
+        if let Some(rule) = &d.rule {
             write!(f, "rule {rule:?}: ")?;
         }
-        if let Some(part) = &self.part {
+        if let Some(part) = &d.part {
             write!(f, "{part}: ")?;
         }
-        if let (Some(text), Some(offset)) = (&self.text, self.offset) {
+        if let (Some(text), Some(offset)) = (&d.text, d.offset) {
             write!(f, "{text:?} at byte {offset}: ")?;
         }
-        f.write_str(&self.reason)
+        f.write_str(&d.reason)
     }
 }
 

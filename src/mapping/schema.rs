@@ -220,9 +220,8 @@ pub(super) fn compile(file: RuleFile) -> Result<Rule, MappingError> {
     let mut slots = 0;
     let mut derive = Vec::new();
     for d in file.derive {
-        let parsed = Expr::parse(&d.expr, &mut slots).map_err(|e| MappingError {
-            offset: Some(e.offset),
-            ..error(format!("derive {:?}", d.name), Some(&d.expr), e.reason)
+        let parsed = Expr::parse(&d.expr, &mut slots).map_err(|e| {
+            error(format!("derive {:?}", d.name), Some(&d.expr), e.reason).at_byte(e.offset)
         })?;
         let mut names = Vec::new();
         parsed.names(&mut names);

@@ -105,8 +105,8 @@ fn bad_files_say_which_rule_and_part() {
 #[test]
 fn errors_carry_where_and_the_offending_text() {
     let error = Mapping::from_toml("[[rule]]\nname = \"r\"\nmeasurement = 5\n").unwrap_err();
-    assert_eq!(error.line, Some((3, 15)));
-    assert_eq!(error.text.as_deref(), Some("5"));
+    assert_eq!(error.line(), Some((3, 15)));
+    assert_eq!(error.text(), Some("5"));
     assert_eq!(
         error.to_string(),
         "line 3, column 15: invalid type: integer `5`, expected a string"
@@ -116,8 +116,8 @@ fn errors_carry_where_and_the_offending_text() {
     )
     .unwrap_err();
     assert_eq!(
-        (error.rule.as_deref(), error.part.as_deref()),
+        (error.rule_name(), error.part()),
         (Some("r"), Some("derive \"d\""))
     );
-    assert_eq!((error.text.as_deref(), error.offset), (Some("x -"), Some(3)));
+    assert_eq!((error.text(), error.offset()), (Some("x -"), Some(3)));
 }
