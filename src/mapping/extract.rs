@@ -15,7 +15,7 @@ use serde_json::Value;
 mod leaf;
 mod scan;
 
-pub(super) use leaf::Leaf;
+pub(super) use leaf::{Leaf, walk};
 use scan::Scan;
 
 /// The merged pointers; each distinct pointer has a slot.

@@ -26,13 +26,14 @@ pub mod expr;
 mod extract;
 mod rule;
 mod schema;
+mod series;
+mod values;
+mod window;
 
-use std::collections::HashMap;
-
-use crate::reading::{DefaultTags, FieldValue, Reading, Timestamp};
-use apply::{RuleContext, apply_rule};
-use expr::SeriesState;
-use rule::Rule;
+use crate::reading::{DefaultTags, FieldValue, Precision, Reading, Timestamp};
+use apply::{Latest, RuleContext, apply_rule};
+use rule::{Rule, Source};
+use series::SeriesTable;
 
 pub use error::{MappingError, RuleError};
 
@@ -59,36 +60,68 @@ pub struct Mapped {
     pub errors: Vec<RuleError>,
 }
 
-/// Compiled rules and the per-series state of their `delta` and `rate` functions.
+/// Compiled rules and the per-series state of their `delta`, `rate` and windows.
 #[derive(Debug)]
 pub struct Mapping {
     rules: Vec<Rule>,
     max_readings: usize,
-    state: HashMap<(usize, u64), SeriesState>,
+    /// Per-series state, bounded by `max_series`.
+    series: SeriesTable,
+    /// Per rule: the latest window start its messages reached.
+    latest: Vec<Latest>,
     /// Every pointer of every rule, merged: one pass over a message extracts them all.
     paths: extract::PathTrie,
     /// Failures so far, per rule (same order as `rules`).
     errors: Vec<u64>,
-    /// Per rule (same order): its last reading and the buffers it is computed in.
+    /// Readings handed out so far, per rule.
+    readings: Vec<u64>,
+    /// Per rule (same order): its last readings and the buffers they are computed in.
     scratch: Vec<Scratch>,
-    /// The rules that produced a reading from the current message.
+    /// The rules that produced readings from the current message.
     produced: Vec<usize>,
     /// Tags every reading gets unless its rule sets the same key.
     defaults: DefaultTags,
+    /// Arrival time of the last sweep for idle windows and series, in nanoseconds.
+    swept: i64,
 }
 
-/// One rule's working space. A stream sends the same shape of message again and again, so
-/// the rule's last reading is refilled in place (keys kept, values overwritten) instead of
-/// built anew: a steady stream allocates no strings per message.
+/// One reading a rule refills message after message.
 #[derive(Debug, Default)]
-struct Scratch {
+struct Slot {
     reading: Option<Reading>,
     /// The derived fields (indices into the rule's `derive`) `reading` ends with; a message
     /// whose derived fields differ (a series' first, without `delta`) builds a new reading.
     shape: Vec<usize>,
+}
+
+/// One rule's working space. A stream sends the same shape of message again and again, so
+/// the rule's last readings are refilled in place (keys kept, values overwritten) instead of
+/// built anew: a steady stream allocates no strings per message.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// One per reading of the message (one per element for `each`); `used` are current.
+    slots: Vec<Slot>,
+    used: usize,
+    /// Window readings from this message (closed, or open at their pace).
+    emitted: Vec<Reading>,
     tag_values: Vec<String>,
     fields: Vec<FieldValue>,
     derived: Vec<(usize, f64)>,
+    /// Running sums of `cumulative` over the elements of this message's array.
+    running: Vec<f64>,
+}
+
+impl Scratch {
+    fn readings(&self) -> impl Iterator<Item = &Reading> {
+        self.slots[..self.used]
+            .iter()
+            .filter_map(|s| s.reading.as_ref())
+            .chain(&self.emitted)
+    }
+
+    fn count(&self) -> usize {
+        self.used + self.emitted.len()
+    }
 }
 
 impl Mapping {
@@ -99,33 +132,48 @@ impl Mapping {
         if file.rule.is_empty() {
             return Err(MappingError::file("the mapping has no [[rule]]"));
         }
+        if file.max_series == 0 {
+            return Err(MappingError::file("max_series must be at least 1"));
+        }
+        let series_idle = schema::parse_duration_ns(&file.series_idle)
+            .map_err(|e| MappingError::file(format!("series_idle: {e}")))?;
         let mut rules: Vec<Rule> = file
             .rule
             .into_iter()
-            .map(schema::compile)
+            .map(|rule| schema::compile(rule, file.max_series))
             .collect::<Result<_, _>>()?;
         let mut paths = extract::PathTrie::default();
         for rule in &mut rules {
+            let sources = rule.tags.iter_mut().map(|t| &mut t.source);
+            let sources = sources.chain(rule.fields.iter_mut().map(|f| &mut f.source));
+            let from_values = sources.filter_map(|source| match source {
+                Source::Message(p) => Some(p),
+                Source::Array { array, .. } => Some(array),
+                _ => None,
+            });
             let pointers = rule
                 .when
                 .iter_mut()
                 .map(|(p, _)| p)
                 .chain(rule.timestamp.iter_mut().map(|(p, _)| p))
-                .chain(rule.tags.iter_mut().map(|t| &mut t.path))
-                .chain(rule.fields.iter_mut().map(|(_, p, _)| p));
+                .chain(rule.each.iter_mut())
+                .chain(from_values);
             for pointer in pointers {
                 pointer.slot = paths.insert(&pointer.tokens);
             }
         }
         Ok(Mapping {
             errors: vec![0; rules.len()],
+            readings: vec![0; rules.len()],
             scratch: rules.iter().map(|_| Scratch::default()).collect(),
+            latest: vec![None; rules.len()],
+            series: SeriesTable::new(rules.len(), file.max_series, series_idle),
             produced: Vec::new(),
             defaults: DefaultTags::default(),
             rules,
             max_readings: file.max_readings_per_message.max(1),
-            state: HashMap::new(),
             paths,
+            swept: i64::MIN,
         })
     }
 
@@ -153,7 +201,7 @@ impl Mapping {
     pub fn set_default_tags(&mut self, tags: DefaultTags) {
         self.defaults = tags;
         for scratch in &mut self.scratch {
-            scratch.reading = None;
+            scratch.slots.clear();
         }
     }
 
@@ -201,6 +249,12 @@ impl Mapping {
         mut each: impl FnMut(&Reading),
     ) -> Outcome {
         let mut outcome = Outcome::default();
+        let now = arrival
+            .to_precision(Precision::Nanoseconds)
+            .unwrap_or(i64::MAX);
+        if now.saturating_sub(self.swept) >= SWEEP_NS {
+            outcome.readings += self.sweep(arrival, &mut each);
+        }
         let values = match self.paths.extract(message) {
             Ok(values) => values,
             Err(e) => {
@@ -214,9 +268,11 @@ impl Mapping {
         };
         self.produced.clear();
         for (index, rule) in self.rules.iter().enumerate() {
-            if !rule.when.iter().all(|(path, expected)| {
-                path.get(&values).is_some_and(|leaf| leaf.matches(expected))
-            }) {
+            if !rule
+                .when
+                .iter()
+                .all(|(path, test)| path.get(&values).is_some_and(|leaf| test.holds(leaf)))
+            {
                 continue;
             }
             outcome.matched = true;
@@ -226,37 +282,127 @@ impl Mapping {
                 arrival,
                 defaults: &self.defaults,
             };
-            match apply_rule(rule, context, &mut self.state, &mut self.scratch[index]) {
-                Ok(()) => self.produced.push(index),
-                Err(reason) => {
-                    self.errors[index] += 1;
-                    outcome.errors.push(RuleError {
-                        rule: rule.name.clone(),
-                        reason,
-                    });
-                }
+            let refused = self.series.refused(index);
+            let scratch = &mut self.scratch[index];
+            scratch.emitted.clear();
+            let result = apply_rule(
+                rule,
+                context,
+                &mut self.series,
+                &mut self.latest[index],
+                scratch,
+            );
+            if let Err(reason) = result {
+                scratch.used = 0;
+                self.errors[index] += 1;
+                outcome.errors.push(RuleError {
+                    rule: rule.name.clone(),
+                    reason,
+                });
+            }
+            if refused == 0 && self.series.refused(index) > 0 {
+                outcome.errors.push(RuleError {
+                    rule: rule.name.clone(),
+                    reason: format!(
+                        "a new series was refused: the rule's max_series is {} and the mapping's {}; \
+                         further refusals are only counted",
+                        rule.max_series,
+                        self.series.max_series()
+                    ),
+                });
+            }
+            if scratch.count() > 0 {
+                self.produced.push(index);
             }
         }
-        if self.produced.len() > self.max_readings {
+        let refilled: usize = self.produced.iter().map(|&i| self.scratch[i].used).sum();
+        if refilled > self.max_readings {
             outcome.errors.push(RuleError {
                 rule: "-".into(),
                 reason: format!(
-                    "the message maps to {} readings, more than max_readings_per_message = {}",
-                    self.produced.len(),
+                    "the message maps to {refilled} readings, more than max_readings_per_message = {}",
                     self.max_readings
                 ),
             });
-            return outcome;
+            for &index in &self.produced {
+                self.scratch[index].used = 0;
+            }
         }
         for &index in &self.produced {
-            if let Some(reading) = &self.scratch[index].reading {
+            for reading in self.scratch[index].readings() {
                 each(reading);
                 outcome.readings += 1;
+                self.readings[index] += 1;
             }
         }
         outcome
     }
+
+    /// Closes the open windows whose series has had no message for the window's `idle`
+    /// time, and drops the state of series idle for `series_idle`, as of arrival time
+    /// `now`; hands each closed window's reading to `each` and returns how many.
+    ///
+    /// [`apply_each`](Mapping::apply_each) sweeps once a second of arrival time; a caller
+    /// whose stream may fall silent calls this on a timer.
+    pub fn sweep(&mut self, now: Timestamp, mut each: impl FnMut(&Reading)) -> usize {
+        let now = now.to_precision(Precision::Nanoseconds).unwrap_or(i64::MAX);
+        self.swept = now;
+        let rules = &self.rules;
+        let idle = |rule: usize| rules[rule].window.as_ref().map_or(i64::MAX, |w| w.idle_ns);
+        let windows = self.series.sweep(now, idle);
+        self.emit_closed(windows, &mut each)
+    }
+
+    /// Closes every open window (end of input, shutdown) and hands each reading to `each`;
+    /// returns how many. Series state for `delta` and `rate` is kept.
+    pub fn finish(&mut self, mut each: impl FnMut(&Reading)) -> usize {
+        let windows = self.series.take_all_windows();
+        self.emit_closed(windows, &mut each)
+    }
+
+    fn emit_closed(
+        &mut self,
+        windows: Vec<(usize, window::Window)>,
+        each: &mut impl FnMut(&Reading),
+    ) -> usize {
+        let mut count = 0;
+        for (index, window) in windows {
+            match window.reading(&self.rules[index], true, &self.defaults) {
+                Ok(reading) => {
+                    each(&reading);
+                    count += 1;
+                    self.readings[index] += 1;
+                }
+                Err(_) => self.errors[index] += 1,
+            }
+        }
+        count
+    }
+
+    /// Readings handed out so far, by rule name, in rule order.
+    pub fn readings_by_rule(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.rules
+            .iter()
+            .map(|r| r.name.as_str())
+            .zip(self.readings.iter().copied())
+    }
+
+    /// New series refused by the cardinality guard so far, by rule name, in rule order.
+    pub fn refused_series_by_rule(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.as_str(), self.series.refused(i)))
+    }
+
+    /// Series whose state the mapping holds now (at most `max_series`).
+    pub fn series(&self) -> usize {
+        self.series.len()
+    }
 }
+
+/// How often (arrival time) [`Mapping::apply_each`] sweeps for idle windows and series.
+const SWEEP_NS: i64 = 1_000_000_000;
 
 #[cfg(test)]
 mod tests;

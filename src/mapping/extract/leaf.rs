@@ -91,3 +91,42 @@ impl fmt::Display for Leaf<'_> {
         }
     }
 }
+
+impl<'a> Leaf<'a> {
+    /// A leaf for a value inside an extracted array, borrowing its string.
+    pub(in crate::mapping) fn borrowed(value: &'a Value) -> Leaf<'a> {
+        match value {
+            Value::String(s) => Leaf::Str(Cow::Borrowed(s)),
+            Value::Array(_) | Value::Object(_) => Leaf::Other(value.clone()),
+            other => Leaf::from_value(other.clone()),
+        }
+    }
+
+    /// The value as a number: JSON numbers, and strings that read as finite numbers.
+    pub(in crate::mapping) fn number(&self) -> Option<f64> {
+        match self {
+            Leaf::F64(v) => Some(*v),
+            Leaf::I64(v) => Some(*v as f64),
+            Leaf::U64(v) => Some(*v as f64),
+            Leaf::Str(s) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
+            _ => None,
+        }
+    }
+}
+
+/// The value at `tokens` (unescaped JSON Pointer tokens) within `value`.
+pub(in crate::mapping) fn walk<'v>(mut value: &'v Value, tokens: &[String]) -> Option<&'v Value> {
+    for token in tokens {
+        value = match value {
+            Value::Object(map) => map.get(token)?,
+            Value::Array(items) => {
+                if token.len() > 1 && token.starts_with('0') || token.starts_with('+') {
+                    return None;
+                }
+                items.get(token.parse::<usize>().ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(value)
+}
