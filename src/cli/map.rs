@@ -31,6 +31,7 @@ pub struct MapArgs {
 
 pub fn run(args: MapArgs) -> Result<i32, String> {
     let mut mapping = Mapping::from_file(&args.map).map_err(|e| e.to_string())?;
+    mapping.set_idle_sweep(false);
     let input: Box<dyn BufRead> = match &args.input {
         None => Box::new(std::io::stdin().lock()),
         Some(path) => Box::new(std::io::BufReader::new(

@@ -189,6 +189,12 @@ fn one<'a>(
             }
         }
         let start = window_start(timestamp.value, window.every);
+        if state.closed.is_some_and(|closed| start <= closed) {
+            return Err(format!(
+                "message time {} falls in a window closed for being idle",
+                timestamp.value
+            ));
+        }
         let open = state.window.get_or_insert_with(|| {
             Window::new(start, window.aggregates.len(), &scratch.tag_values)
         });

@@ -83,6 +83,8 @@ pub struct Mapping {
     defaults: DefaultTags,
     /// Arrival time of the last sweep for idle windows and series, in nanoseconds.
     swept: i64,
+    /// Whether [`Mapping::apply_each`] sweeps by arrival time.
+    sweeping: bool,
 }
 
 /// One reading a rule refills message after message.
@@ -174,6 +176,7 @@ impl Mapping {
             max_readings: file.max_readings_per_message.max(1),
             paths,
             swept: i64::MIN,
+            sweeping: true,
         })
     }
 
@@ -252,7 +255,7 @@ impl Mapping {
         let now = arrival
             .to_precision(Precision::Nanoseconds)
             .unwrap_or(i64::MAX);
-        if now.saturating_sub(self.swept) >= SWEEP_NS {
+        if self.sweeping && now.saturating_sub(self.swept) >= SWEEP_NS {
             outcome.readings += self.sweep(arrival, &mut each);
         }
         let values = match self.paths.extract(message) {
@@ -351,6 +354,13 @@ impl Mapping {
         let idle = |rule: usize| rules[rule].window.as_ref().map_or(i64::MAX, |w| w.idle_ns);
         let windows = self.series.sweep(now, idle);
         self.emit_closed(windows, &mut each)
+    }
+
+    /// Turns the sweeps of [`apply_each`](Mapping::apply_each) on or off (on by default).
+    /// An offline run over recorded messages turns them off: arrival time means nothing
+    /// there, and windows close by message time and at [`finish`](Mapping::finish).
+    pub fn set_idle_sweep(&mut self, on: bool) {
+        self.sweeping = on;
     }
 
     /// Closes every open window (end of input, shutdown) and hands each reading to `each`;

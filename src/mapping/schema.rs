@@ -86,6 +86,10 @@ struct WindowFile {
     idle: Option<String>,
 }
 
+/// A window's default `idle`: its length plus this, so that a stream replayed or delayed a
+/// little does not close windows while their messages still come.
+const DEFAULT_IDLE_EXTRA_NS: i64 = 10_000_000_000;
+
 /// `250ms`, `1s`, `2m`, `1h` (also `ns`, `us`) in nanoseconds.
 pub(super) fn parse_duration_ns(text: &str) -> Result<i64, String> {
     let split = text
@@ -257,7 +261,9 @@ pub(super) fn compile(file: RuleFile, max_series: usize) -> Result<Rule, Mapping
                 Some(text) => {
                     parse_duration_ns(text).map_err(|r| error("window", Some(text), r))?
                 }
-                None => parse_duration_ns(&w.every).unwrap_or(1_000_000_000),
+                None => parse_duration_ns(&w.every)
+                    .unwrap_or(0)
+                    .saturating_add(DEFAULT_IDLE_EXTRA_NS),
             };
             if file.aggregate.is_empty() {
                 return Err(error(

@@ -16,6 +16,8 @@ use super::window::Window;
 pub(super) struct Series {
     pub derive: SeriesState,
     pub window: Option<Window>,
+    /// Start of the last window closed for being idle: later messages of it are late.
+    pub closed: Option<i64>,
     /// Arrival time of its last message, in nanoseconds.
     pub seen: i64,
 }
@@ -112,6 +114,7 @@ impl SeriesTable {
             let idle = now_ns.saturating_sub(series.seen);
             if idle >= window_idle_ns(rule) || idle >= self.idle_ns {
                 if let Some(window) = series.window.take() {
+                    series.closed = Some(window.start);
                     windows.push((rule, window));
                 }
             }
