@@ -116,9 +116,7 @@ fn one<'a>(
                 .default
                 .clone()
                 .ok_or_else(|| format!("{} is missing", spec.source))?,
-            Some(raw) if spec.text.is_empty() => {
-                field_value(&raw, spec.kind, &spec.source.to_string())?
-            }
+            Some(raw) if spec.text.is_empty() => field_value(&raw, spec.kind, &spec.source)?,
             Some(raw) => {
                 let mut text = raw
                     .text()
@@ -126,7 +124,7 @@ fn one<'a>(
                 apply_text(&spec.text, &mut text)
                     .map_err(|e| format!("field {:?} from {}: {e}", spec.key, spec.source))?;
                 let leaf = Leaf::Str(text.into());
-                field_value(&leaf, spec.kind, &spec.source.to_string())?
+                field_value(&leaf, spec.kind, &spec.source)?
             }
         };
         scratch.fields.push(value);

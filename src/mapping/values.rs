@@ -280,7 +280,7 @@ pub(super) fn compile_field(
                 _ => Leaf::Null,
             };
             Some(
-                field_value(&leaf, kind, "default")
+                field_value(&leaf, kind, &"default")
                     .map_err(|reason| spec.error(&part, None, reason))?,
             )
         }
@@ -373,7 +373,7 @@ pub(super) fn apply_text(ops: &TextOps, text: &mut String) -> Result<(), String>
 pub(super) fn field_value(
     value: &Leaf<'_>,
     kind: FieldType,
-    what: &str,
+    what: &dyn std::fmt::Display,
 ) -> Result<FieldValue, String> {
     let bad = |wanted: &str| {
         format!(
