@@ -504,3 +504,118 @@ fn memory_stays_bounded_whatever_the_number_of_new_symbols() {
         "peak RSS {small} bytes for 20 000 symbols, {large} for 400 000"
     );
 }
+
+#[test]
+fn prometheus_alert_rules_pass_promtool() {
+    let Some(promtool) = support::server_binary("promtool") else {
+        return;
+    };
+    let dir = root().join("examples/prometheus");
+    for args in [
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts.test.yml"],
+    ] {
+        let output = Command::new(&promtool)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// The fixture through `telemit map` into a real InfluxDB 1.x; then every query of the
+/// Grafana dashboard, with Grafana's variables substituted as Grafana would (the time range
+/// of the panel's measurement, an interval of a hundredth of it), must return data.
+#[test]
+fn every_dashboard_panel_returns_data_from_influxdb() {
+    let Some(server) = support::Server::influxdb() else {
+        return;
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["map", "--map"])
+        .arg(root().join("examples/binance-market.toml"))
+        .arg(fixture_path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (status, body) = support::http(
+        server.http_port,
+        "POST",
+        "/query?q=CREATE%20DATABASE%20market",
+        b"",
+    );
+    assert_eq!(status, 200, "{body}");
+    for chunk in lines.chunks(5_000) {
+        let body = chunk.join("\n");
+        let (status, answer) = support::http(
+            server.http_port,
+            "POST",
+            "/write?db=market&precision=ns",
+            body.as_bytes(),
+        );
+        assert_eq!(status, 204, "{answer}");
+    }
+    // Each measurement's time range, in milliseconds.
+    let mut ranges: HashMap<String, (i64, i64)> = HashMap::new();
+    for line in &lines {
+        let reading = telemit::input::line_protocol::parse_line(line, Precision::Nanoseconds)
+            .unwrap()
+            .unwrap();
+        let ms = reading.timestamp().unwrap().value.div_euclid(1_000_000);
+        let range = ranges
+            .entry(reading.measurement().to_owned())
+            .or_insert((ms, ms));
+        *range = (range.0.min(ms), range.1.max(ms));
+    }
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("examples/grafana/trading.json")).unwrap(),
+    )
+    .unwrap();
+    let mut queries = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let query = target["query"].as_str().unwrap();
+            let measurement = query
+                .split("FROM \"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap();
+            let (start, end) = ranges[measurement];
+            let (start, end) = (start - 1_000, end + 1_000);
+            let interval = ((end - start) / 100).max(1_000);
+            let query = query
+                .replace(
+                    "$timeFilter",
+                    &format!("time >= {start}ms and time <= {end}ms"),
+                )
+                .replace("$__interval", &format!("{interval}ms"))
+                .replace("$symbol", "BNBUSDT");
+            let answer = server.influx_query("market", &query);
+            let result = &answer["results"][0];
+            assert!(result.get("error").is_none(), "{query}: {answer}");
+            let values: Vec<&Value> = result["series"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{}: no series for {query}: {answer}", panel["title"]))
+                .iter()
+                .flat_map(|s| s["values"].as_array().unwrap())
+                .flat_map(|row| row.as_array().unwrap()[1..].iter())
+                .filter(|v| !v.is_null())
+                .collect();
+            assert!(!values.is_empty(), "{}: {query}: {answer}", panel["title"]);
+            if query.contains("binance_book_level") {
+                let series = result["series"].as_array().unwrap().len();
+                assert_eq!(series, 40, "one per side and level: {answer}");
+            }
+            queries += 1;
+        }
+    }
+    assert_eq!(queries, 9);
+}

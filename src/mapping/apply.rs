@@ -199,7 +199,10 @@ fn one<'a>(
         open.add(&window.aggregates, inputs);
         if let Some(pace) = window.pace {
             let time = timestamp.value;
-            if open.paced.is_none_or(|then| time.saturating_sub(then) >= pace) {
+            if open
+                .paced
+                .is_none_or(|then| time.saturating_sub(then) >= pace)
+            {
                 open.paced = Some(time);
                 scratch
                     .emitted
