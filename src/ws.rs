@@ -229,22 +229,29 @@ pub async fn run(
         .name("telemit-ws-reader".into())
         .spawn(move || runtime.block_on(reader.run(frames, stopped)))
         .map_err(|e| WsError(format!("cannot start the stream reader: {e}")))?;
-    let mut take = |item| take(item, mapping, stats, &mut on_reading, &mut on_event);
     tokio::pin!(shutdown);
+    // Windows of a series that falls silent close on this tick (Mapping::sweep).
+    let mut sweep = tokio::time::interval(Duration::from_secs(1));
     let stopped_early = loop {
         let item = tokio::select! {
             () = &mut shutdown => break false,
+            _ = sweep.tick() => {
+                mapping.sweep(Timestamp::now(Precision::Nanoseconds), &mut on_reading);
+                continue;
+            }
             item = incoming.recv() => item,
         };
         match item {
-            Some(item) => take(item),
+            Some(item) => take(item, mapping, stats, &mut on_reading, &mut on_event),
             None => break true,
         }
     };
     let _ = stop.send(true);
     while let Some(item) = incoming.recv().await {
-        take(item);
+        take(item, mapping, stats, &mut on_reading, &mut on_event);
     }
+    // The windows still open close now, so the last seconds of a stream are not lost.
+    mapping.finish(&mut on_reading);
     let joined = thread.join();
     stats.connected.store(false, Ordering::Relaxed);
     match joined {

@@ -619,3 +619,67 @@ fn every_dashboard_panel_returns_data_from_influxdb() {
     }
     assert_eq!(queries, 9);
 }
+
+/// A stream that falls silent: `telemit ws` closes the open windows on its idle timer, long
+/// before shutdown.
+#[test]
+fn telemit_ws_closes_idle_windows_while_running() {
+    let trades: Vec<String> = fixture()
+        .into_iter()
+        .filter(|m| m.contains("@trade"))
+        .take(5)
+        .collect();
+    let port = replay_server(trades);
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("trades.toml");
+    std::fs::write(
+        &map,
+        r#"
+[[rule]]
+name = "trades"
+when = { "/data/e" = "trade" }
+measurement = "trades"
+timestamp = { path = "/data/T", unit = "ms" }
+tags.symbol = "/data/s"
+fields.quantity = "/data/q"
+window = { every = "1s", idle = "1s" }
+aggregate = [{ name = "n", expr = "count()" }]
+"#,
+    )
+    .unwrap();
+    let endpoint = Endpoint::Unix(dir.path().join("telegraf.sock"));
+    let receiver = Receiver::start(&endpoint, Format::Influx, true);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["ws", &format!("ws://127.0.0.1:{port}/stream"), "--map"])
+        .arg(&map)
+        .args([
+            "--to",
+            &endpoint.to_string(),
+            "--duration",
+            "60s",
+            "--quiet",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let counted = || -> i64 {
+        let seen = receiver.seen.lock().unwrap();
+        seen.kept
+            .iter()
+            .map(|r| match r.field("n") {
+                Some(telemit::FieldValue::Integer(n)) => *n,
+                other => panic!("n = {other:?}"),
+            })
+            .sum()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while counted() < 5 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(running, "telemit ws ended before the windows closed");
+    assert_eq!(counted(), 5, "every trade in a closed window");
+}

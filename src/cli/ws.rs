@@ -136,10 +136,6 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
         }
         outcome
     });
-    // Windows still open close now, so the last seconds of a stream are not lost.
-    mapping.finish(|reading| {
-        let _ = sender.send(reading);
-    });
     let sent = sender.shutdown();
     let ws = stats.snapshot();
     eprintln!(
