@@ -18,7 +18,25 @@
 //!
 //! Paths are JSON Pointers (RFC 6901, as `serde_json::Value::pointer` reads them). Derived
 //! fields use the small arithmetic of [`expr`]; `delta` and `rate` keep their previous value per
-//! series (measurement and tag values), and have no value on a series' first message.
+//! series (the rule and its tag values), and have no value on a series' first message.
+//!
+//! For market data a rule can also iterate an array (`each = "/bids"`, element paths `./1`, the
+//! index as a tag with `{ index = true }`, `cumulative(x)`), aggregate over one
+//! (`{ path = "/bids/*/1", aggregate = "sum" }`), take a value from part of a string
+//! (`{ path = "/stream", split = "@", part = 0, case = "upper" }`), use constants
+//! (`{ value = "bid" }`) and defaults, and turn into tumbling windows of message time:
+//!
+//! ```toml
+//! window = { every = "1m", pace = "1s" }   # sent at most once a second while open
+//! aggregate = [
+//!   { name = "open", expr = "first(price)" },
+//!   { name = "trades", expr = "count()" },
+//! ]
+//! ```
+//!
+//! State is kept per series, for at most `max_series` series (per mapping, 10 000 by default,
+//! and per rule); a new series beyond is refused and counted. See `examples/binance-market.toml`
+//! and the README for the whole language.
 
 mod apply;
 mod error;
