@@ -11,6 +11,15 @@ use telemit::{Encoder, Precision, Reading, Timestamp};
 use super::output::{FormatArg, PrecisionArg};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Windows close by message time, and those still open at the end of input. Errors \
+(with the line number) and a summary per rule (readings, errors, new series refused) go to stderr; \
+the exit status is 1 if any message failed.
+
+Examples:
+  telemit map --map examples/binance-market.toml recording.jsonl
+  websocat wss://… | telemit map --map my.toml --format json"
+)]
 pub struct MapArgs {
     /// Mapping file (TOML); see examples/binance-market.toml
     #[arg(long, value_name = "FILE")]
