@@ -340,6 +340,57 @@ fn market(
         );
     }
     println!("series held by the mapping at the end: {series}");
+    market_stage_costs(&mapping_file, &messages_for_costs(root));
+}
+
+/// Five rounds of the recording, times moved on each round.
+fn messages_for_costs(root: &std::path::Path) -> Vec<String> {
+    let fixture =
+        std::fs::read_to_string(root.join("../shared/fixtures/binance-bnbusdt-combined.jsonl"))
+            .unwrap();
+    let one: Vec<&str> = fixture
+        .lines()
+        .filter(|l| l.contains("\"stream\""))
+        .collect();
+    (0..5)
+        .flat_map(|round| one.iter().map(move |m| shifted(m, round * 3_600_000)))
+        .collect()
+}
+
+/// In process, without sockets: what a combined-stream message costs to map, and to map and
+/// encode, on average over the mix of the recording.
+fn market_stage_costs(mapping_file: &std::path::Path, messages: &[String]) {
+    use telemit::{Precision, Timestamp};
+    let encoder = Encoder::new(Format::Influx);
+    let arrival = Timestamp::now(Precision::Nanoseconds);
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut per_message = |encode: bool| {
+        let mut mapping = Mapping::from_file(mapping_file).unwrap();
+        let mut readings = 0usize;
+        let start = Instant::now();
+        for message in messages {
+            let outcome = mapping.apply_each(message, arrival, |reading| {
+                if encode {
+                    encoder.encode(reading, &mut out).unwrap();
+                } else {
+                    std::hint::black_box(reading);
+                }
+            });
+            assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+            readings += outcome.readings;
+            if out.len() > 1 << 19 {
+                out.clear();
+            }
+        }
+        let nanos = start.elapsed().as_nanos() as f64;
+        (nanos / messages.len() as f64, nanos / readings as f64)
+    };
+    let (mapping_only, per_reading) = per_message(false);
+    let (with_encoding, per_reading_encoded) = per_message(true);
+    println!(
+        "in process, no sockets: mapping {mapping_only:.0} ns/message ({per_reading:.0} ns/reading), \
+         mapping + influx encoding {with_encoding:.0} ns/message ({per_reading_encoded:.0} ns/reading)"
+    );
 }
 
 /// Serves `count` messages of the combined stream, the recording over and over with its
