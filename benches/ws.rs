@@ -5,6 +5,10 @@
 //!
 //! This machine is noisy: each contender runs 3 times, interleaved, and keeps its best.
 //!
+//! Then the same for Binance's combined stream (trades, 20-level book snapshots, klines)
+//! through the market mapping `examples/binance-market.toml`, against
+//! `benches/ws_market_client.py` doing the same arithmetic.
+//!
 //! `cargo bench --bench ws` (TELEMIT_BENCH_MESSAGES sets the count).
 
 use std::io::Read;
@@ -13,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use telemit::mapping::Mapping;
 use telemit::ws::{WsConfig, WsStats};
 use telemit::{Encoder, Endpoint, Format, Sender};
@@ -139,11 +143,22 @@ fn telemit_ws(
 
 /// `benches/ws_client.py` over `count` messages, sending to a Unix socket that discards.
 fn python(url: &str, count: usize, root: &std::path::Path, dir: &std::path::Path) -> f64 {
+    python_script("benches/ws_client.py", url, count, root, dir)
+}
+
+/// A Python client script over `count` messages, sending to a Unix socket that discards.
+fn python_script(
+    script: &str,
+    url: &str,
+    count: usize,
+    root: &std::path::Path,
+    dir: &std::path::Path,
+) -> f64 {
     let path = dir.join("python.sock");
     let _ = std::fs::remove_file(&path);
     let reader = discard_unix(&path);
     let out = std::process::Command::new("python3")
-        .arg(root.join("benches/ws_client.py"))
+        .arg(root.join(script))
         .args([url, path.to_str().unwrap(), &count.to_string()])
         .output()
         .unwrap();
@@ -230,5 +245,242 @@ fn main() {
         println!("(python3 with the websockets package not found: Python client skipped)");
     }
     stage_costs(&mapping_file, &klines, limit);
+    market(root, count / 3, with_python, &runtime, &dir);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The combined stream through the market mapping: messages per second next to read-and-
+/// discard and the Python client, and the series the mapping holds at the end.
+fn market(
+    root: &std::path::Path,
+    count: usize,
+    with_python: bool,
+    runtime: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+) {
+    let fixture =
+        std::fs::read_to_string(root.join("../shared/fixtures/binance-bnbusdt-combined.jsonl"))
+            .expect("the combined Binance fixture in ../shared/fixtures");
+    let messages: Vec<String> = fixture
+        .lines()
+        .filter(|l| l.contains("\"stream\""))
+        .map(str::to_owned)
+        .collect();
+    let port = market_server(Arc::new(messages), count);
+    let url = format!("ws://127.0.0.1:{port}/stream");
+    let mapping_file = root.join("examples/binance-market.toml");
+    let python_count = (count / 10).max(1000);
+    const RUNS: usize = 3;
+    let mut best = [0f64; 3];
+    let mut series = 0;
+    for _ in 0..RUNS {
+        let (rate, held) = telemit_market(runtime, &url, count, &mapping_file, dir);
+        series = held;
+        let rates = [
+            read_and_discard(runtime, &url, count),
+            rate,
+            if with_python {
+                python_script("benches/ws_market_client.py", &url, python_count, root, dir)
+            } else {
+                0.0
+            },
+        ];
+        for (best, rate) in best.iter_mut().zip(rates) {
+            *best = best.max(rate);
+        }
+    }
+    let [limit, telemit_rate, python_rate] = best;
+    println!();
+    println!(
+        "{count} combined-stream messages (trades, depth20 snapshots, klines), best of {RUNS}"
+    );
+    println!("{:<44} {:>12} {:>10}", "client", "messages/s", "of limit");
+    let row = |name: &str, rate: f64| {
+        println!("{name:<44} {rate:>12.0} {:>9.1}%", 100.0 * rate / limit);
+    };
+    row("read and discard (tokio-tungstenite)", limit);
+    row("telemit ws: market mapping + sender, unix", telemit_rate);
+    if with_python {
+        row(
+            &format!("python websockets + json ({python_count} msgs)"),
+            python_rate,
+        );
+        println!(
+            "telemit ws is {:.1}x the Python client",
+            telemit_rate / python_rate
+        );
+    }
+    println!("series held by the mapping at the end: {series}");
+    market_stage_costs(&mapping_file, &messages_for_costs(root));
+}
+
+/// Five rounds of the recording, times moved on each round.
+fn messages_for_costs(root: &std::path::Path) -> Vec<String> {
+    let fixture =
+        std::fs::read_to_string(root.join("../shared/fixtures/binance-bnbusdt-combined.jsonl"))
+            .unwrap();
+    let one: Vec<&str> = fixture
+        .lines()
+        .filter(|l| l.contains("\"stream\""))
+        .collect();
+    (0..5)
+        .flat_map(|round| one.iter().map(move |m| shifted(m, round * 3_600_000)))
+        .collect()
+}
+
+/// In process, without sockets: what a combined-stream message costs to map, and to map and
+/// encode, on average over the mix of the recording.
+fn market_stage_costs(mapping_file: &std::path::Path, messages: &[String]) {
+    use telemit::{Precision, Timestamp};
+    let encoder = Encoder::new(Format::Influx);
+    let arrival = Timestamp::now(Precision::Nanoseconds);
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut per_message = |encode: bool| {
+        let mut mapping = Mapping::from_file(mapping_file).unwrap();
+        let mut readings = 0usize;
+        let start = Instant::now();
+        for message in messages {
+            let outcome = mapping.apply_each(message, arrival, |reading| {
+                if encode {
+                    encoder.encode(reading, &mut out).unwrap();
+                } else {
+                    std::hint::black_box(reading);
+                }
+            });
+            assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+            readings += outcome.readings;
+            if out.len() > 1 << 19 {
+                out.clear();
+            }
+        }
+        let nanos = start.elapsed().as_nanos() as f64;
+        (nanos / messages.len() as f64, nanos / readings as f64)
+    };
+    let (mapping_only, per_reading) = per_message(false);
+    let (with_encoding, per_reading_encoded) = per_message(true);
+    println!(
+        "in process, no sockets: mapping {mapping_only:.0} ns/message ({per_reading:.0} ns/reading), \
+         mapping + influx encoding {with_encoding:.0} ns/message ({per_reading_encoded:.0} ns/reading)"
+    );
+}
+
+/// Serves `count` messages of the combined stream, the recording over and over with its
+/// event and trade times moved on by the recording's span each round, so windows keep closing.
+fn market_server(messages: Arc<Vec<String>>, count: usize) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let messages = messages.clone();
+                tokio::spawn(async move {
+                    let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                        return;
+                    };
+                    let mut round = messages.as_ref().clone();
+                    for i in 0..count {
+                        let cycle = i / messages.len();
+                        if i % messages.len() == 0 && cycle > 0 {
+                            let shift = cycle as i64 * 3_600_000;
+                            round = messages.iter().map(|m| shifted(m, shift)).collect();
+                        }
+                        let message = Message::Text(round[i % round.len()].as_str().into());
+                        if ws.feed(message).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = ws.flush().await;
+                    while let Some(Ok(_)) = ws.next().await {}
+                });
+            }
+        });
+    });
+    port
+}
+
+/// `message` with every integer after `"E":`, `"T":` and `"t":` increased by `shift`.
+fn shifted(message: &str, shift: i64) -> String {
+    let mut out = String::with_capacity(message.len() + 8);
+    let mut rest = message;
+    while let Some(at) = ["\"E\":", "\"T\":", "\"t\":"]
+        .iter()
+        .filter_map(|key| rest.find(key).map(|i| i + key.len()))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        match rest[..digits].parse::<i64>() {
+            Ok(value) => out.push_str(&(value + shift).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `telemit::ws` with the market mapping over `count` messages, sending to a Unix socket
+/// that discards; messages per second and the series held at the end.
+fn telemit_market(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    count: usize,
+    mapping_file: &std::path::Path,
+    dir: &std::path::Path,
+) -> (f64, usize) {
+    let path = dir.join("market.sock");
+    let _ = std::fs::remove_file(&path);
+    let reader = discard_unix(&path);
+    let mut mapping = Mapping::from_file(mapping_file).unwrap();
+    let sender = Sender::builder(Endpoint::Unix(path), Encoder::new(Format::Influx))
+        .start()
+        .unwrap();
+    let stats = WsStats::default();
+    let readings = AtomicU64::new(0);
+    let start = Instant::now();
+    runtime
+        .block_on(telemit::ws::run(
+            &WsConfig::new(url),
+            &mut mapping,
+            &stats,
+            |reading| {
+                let _ = sender.send(reading);
+                readings.fetch_add(1, Ordering::Relaxed);
+            },
+            |_| {},
+            async {
+                while stats.snapshot().messages < count as u64 {
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
+            },
+        ))
+        .unwrap();
+    let elapsed = start.elapsed();
+    let sent = sender.shutdown();
+    reader.join().unwrap();
+    assert_eq!(
+        sent.written,
+        readings.load(Ordering::Relaxed),
+        "{}",
+        sent.summary()
+    );
+    assert_eq!(
+        stats.snapshot().mapping_errors,
+        0,
+        "the market mapping failed on a message"
+    );
+    (
+        stats.snapshot().messages as f64 / elapsed.as_secs_f64(),
+        mapping.series(),
+    )
 }

@@ -159,7 +159,8 @@ pub fn mapping(data: &[u8]) {
 }
 
 /// Any text as a mapping file: loading never panics, and a mapping that loads maps a kline
-/// message (and its own text) without panicking.
+/// message, market messages (a book snapshot, trades in two seconds), and its own text
+/// without panicking, then sweeps idle windows and closes the rest.
 pub fn mapping_file(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -168,8 +169,23 @@ pub fn mapping_file(data: &[u8]) {
         return;
     };
     apply_twice(&mut mapping, KLINE_MESSAGE);
+    for message in MARKET_MESSAGES {
+        apply_twice(&mut mapping, message);
+    }
     apply_twice(&mut mapping, text);
+    let encode = |reading: &telemit::Reading| {
+        let _ = Encoder::new(Format::Influx).encode(reading, &mut Vec::new());
+    };
+    mapping.sweep(Timestamp::new(i64::MAX, Precision::Nanoseconds), encode);
+    mapping.finish(encode);
 }
+
+/// Messages of Binance's combined stream: a book snapshot and trades in two seconds.
+const MARKET_MESSAGES: [&str; 3] = [
+    r#"{"stream":"bnbusdt@depth20@100ms","data":{"lastUpdateId":1,"bids":[["612.36","39.6"],["612.34","8.4"]],"asks":[["612.38","0.029"]]}}"#,
+    r#"{"stream":"bnbusdt@trade","data":{"e":"trade","E":1763769600183,"s":"BNBUSDT","t":1,"p":"612.36","q":"1.586","T":1763769600181,"m":true}}"#,
+    r#"{"stream":"bnbusdt@trade","data":{"e":"trade","E":1763769601183,"s":"BNBUSDT","t":2,"p":"612.4","q":"0.5","T":1763769601181,"m":false}}"#,
+];
 
 fn apply_twice(mapping: &mut Mapping, message: &str) {
     let arrival = Timestamp::new(1_700_000_000_000_000_000, Precision::Nanoseconds);

@@ -10,6 +10,7 @@ step() { printf '\n== %s\n' "$*"; }
 missing=()
 command -v influxd >/dev/null || missing+=(influxdb)
 command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
+command -v promtool >/dev/null || missing+=(prometheus)  # promtool checks the alert rules
 if ((${#missing[@]})); then
   step "installing ${missing[*]}"
   if [[ $(id -u) -ne 0 ]]; then
@@ -21,7 +22,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Packaged services must not run: tests start their own servers on free ports.
-for service in influxdb victoria-metrics; do
+for service in influxdb victoria-metrics prometheus; do
   (command -v systemctl >/dev/null && systemctl stop "$service" 2>/dev/null) || true
 done
 

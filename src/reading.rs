@@ -413,16 +413,34 @@ impl Reading {
     }
 }
 
-/// In-place refilling for inputs that produce the same shape of reading again and again (the
-/// WebSocket mapping): keys stay, values are overwritten, nothing is allocated. The caller
-/// validates every value it writes, with [`validate_name`] and [`validate_field_value`].
 impl Reading {
-    pub(crate) fn tag_values_mut(&mut self) -> impl Iterator<Item = &mut String> {
-        self.tags.iter_mut().map(|(_, value)| value)
-    }
-
-    pub(crate) fn field_values_mut(&mut self) -> impl Iterator<Item = &mut FieldValue> {
-        self.fields.iter_mut().map(|(_, value)| value)
+    /// Overwrites the values of this reading in place, keeping its keys: the first
+    /// `tag_values.len()` tags (in order), then the fields in order, then the timestamp.
+    ///
+    /// For inputs that produce the same shape of reading again and again (the WebSocket
+    /// mapping): nothing is allocated. The tag values are swapped in, not copied: each string
+    /// of `tag_values` takes the old value's buffer, for the caller to clear and reuse. Every
+    /// value is checked as [`ReadingBuilder::build`] checks it; on an error the tags are left
+    /// unchanged, but fields before the bad one may already hold their new values, so a
+    /// caller should drop the reading.
+    pub fn refill(
+        &mut self,
+        tag_values: &mut [String],
+        field_values: impl IntoIterator<Item = FieldValue>,
+        timestamp: Option<Timestamp>,
+    ) -> Result<(), ReadingError> {
+        for ((key, _), value) in self.tags.iter().zip(tag_values.iter()) {
+            validate_name(value, || Part::TagValue(key.clone()))?;
+        }
+        for ((_, slot), value) in self.tags.iter_mut().zip(tag_values.iter_mut()) {
+            std::mem::swap(slot, value);
+        }
+        for ((key, slot), value) in self.fields.iter_mut().zip(field_values) {
+            validate_field_value(key, &value)?;
+            *slot = value;
+        }
+        self.timestamp = timestamp;
+        Ok(())
     }
 }
 
@@ -509,7 +527,7 @@ impl DefaultTags {
 }
 
 /// `part` names what is checked, for the error; it is only built when there is one.
-pub(crate) fn validate_name(text: &str, part: impl FnOnce() -> Part) -> Result<(), ReadingError> {
+fn validate_name(text: &str, part: impl FnOnce() -> Part) -> Result<(), ReadingError> {
     if text.is_empty() {
         return Err(ReadingError::Empty(part()));
     }
@@ -524,7 +542,7 @@ pub(crate) fn validate_name(text: &str, part: impl FnOnce() -> Part) -> Result<(
     Ok(())
 }
 
-pub(crate) fn validate_field_value(key: &str, value: &FieldValue) -> Result<(), ReadingError> {
+fn validate_field_value(key: &str, value: &FieldValue) -> Result<(), ReadingError> {
     match value {
         FieldValue::Float(v) if !v.is_finite() => Err(ReadingError::NonFinite {
             key: key.to_owned(),

@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod listen;
+mod map;
 mod output;
 mod pipe;
 mod send;
@@ -67,6 +68,8 @@ Example (Binance's public kline stream, spread and its change, to a local Telegr
       --map examples/binance-kline.toml --to unix:///tmp/telegraf.sock"
     )]
     Ws(ws::WsArgs),
+    /// Run a mapping file over recorded JSON messages (a file or stdin) and print the readings.
+    Map(map::MapArgs),
     /// Send sample readings to a built-in receiver and show what arrived (no Telegraf needed).
     #[command(after_help = "Examples:
   telemit demo
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Listen(args) => listen::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Ws(args) => ws::run(args),
+        Command::Map(args) => map::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -150,6 +150,17 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
     if !failing.is_empty() {
         eprintln!("telemit ws: mapping errors by rule: {}", failing.join(", "));
     }
+    let refused: Vec<String> = mapping
+        .refused_series_by_rule()
+        .filter(|(_, count)| *count > 0)
+        .map(|(rule, count)| format!("{rule:?} {count}"))
+        .collect();
+    if !refused.is_empty() {
+        eprintln!(
+            "telemit ws: new series refused by max_series, by rule: {}",
+            refused.join(", ")
+        );
+    }
     result.map_err(|e| e.to_string())?;
     Ok(if sent.dropped_total() > 0 { 1 } else { 0 })
 }

@@ -1,8 +1,10 @@
 //! The arithmetic of derived fields: `high - low`, `abs(delta(spread))`, `rate(volume) * 60`.
 //!
 //! Grammar: numbers, names of the rule's fields and earlier derived fields, `+ - * /`, unary
-//! `-`, parentheses, and the functions `abs(x)`, `delta(x)` (change since the previous message
-//! of the same series) and `rate(x)` (that change per second of reading time).
+//! `-`, parentheses, and the functions `abs(x)`, `round(x, digits)`, `min(a, b, …)`,
+//! `max(a, b, …)`, `delta(x)` (change since the previous message of the same series),
+//! `rate(x)` (that change per second of reading time) and `cumulative(x)` (the running sum
+//! of x over the elements of the array a rule iterates, from the first element on).
 
 use std::fmt;
 
@@ -19,6 +21,8 @@ pub enum Expr {
     Binary(Box<Expr>, Op, Box<Expr>),
     /// `abs(x)`.
     Abs(Box<Expr>),
+    /// `round(x, digits)`, `min(a, b, …)` or `max(a, b, …)`.
+    Call(Function, Vec<Expr>),
     /// `delta(x)` or `rate(x)`; `slot` numbers the node for its per-series state.
     Stateful {
         /// Which function.
@@ -43,13 +47,29 @@ pub enum Op {
     Divide,
 }
 
-/// A function that looks at the previous message of the series.
+/// A function of its arguments alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// `round(x, digits)`: x rounded half away from zero to `digits` decimal places
+    /// (negative digits round to tens, hundreds…; digits are taken as a whole number in -15..=15).
+    Round,
+    /// `min(a, b, …)`: the smallest argument.
+    Min,
+    /// `max(a, b, …)`: the largest argument.
+    Max,
+}
+
+/// A function that keeps state: across the messages of a series, or across the elements of
+/// one message's array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stateful {
     /// `delta(x)`: x now minus x before.
     Delta,
     /// `rate(x)`: delta(x) divided by the seconds between the two readings.
     Rate,
+    /// `cumulative(x)`: x plus the x of every earlier element of the array being iterated,
+    /// in this message. Only in rules with `each`.
+    Cumulative,
 }
 
 /// A syntax error with its byte offset.
@@ -113,6 +133,7 @@ impl Expr {
             Expr::Number(_) => {}
             Expr::Name(name) => into.push(name.clone()),
             Expr::Negate(e) | Expr::Abs(e) => e.names(into),
+            Expr::Call(_, arguments) => arguments.iter().for_each(|a| a.names(into)),
             Expr::Stateful { argument, .. } => argument.names(into),
             Expr::Binary(a, _, b) => {
                 a.names(into);
@@ -129,13 +150,48 @@ impl Expr {
         now: f64,
         state: &mut SeriesState,
     ) -> Result<Option<f64>, EvalError> {
+        self.eval_running(lookup, now, state, &mut Vec::new())
+    }
+
+    /// As [`eval`](Expr::eval), with `running` holding the running sums of `cumulative`
+    /// nodes (by slot) across the elements of one message's array: empty it before the
+    /// first element.
+    pub fn eval_running(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<f64>,
+        now: f64,
+        state: &mut SeriesState,
+        running: &mut Vec<f64>,
+    ) -> Result<Option<f64>, EvalError> {
         let value = match self {
             Expr::Number(v) => Some(*v),
             Expr::Name(name) => Some(lookup(name).ok_or_else(|| EvalError::Missing(name.clone()))?),
-            Expr::Negate(e) => e.eval(lookup, now, state)?.map(|v| -v),
-            Expr::Abs(e) => e.eval(lookup, now, state)?.map(f64::abs),
+            Expr::Negate(e) => e.eval_running(lookup, now, state, running)?.map(|v| -v),
+            Expr::Abs(e) => e.eval_running(lookup, now, state, running)?.map(f64::abs),
+            Expr::Call(function, arguments) => {
+                let mut result: Option<f64> = None;
+                for (i, argument) in arguments.iter().enumerate() {
+                    let Some(v) = argument.eval_running(lookup, now, state, running)? else {
+                        return Ok(None);
+                    };
+                    result = Some(match (function, result) {
+                        (_, None) => v,
+                        (Function::Min, Some(r)) => r.min(v),
+                        (Function::Max, Some(r)) => r.max(v),
+                        (Function::Round, Some(x)) if i == 1 => {
+                            let factor = 10f64.powi(v.round().clamp(-15.0, 15.0) as i32);
+                            (x * factor).round() / factor
+                        }
+                        (Function::Round, Some(r)) => r,
+                    });
+                }
+                result
+            }
             Expr::Binary(a, op, b) => {
-                let (a, b) = (a.eval(lookup, now, state)?, b.eval(lookup, now, state)?);
+                let (a, b) = (
+                    a.eval_running(lookup, now, state, running)?,
+                    b.eval_running(lookup, now, state, running)?,
+                );
                 match (a, b) {
                     (Some(a), Some(b)) => Some(match op {
                         Op::Add => a + b,
@@ -152,9 +208,16 @@ impl Expr {
                 argument,
                 slot,
             } => {
-                let Some(current) = argument.eval(lookup, now, state)? else {
+                let Some(current) = argument.eval_running(lookup, now, state, running)? else {
                     return Ok(None);
                 };
+                if *function == Stateful::Cumulative {
+                    if running.len() <= *slot {
+                        running.resize(*slot + 1, 0.0);
+                    }
+                    running[*slot] += current;
+                    return finite(running[*slot]);
+                }
                 if state.len() <= *slot {
                     state.resize(*slot + 1, None);
                 }
@@ -162,6 +225,7 @@ impl Expr {
                 match (previous, function) {
                     (None, _) => None,
                     (Some((before, _)), Stateful::Delta) => Some(current - before),
+                    (Some(_), Stateful::Cumulative) => None,
                     (Some((before, then)), Stateful::Rate) => {
                         let seconds = now - then;
                         if seconds == 0.0 {
@@ -173,9 +237,30 @@ impl Expr {
             }
         };
         match value {
-            Some(v) if !v.is_finite() => Err(EvalError::NotFinite),
-            other => Ok(other),
+            Some(v) => finite(v),
+            None => Ok(None),
         }
+    }
+
+    /// True when the expression uses `cumulative`.
+    pub fn is_running(&self) -> bool {
+        match self {
+            Expr::Number(_) | Expr::Name(_) => false,
+            Expr::Negate(e) | Expr::Abs(e) => e.is_running(),
+            Expr::Call(_, arguments) => arguments.iter().any(Expr::is_running),
+            Expr::Binary(a, _, b) => a.is_running() || b.is_running(),
+            Expr::Stateful {
+                function, argument, ..
+            } => *function == Stateful::Cumulative || argument.is_running(),
+        }
+    }
+}
+
+fn finite(v: f64) -> Result<Option<f64>, EvalError> {
+    if v.is_finite() {
+        Ok(Some(v))
+    } else {
+        Err(EvalError::NotFinite)
     }
 }
 
@@ -267,8 +352,42 @@ impl Parser<'_> {
                     return Ok(Expr::Name(name.to_owned()));
                 }
                 self.pos += 1;
-                let argument = Box::new(self.sum()?);
+                let mut arguments = vec![self.sum()?];
+                while self.peek() == Some(',') {
+                    self.pos += 1;
+                    arguments.push(self.sum()?);
+                }
                 self.expect(')')?;
+                let arity = |expected: usize| {
+                    if arguments.len() == expected {
+                        Ok(())
+                    } else {
+                        Err(SyntaxError {
+                            offset: start,
+                            reason: format!(
+                                "{name}() takes {expected} argument{}, not {}",
+                                if expected == 1 { "" } else { "s" },
+                                arguments.len()
+                            ),
+                        })
+                    }
+                };
+                match name {
+                    "round" => {
+                        arity(2)?;
+                        return Ok(Expr::Call(Function::Round, arguments));
+                    }
+                    "min" | "max" if arguments.len() < 2 => {
+                        return Err(SyntaxError {
+                            offset: start,
+                            reason: format!("{name}() takes two or more arguments"),
+                        });
+                    }
+                    "min" => return Ok(Expr::Call(Function::Min, arguments)),
+                    "max" => return Ok(Expr::Call(Function::Max, arguments)),
+                    _ => arity(1)?,
+                }
+                let argument = Box::new(arguments.swap_remove(0));
                 let stateful = |function| Expr::Stateful {
                     function,
                     argument: argument.clone(),
@@ -278,10 +397,13 @@ impl Parser<'_> {
                     "abs" => return Ok(Expr::Abs(argument)),
                     "delta" => stateful(Stateful::Delta),
                     "rate" => stateful(Stateful::Rate),
+                    "cumulative" => stateful(Stateful::Cumulative),
                     other => {
                         return Err(SyntaxError {
                             offset: start,
-                            reason: format!("unknown function {other:?}: use abs, delta or rate"),
+                            reason: format!(
+                                "unknown function {other:?}: use abs, round, min, max, delta, rate or cumulative"
+                            ),
                         });
                     }
                 };
@@ -307,92 +429,5 @@ impl Parser<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn eval(
-        text: &str,
-        values: &[(&str, f64)],
-        now: f64,
-        state: &mut SeriesState,
-    ) -> Result<Option<f64>, String> {
-        let mut slots = 0;
-        let expr = Expr::parse(text, &mut slots).map_err(|e| e.to_string())?;
-        let lookup = |name: &str| values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
-        expr.eval(&lookup, now, state).map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn arithmetic_and_precedence() {
-        let mut state = SeriesState::new();
-        assert_eq!(
-            eval(
-                "high - low",
-                &[("high", 5.5), ("low", 2.0)],
-                0.0,
-                &mut state
-            ),
-            Ok(Some(3.5))
-        );
-        assert_eq!(
-            eval("1 + 2 * 3 - -4 / 2", &[], 0.0, &mut state),
-            Ok(Some(9.0))
-        );
-        assert_eq!(eval("(1 + 2) * 3", &[], 0.0, &mut state), Ok(Some(9.0)));
-        assert_eq!(
-            eval("abs(a - b)", &[("a", 1.0), ("b", 4.0)], 0.0, &mut state),
-            Ok(Some(3.0))
-        );
-    }
-
-    #[test]
-    fn delta_and_rate_keep_state_per_series() {
-        let mut state = SeriesState::new();
-        let text = "abs(delta(x)) + rate(x) * 0";
-        assert_eq!(
-            eval(text, &[("x", 10.0)], 1.0, &mut state),
-            Ok(None),
-            "first message: no previous value"
-        );
-        assert_eq!(eval(text, &[("x", 7.0)], 2.0, &mut state), Ok(Some(3.0)));
-        let mut rate_state = SeriesState::new();
-        eval("rate(x)", &[("x", 10.0)], 1.0, &mut rate_state).unwrap();
-        assert_eq!(
-            eval("rate(x)", &[("x", 16.0)], 3.0, &mut rate_state),
-            Ok(Some(3.0))
-        );
-    }
-
-    #[test]
-    fn errors() {
-        let mut state = SeriesState::new();
-        assert_eq!(
-            eval("a / b", &[("a", 1.0), ("b", 0.0)], 0.0, &mut state),
-            Err("division by zero".into())
-        );
-        assert_eq!(
-            eval("a + q", &[("a", 1.0)], 0.0, &mut state),
-            Err("\"q\" has no numeric value".into())
-        );
-        assert_eq!(
-            eval("a +", &[], 0.0, &mut state),
-            Err("at byte 3: the expression ends too soon".into())
-        );
-        assert_eq!(
-            eval("sqrt(a)", &[], 0.0, &mut state),
-            Err("at byte 0: unknown function \"sqrt\": use abs, delta or rate".into())
-        );
-        assert_eq!(
-            eval("(a", &[], 0.0, &mut state),
-            Err("at byte 2: expected ')'".into())
-        );
-        assert_eq!(
-            eval("a b", &[], 0.0, &mut state),
-            Err("at byte 2: unexpected text".into())
-        );
-        assert_eq!(
-            eval("1..2", &[], 0.0, &mut state),
-            Err("at byte 0: \"1..2\" is not a number".into())
-        );
-    }
-}
+#[path = "expr_tests.rs"]
+mod tests;

@@ -17,7 +17,7 @@ mod stats;
 use std::sync::atomic::Ordering;
 
 use crate::mapping::Mapping;
-use crate::reading::{Reading, Timestamp};
+use crate::reading::{Precision, Reading, Timestamp};
 use crate::ws::reader::{Incoming, QUEUED_BATCHES, Reader};
 
 pub use config::WsConfig;
@@ -75,22 +75,29 @@ pub async fn run(
     let (frames, mut incoming) = tokio::sync::mpsc::channel(QUEUED_BATCHES);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = runtime.spawn(reader.run(frames, stopped));
-    let mut take = |item| take(item, mapping, stats, &mut on_reading, &mut on_event);
     tokio::pin!(shutdown);
+    // Windows of a series that falls silent close on this tick (Mapping::sweep).
+    let mut sweep = tokio::time::interval(std::time::Duration::from_secs(1));
     let stopped_early = loop {
         let item = tokio::select! {
             () = &mut shutdown => break false,
+            _ = sweep.tick() => {
+                mapping.sweep(Timestamp::now(Precision::Nanoseconds), &mut on_reading);
+                continue;
+            }
             item = incoming.recv() => item,
         };
         match item {
-            Some(item) => take(item),
+            Some(item) => take(item, mapping, stats, &mut on_reading, &mut on_event),
             None => break true,
         }
     };
     let _ = stop.send(true);
     while let Some(item) = incoming.recv().await {
-        take(item);
+        take(item, mapping, stats, &mut on_reading, &mut on_event);
     }
+    // The windows still open close now, so the last seconds of a stream are not lost.
+    mapping.finish(&mut on_reading);
     let joined = task.await;
     stats.connected.store(false, Ordering::Relaxed);
     match joined {

@@ -1,0 +1,121 @@
+//! `telemit map`: a mapping run offline over recorded messages, to develop a mapping file
+//! without a live stream.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use telemit::mapping::Mapping;
+use telemit::{Encoder, Precision, Reading, Timestamp};
+
+use super::output::{FormatArg, PrecisionArg};
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Windows close by message time, and those still open at the end of input. Errors \
+(with the line number) and a summary per rule (readings, errors, new series refused) go to stderr; \
+the exit status is 1 if any message failed.
+
+Examples:
+  telemit map --map examples/binance-market.toml recording.jsonl
+  websocat wss://… | telemit map --map my.toml --format json"
+)]
+pub struct MapArgs {
+    /// Mapping file (TOML); see examples/binance-market.toml
+    #[arg(long, value_name = "FILE")]
+    pub map: PathBuf,
+
+    /// Messages, one JSON document a line (default: standard input)
+    #[arg(value_name = "INPUT")]
+    pub input: Option<PathBuf>,
+
+    /// Format of the readings printed on standard output
+    #[arg(long, value_enum, default_value = "influx")]
+    pub format: FormatArg,
+
+    /// Unit of the timestamps printed (influx, json)
+    #[arg(long, value_enum, default_value = "ns")]
+    pub precision: PrecisionArg,
+}
+
+pub fn run(args: MapArgs) -> Result<i32, String> {
+    let mut mapping = Mapping::from_file(&args.map).map_err(|e| e.to_string())?;
+    mapping.set_idle_sweep(false);
+    let input: Box<dyn BufRead> = match &args.input {
+        None => Box::new(std::io::stdin().lock()),
+        Some(path) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+    };
+    let name = args
+        .input
+        .as_ref()
+        .map_or_else(|| "stdin".to_owned(), |p| p.display().to_string());
+    let encoder = Encoder::new(args.format.into()).with_precision(args.precision.into());
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut buffer = Vec::new();
+    let (mut messages, mut ignored, mut readings, mut errors, mut unencodable) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut write = |reading: &Reading, out: &mut dyn Write| -> Result<(), String> {
+        buffer.clear();
+        match encoder.encode(reading, &mut buffer) {
+            Ok(()) => {
+                readings += 1;
+                out.write_all(&buffer).map_err(|e| format!("stdout: {e}"))
+            }
+            Err(e) => {
+                unencodable += 1;
+                eprintln!("telemit map: {e}");
+                Ok(())
+            }
+        }
+    };
+    let mut failure = None;
+    for (number, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| format!("{name}: line {}: {e}", number + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        messages += 1;
+        let arrival = Timestamp::now(Precision::Nanoseconds);
+        let outcome = mapping.apply_each(&line, arrival, |reading| {
+            if failure.is_none() {
+                failure = write(reading, &mut out).err();
+            }
+        });
+        if let Some(error) = failure.take() {
+            return Err(error);
+        }
+        if !outcome.matched {
+            ignored += 1;
+        }
+        for error in &outcome.errors {
+            errors += 1;
+            eprintln!("telemit map: {name}: line {}: {error}", number + 1);
+        }
+    }
+    mapping.finish(|reading| {
+        if failure.is_none() {
+            failure = write(reading, &mut out).err();
+        }
+    });
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    out.flush().map_err(|e| format!("stdout: {e}"))?;
+    eprintln!(
+        "telemit map: {messages} messages ({ignored} ignored, {errors} errors), {readings} readings, {} series",
+        mapping.series()
+    );
+    let per_rule: Vec<String> = mapping
+        .readings_by_rule()
+        .zip(mapping.errors_by_rule())
+        .zip(mapping.refused_series_by_rule())
+        .map(|(((rule, readings), (_, failed)), (_, refused))| {
+            format!("{rule:?} {readings} readings, {failed} errors, {refused} new series refused")
+        })
+        .collect();
+    eprintln!("telemit map: by rule: {}", per_rule.join("; "));
+    Ok(if errors > 0 || unencodable > 0 { 1 } else { 0 })
+}
