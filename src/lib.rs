@@ -14,6 +14,18 @@
 //! - [`mapping`]: rules that turn JSON messages (WebSocket events) into readings.
 //! - [`ws`]: a WebSocket stream, mapped to readings, kept alive and reconnected.
 //! - [`listen`]: a receiver with Telegraf's `socket_listener` behaviour, to check a pipeline.
+//! - [`recorder`]: a `metrics` recorder: `counter!`/`gauge!`/`histogram!` flushed to Telegraf,
+//!   served at `/metrics` and pushed to a Pushgateway; installed in three lines:
+//!
+//! ```no_run
+//! # use telemit::{Encoder, Format, Sender};
+//! let sender = Sender::builder("udp://127.0.0.1:8094".parse()?, Encoder::new(Format::Influx)).start()?;
+//! let metrics = telemit::recorder::RecorderBuilder::new().sender(sender).install()?;
+//! metrics::counter!("jobs_done_total").increment(1);
+//! # metrics.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //!
 //! ```
 //! use telemit::{Encoder, Format, Reading};
@@ -39,6 +51,7 @@ pub mod latency;
 pub mod listen;
 pub mod mapping;
 pub mod reading;
+pub mod recorder;
 pub mod sender;
 pub mod stats;
 mod text;
