@@ -3,19 +3,49 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
 use metrics_util::MetricKindMask;
-use metrics_util::registry::{GenerationalAtomicStorage, Recency, Registry};
+use metrics_util::registry::{
+    Generational, GenerationalAtomicStorage, Recency, Registry, Storage,
+};
+use metrics_util::storage::AtomicBucket;
+
+/// metrics-util's generational atomics, each behind one more `Arc`, so that handing out a
+/// handle for a series that already exists clones an `Arc` instead of allocating a new one
+/// (the `Counter::from(Generational)` conversion allocates on every registration).
+struct HandleStorage(GenerationalAtomicStorage);
+
+type Handle<T> = Arc<Generational<Arc<T>>>;
+
+impl Storage<Key> for HandleStorage {
+    type Counter = Handle<AtomicU64>;
+    type Gauge = Handle<AtomicU64>;
+    type Histogram = Handle<AtomicBucket<f64>>;
+
+    fn counter(&self, key: &Key) -> Self::Counter {
+        Arc::new(Storage::<Key>::counter(&self.0, key))
+    }
+
+    fn gauge(&self, key: &Key) -> Self::Gauge {
+        Arc::new(Storage::<Key>::gauge(&self.0, key))
+    }
+
+    fn histogram(&self, key: &Key) -> Self::Histogram {
+        Arc::new(Storage::<Key>::histogram(&self.0, key))
+    }
+}
+
 
 use super::distribution::{Accumulated, Distributions};
 use super::snapshot::{Series, Snapshot};
 
 /// Everything the recorder, its flusher, its HTTP listener and its pusher share.
 pub(crate) struct Shared {
-    registry: Registry<Key, GenerationalAtomicStorage>,
+    registry: Registry<Key, HandleStorage>,
     recency: Recency<Key>,
     /// Serializes creating series so that the cap is exact; taken only on a registry miss.
     creating: Mutex<()>,
@@ -38,7 +68,7 @@ impl Shared {
         globals: Vec<(String, String)>,
     ) -> Self {
         Shared {
-            registry: Registry::new(GenerationalAtomicStorage::atomic()),
+            registry: Registry::new(HandleStorage(GenerationalAtomicStorage::atomic())),
             recency: Recency::new(quanta::Clock::new(), MetricKindMask::ALL, idle_timeout),
             creating: Mutex::new(()),
             series: AtomicUsize::new(0),
@@ -173,7 +203,7 @@ impl Shared {
 /// `metrics::with_local_recorder` in tests).
 ///
 /// Handles it returns are atomics: `increment`, `set` and `record` take no lock, allocate
-/// nothing per call (a histogram allocates a block per 512 values between flushes) and make no
+/// nothing per call (a histogram allocates a block per 64 values between flushes) and make no
 /// system call. Once `max_series` series exist, a new one gets a handle that does nothing, and
 /// the refusal is counted in [`RecorderStats::refused_series`](super::RecorderStats).
 #[derive(Clone)]
@@ -205,12 +235,12 @@ impl metrics::Recorder for TelemitRecorder {
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
         let registry = &self.shared.registry;
         if let Some(handle) = registry.get_counter(key) {
-            return handle.into();
+            return Counter::from_arc(handle);
         }
         self.shared
             .admit(
-                || registry.get_or_create_counter(key, |h| h.clone().into()),
-                || registry.get_counter(key).map(Into::into),
+                || registry.get_or_create_counter(key, |h| Counter::from_arc(h.clone())),
+                || registry.get_counter(key).map(Counter::from_arc),
             )
             .unwrap_or_else(Counter::noop)
     }
@@ -218,12 +248,12 @@ impl metrics::Recorder for TelemitRecorder {
     fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
         let registry = &self.shared.registry;
         if let Some(handle) = registry.get_gauge(key) {
-            return handle.into();
+            return Gauge::from_arc(handle);
         }
         self.shared
             .admit(
-                || registry.get_or_create_gauge(key, |h| h.clone().into()),
-                || registry.get_gauge(key).map(Into::into),
+                || registry.get_or_create_gauge(key, |h| Gauge::from_arc(h.clone())),
+                || registry.get_gauge(key).map(Gauge::from_arc),
             )
             .unwrap_or_else(Gauge::noop)
     }
@@ -231,12 +261,12 @@ impl metrics::Recorder for TelemitRecorder {
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
         let registry = &self.shared.registry;
         if let Some(handle) = registry.get_histogram(key) {
-            return handle.into();
+            return Histogram::from_arc(handle);
         }
         self.shared
             .admit(
-                || registry.get_or_create_histogram(key, |h| h.clone().into()),
-                || registry.get_histogram(key).map(Into::into),
+                || registry.get_or_create_histogram(key, |h| Histogram::from_arc(h.clone())),
+                || registry.get_histogram(key).map(Histogram::from_arc),
             )
             .unwrap_or_else(Histogram::noop)
     }

@@ -2,6 +2,8 @@
 //! (InfluxDB 1.x, VictoriaMetrics) started on loopback in temporary directories.
 #![allow(dead_code)]
 
+pub mod prometheus;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
