@@ -33,7 +33,10 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        NET_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        NET_BYTES.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -46,7 +49,10 @@ static ALLOCATOR: Counting = Counting;
 fn run(threads: usize, per_thread: u64, op: Arc<dyn Fn(usize, u64) + Send + Sync>) -> (f64, f64) {
     (0..3)
         .map(|_| run_once(threads, per_thread, op.clone()))
-        .fold((f64::MAX, 0.0), |best, r| if r.0 < best.0 { r } else { best })
+        .fold(
+            (f64::MAX, 0.0),
+            |best, r| if r.0 < best.0 { r } else { best },
+        )
 }
 
 /// Runs `op(thread, i)` `per_thread` times on each of `threads` threads at once; ns per call
@@ -105,7 +111,12 @@ struct Row {
     histogram: [(f64, f64); 2],
 }
 
-fn measure_facade<R: metrics::Recorder>(name: &'static str, recorder: &R, cores: usize, n: u64) -> Row {
+fn measure_facade<R: metrics::Recorder>(
+    name: &'static str,
+    recorder: &R,
+    cores: usize,
+    n: u64,
+) -> Row {
     let (counters, histograms) = handles(recorder, cores);
     let counters = Arc::new(counters);
     let histograms = Arc::new(histograms);
@@ -149,21 +160,51 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut rows = Vec::new();
     let (telemit_recorder, telemit_handle) = RecorderBuilder::new().build()?;
-    rows.push(measure_facade("telemit recorder", &telemit_recorder, cores, n));
+    rows.push(measure_facade(
+        "telemit recorder",
+        &telemit_recorder,
+        cores,
+        n,
+    ));
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-    rows.push(measure_facade("metrics-exporter-prometheus", &prometheus, cores, n));
+    rows.push(measure_facade(
+        "metrics-exporter-prometheus",
+        &prometheus,
+        cores,
+        n,
+    ));
     let dogstatsd = metrics_exporter_dogstatsd::DogStatsDBuilder::default()
         .with_remote_address(sink_addr.to_string())?
         .build()?;
-    rows.push(measure_facade("metrics-exporter-dogstatsd", &dogstatsd, cores, n));
+    rows.push(measure_facade(
+        "metrics-exporter-dogstatsd",
+        &dogstatsd,
+        cores,
+        n,
+    ));
     let udp = UdpMetricSink::from(sink_addr, UdpSocket::bind("127.0.0.1:0")?)?;
-    rows.push(measure_cadence("cadence, UDP per call", StatsdClient::from_sink("b", udp), cores, n / 10));
+    rows.push(measure_cadence(
+        "cadence, UDP per call",
+        StatsdClient::from_sink("b", udp),
+        cores,
+        n / 10,
+    ));
     let buffered = BufferedUdpMetricSink::from(sink_addr, UdpSocket::bind("127.0.0.1:0")?)?;
-    rows.push(measure_cadence("cadence, buffered UDP", StatsdClient::from_sink("b", buffered), cores, n / 4));
+    rows.push(measure_cadence(
+        "cadence, buffered UDP",
+        StatsdClient::from_sink("b", buffered),
+        cores,
+        n / 4,
+    ));
 
     let base = &rows[0];
-    println!("{cores} cores; ns per call (1 thread / {cores} threads, wall time × threads ÷ calls), and ratio to telemit on 1 thread");
-    println!("{:<30} {:>22} {:>22}", "", "counter increment", "histogram record");
+    println!(
+        "{cores} cores; ns per call (1 thread / {cores} threads, wall time × threads ÷ calls), and ratio to telemit on 1 thread"
+    );
+    println!(
+        "{:<30} {:>22} {:>22}",
+        "", "counter increment", "histogram record"
+    );
     for row in &rows {
         println!(
             "{:<30} {:>7.1} / {:>6.1} ({:>5.1}×) {:>7.1} / {:>6.1} ({:>5.1}×)",

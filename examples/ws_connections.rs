@@ -85,7 +85,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.listen(addr);
     }
     let metrics = builder.install()?;
-    metrics::describe_gauge!("websocket_connections_open", "WebSocket connections open now.");
+    metrics::describe_gauge!(
+        "websocket_connections_open",
+        "WebSocket connections open now."
+    );
     metrics::describe_counter!(
         "websocket_connections_total",
         "WebSocket connections accepted."

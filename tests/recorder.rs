@@ -46,8 +46,11 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// `(measurement, tags sorted, field, value)` of every field of every line.
-fn parsed(lines: &[String]) -> Vec<(String, Vec<(String, String)>, String, f64)> {
+/// `(measurement, tags sorted, field, value)`.
+type Field = (String, Vec<(String, String)>, String, f64);
+
+/// Every field of every line.
+fn parsed(lines: &[String]) -> Vec<Field> {
     let text = lines.join("\n");
     let mut out = Vec::new();
     for line in parse_lines(&text) {
@@ -75,11 +78,7 @@ fn parsed(lines: &[String]) -> Vec<(String, Vec<(String, String)>, String, f64)>
     out
 }
 
-fn value_of(
-    fields: &[(String, Vec<(String, String)>, String, f64)],
-    field: &str,
-    tag: Option<(&str, &str)>,
-) -> Vec<f64> {
+fn value_of(fields: &[Field], field: &str, tag: Option<(&str, &str)>) -> Vec<f64> {
     fields
         .iter()
         .filter(|(m, tags, f, _)| {
@@ -138,7 +137,8 @@ fn series_reach_the_sender_on_the_interval_and_at_shutdown() {
     });
 
     let fields = parsed(&lines.lock().unwrap());
-    let last = |field: &str, tag: Option<(&str, &str)>| *value_of(&fields, field, tag).last().unwrap();
+    let last =
+        |field: &str, tag: Option<(&str, &str)>| *value_of(&fields, field, tag).last().unwrap();
     assert_eq!(last("cpu_usage", None), 30.0);
     let buckets: Vec<f64> = ["1", "2", "3", "4", "5", "+Inf"]
         .iter()
@@ -156,7 +156,10 @@ fn series_reach_the_sender_on_the_interval_and_at_shutdown() {
     // Labels and global tags on every line.
     for (_, tags, field, _) in &fields {
         assert!(tags.contains(&("host".into(), "web-1".into())), "{field}");
-        assert!(tags.contains(&("inner_ip".into(), "10.0.0.1".into())), "{field}");
+        assert!(
+            tags.contains(&("inner_ip".into(), "10.0.0.1".into())),
+            "{field}"
+        );
     }
 }
 
@@ -203,10 +206,12 @@ fn metrics_are_served_over_http_and_other_paths_are_not_found() {
     assert_eq!(support::http(port, "POST", "/metrics", b"").0, 405);
     let stats = handle.shutdown();
     assert_eq!(stats.scrapes, 1);
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || {
-        // The port may linger in the kernel's backlog; a request must no longer be answered.
-        support::http(port, "GET", "/metrics", b"").0 == 0
-    });
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || {
+            // The port may linger in the kernel's backlog; a request must no longer be answered.
+            support::http(port, "GET", "/metrics", b"").0 == 0
+        }
+    );
 }
 
 #[test]
@@ -242,7 +247,10 @@ fn bad_settings_are_refused_with_the_reason() {
         .build()
         .unwrap_err();
     assert!(
-        error.to_string().starts_with(&format!("serving /metrics on {}: ", taken.local_addr().unwrap())),
+        error.to_string().starts_with(&format!(
+            "serving /metrics on {}: ",
+            taken.local_addr().unwrap()
+        )),
         "{error}"
     );
 }

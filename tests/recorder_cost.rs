@@ -55,7 +55,11 @@ fn increments_and_gauge_updates_allocate_nothing() {
         }
     });
     assert_eq!(allocations, 0);
-    assert!(handle.render().contains("requests_total{route=\"/api\"} 100000\n"));
+    assert!(
+        handle
+            .render()
+            .contains("requests_total{route=\"/api\"} 100000\n")
+    );
 }
 
 #[test]

@@ -61,7 +61,10 @@ fn exposition_passes_promtool() {
         return;
     };
     assert!(ok, "promtool check metrics: {said}\n{text}");
-    assert!(text.contains("bytes_sent_total{service=\"checkout\",route=\"/a\"} 300\n"), "{text}");
+    assert!(
+        text.contains("bytes_sent_total{service=\"checkout\",route=\"/a\"} 300\n"),
+        "{text}"
+    );
 }
 
 /// The example's own names break only promtool's naming lint (a name should not contain its
@@ -111,11 +114,18 @@ fn prometheus_scrapes_the_recorded_values() {
         (format!("task_time_histogram_count{labels}"), 4.0),
         (format!("task_time_summary_sum{labels}"), 10.0),
         (format!("task_time_summary_count{labels}"), 4.0),
-        ("odd_labels{path=\"C:\\\\dir\\\\\\\"q\\\"\\nnext\"}".into(), 1.0),
+        (
+            "odd_labels{path=\"C:\\\\dir\\\\\\\"q\\\"\\nnext\"}".into(),
+            1.0,
+        ),
         ("up{job=\"telemit\"}".into(), 1.0),
     ];
     for (query, expected) in &checks {
-        assert_eq!(prometheus.wait_for_value(query, *expected), *expected, "{query}");
+        assert_eq!(
+            prometheus.wait_for_value(query, *expected),
+            *expected,
+            "{query}"
+        );
     }
     let median = prometheus.wait_for_value(
         "task_time_summary{quantile=\"0.5\",inner_ip=\"10.0.0.1\"}",
@@ -144,7 +154,8 @@ fn pushes_reach_the_pushgateway_with_grouping_keys() {
     assert_eq!((stats.pushes, stats.push_failures), (2, 0), "{stats:?}");
 
     let text = gateway.get("/metrics");
-    let grouping = "inner_ip=\"10.0.0.1\",instance=\"web/1\",job=\"sdk example\",service=\"checkout\"";
+    let grouping =
+        "inner_ip=\"10.0.0.1\",instance=\"web/1\",job=\"sdk example\",service=\"checkout\"";
     for line in [
         format!("api_called_total{{{grouping}}} 3"),
         format!("cpu_usage{{{grouping}}} 10"),
@@ -170,7 +181,12 @@ fn push_failures_are_retried_and_counted() {
         .interval(Duration::from_secs(3600));
     let (_recorder, handle) = RecorderBuilder::new().push(push).build().unwrap();
     let error = handle.push().unwrap_err();
-    assert!(error.starts_with(&format!("http://127.0.0.1:{port}/metrics/job@base64/ag==: ")), "{error}");
+    assert!(
+        error.starts_with(&format!(
+            "http://127.0.0.1:{port}/metrics/job@base64/ag==: "
+        )),
+        "{error}"
+    );
     let stats = handle.stats();
     assert_eq!((stats.pushes, stats.push_failures), (0, 1));
     assert_eq!(stats.last_push_error.as_deref(), Some(error.as_str()));
@@ -215,11 +231,17 @@ fn pushes_carry_extra_headers_and_basic_auth() {
     metrics::with_local_recorder(&recorder, || metrics::counter!("c_total").increment(1));
     handle.push().unwrap();
     let (head, body) = server.join().unwrap();
-    assert_eq!(head[0], "PUT /metrics/job@base64/ag==/instance@base64/YQ== HTTP/1.1");
+    assert_eq!(
+        head[0],
+        "PUT /metrics/job@base64/ag==/instance@base64/YQ== HTTP/1.1"
+    );
     let has = |h: &str| head.iter().any(|l| l.eq_ignore_ascii_case(h));
     assert!(has("x-scope-orgid: tenant-1"), "{head:?}");
     // base64("alice:s3cret")
     assert!(has("authorization: Basic YWxpY2U6czNjcmV0"), "{head:?}");
-    assert!(has("content-type: text/plain; version=0.0.4; charset=utf-8"), "{head:?}");
+    assert!(
+        has("content-type: text/plain; version=0.0.4; charset=utf-8"),
+        "{head:?}"
+    );
     assert!(body.contains("c_total 1\n"), "{body}");
 }

@@ -166,7 +166,11 @@ fn check_push_listener(name: &str, text: &str, listener: &toml::Value) {
         .unwrap_or_else(|| panic!("{name}: a header command with --push URL"));
     let rest = url.strip_prefix("http://").expect("an http:// push URL");
     let (address, path) = rest.split_at(rest.find('/').expect("a path in the push URL"));
-    assert_eq!(listener["service_address"].as_str(), Some(address), "{name}");
+    assert_eq!(
+        listener["service_address"].as_str(),
+        Some(address),
+        "{name}"
+    );
     assert!(
         listener["paths"]
             .as_array()
@@ -179,7 +183,11 @@ fn check_push_listener(name: &str, text: &str, listener: &toml::Value) {
             .is_some_and(|m| m.iter().any(|m| m.as_str() == Some("PUT"))),
         "{name}: pushes are PUT requests"
     );
-    assert_eq!(listener["data_format"].as_str(), Some("prometheus"), "{name}");
+    assert_eq!(
+        listener["data_format"].as_str(),
+        Some("prometheus"),
+        "{name}"
+    );
 }
 
 /// The systemd unit in examples/ runs a command that telemit accepts, and keeps the sandbox

@@ -145,8 +145,7 @@ impl RecorderBuilder {
 
     /// The quantiles of histograms no rule matches.
     pub fn default_quantiles(mut self, quantiles: &[f64]) -> Result<Self, RecorderError> {
-        self.distributions
-            .set_default(Layout::summary(quantiles)?);
+        self.distributions.set_default(Layout::summary(quantiles)?);
         Ok(self)
     }
 
@@ -224,8 +223,12 @@ impl RecorderBuilder {
         }
         let pusher = self.push.map(|config| Arc::new(Pusher::new(config)));
         if let Some(pusher) = &pusher {
-            let (pusher, stop, shared, counters) =
-                (pusher.clone(), stop.clone(), shared.clone(), counters.clone());
+            let (pusher, stop, shared, counters) = (
+                pusher.clone(),
+                stop.clone(),
+                shared.clone(),
+                counters.clone(),
+            );
             threads.push(spawn("telemit-metrics-push", move || {
                 while !stop.wait(pusher.interval()) {
                     push_once(&pusher, &shared, &counters, &stop);
@@ -257,10 +260,7 @@ impl RecorderBuilder {
     }
 }
 
-fn spawn(
-    name: &str,
-    f: impl FnOnce() + Send + 'static,
-) -> Result<JoinHandle<()>, RecorderError> {
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, RecorderError> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(f)

@@ -30,7 +30,10 @@ pub fn exposition(snapshot: &Snapshot) -> String {
     for series in &snapshot.series {
         let name = prometheus_name(&series.name, &series.value);
         let kind = kind(&series.value);
-        if family.as_ref().is_none_or(|(n, k)| *n != name || *k != kind) {
+        if family
+            .as_ref()
+            .is_none_or(|(n, k)| *n != name || *k != kind)
+        {
             if !taken.insert(name.clone()) {
                 continue;
             }
@@ -57,7 +60,15 @@ pub fn exposition(snapshot: &Snapshot) -> String {
                 }
                 let inf = Some(("le", "+Inf"));
                 write_metric_line(&mut out, &name, Some("bucket"), &labels, inf, h.count, None);
-                write_metric_line::<&str, f64>(&mut out, &name, Some("sum"), &labels, None, h.sum, None);
+                write_metric_line::<&str, f64>(
+                    &mut out,
+                    &name,
+                    Some("sum"),
+                    &labels,
+                    None,
+                    h.sum,
+                    None,
+                );
                 write_metric_line::<&str, u64>(
                     &mut out,
                     &name,
@@ -74,7 +85,15 @@ pub fn exposition(snapshot: &Snapshot) -> String {
                     let value = estimate.unwrap_or(f64::NAN);
                     write_metric_line(&mut out, &name, None, &labels, q, value, None);
                 }
-                write_metric_line::<&str, f64>(&mut out, &name, Some("sum"), &labels, None, s.sum, None);
+                write_metric_line::<&str, f64>(
+                    &mut out,
+                    &name,
+                    Some("sum"),
+                    &labels,
+                    None,
+                    s.sum,
+                    None,
+                );
                 write_metric_line::<&str, u64>(
                     &mut out,
                     &name,
@@ -209,13 +228,17 @@ s_count 0
         let snapshot = Snapshot {
             series: vec![
                 series("x", &[], SeriesValue::Gauge(1.0)),
-                series("x", &[("a", "b")], SeriesValue::Summary(SummaryValue {
-                    count: 0,
-                    sum: 0.0,
-                    min: None,
-                    max: None,
-                    quantiles: vec![],
-                })),
+                series(
+                    "x",
+                    &[("a", "b")],
+                    SeriesValue::Summary(SummaryValue {
+                        count: 0,
+                        sum: 0.0,
+                        min: None,
+                        max: None,
+                        quantiles: vec![],
+                    }),
+                ),
             ],
             ..Snapshot::default()
         };

@@ -10,8 +10,8 @@ use super::builder::{CounterMode, RecorderStats};
 use super::readings::readings;
 use super::registry::Shared;
 use super::snapshot::{SeriesValue, Snapshot};
-use crate::reading::{Precision, Timestamp};
 use crate::Sender;
+use crate::reading::{Precision, Timestamp};
 
 /// A stop flag the interval threads wait on.
 #[derive(Default)]
@@ -126,7 +126,11 @@ pub(crate) fn deltas(snapshot: &mut Snapshot, previous: &mut HashMap<SeriesId, u
             let id = (series.name.clone(), series.labels.clone());
             let before = previous.get(&id).copied().unwrap_or(0);
             let current = *total;
-            *total = if current >= before { current - before } else { current };
+            *total = if current >= before {
+                current - before
+            } else {
+                current
+            };
             now.insert(id, current);
         }
     }
@@ -155,10 +159,7 @@ mod tests {
             deltas(&mut s, &mut previous);
             values.push(s.series[0].value.clone());
         }
-        assert_eq!(
-            values,
-            [5, 0, 3, 2].map(SeriesValue::Counter).to_vec()
-        );
+        assert_eq!(values, [5, 0, 3, 2].map(SeriesValue::Counter).to_vec());
     }
 
     #[test]

@@ -73,8 +73,8 @@ fn respond(request: tiny_http::Request, shared: &Shared, counters: &Counters) {
     } else {
         counters.scrapes.fetch_add(1, Ordering::Relaxed);
         let text = exposition(&shared.snapshot());
-        let header = Header::from_bytes("Content-Type", CONTENT_TYPE)
-            .expect("a constant header is valid");
+        let header =
+            Header::from_bytes("Content-Type", CONTENT_TYPE).expect("a constant header is valid");
         Response::from_string(text).with_header(header)
     };
     // A client that went away is no error of ours.

@@ -27,8 +27,8 @@
 //! quantiles 0.5, 0.9, 0.99 from a DDSketch with 0.1 % relative error) unless a rule makes them
 //! cumulative `le` buckets. Labels become tags; global tags go on every series.
 
-pub mod distribution;
 mod builder;
+pub mod distribution;
 mod exposition;
 mod flusher;
 mod http;
@@ -44,8 +44,7 @@ pub use push::PushConfig;
 pub use readings::{DEFAULT_MEASUREMENT, readings};
 pub use registry::TelemitRecorder;
 pub use snapshot::{
-    HistogramValue, Series, SeriesValue, Snapshot, SummaryValue, prometheus_label,
-    prometheus_name,
+    HistogramValue, Series, SeriesValue, Snapshot, SummaryValue, prometheus_label, prometheus_name,
 };
 
 /// Why a recorder could not be configured or started.

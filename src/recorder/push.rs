@@ -171,10 +171,7 @@ impl Pusher {
     }
 
     fn attempt(&self, body: &str) -> Result<(), String> {
-        let mut request = self
-            .agent
-            .put(&self.target)
-            .content_type(CONTENT_TYPE);
+        let mut request = self.agent.put(&self.target).content_type(CONTENT_TYPE);
         for (name, value) in &self.config.headers {
             request = request.header(name.as_str(), value.as_str());
         }

@@ -168,7 +168,9 @@ mod tests {
             format!("prometheus,{tags},le=1 task_time_histogram_bucket=0.0 7"),
             format!("prometheus,{tags},le=2.5 task_time_histogram_bucket=2.0 7"),
             format!("prometheus,{tags},le=+Inf task_time_histogram_bucket=3.0 7"),
-            format!("prometheus,{tags} task_time_histogram_count=3.0,task_time_histogram_sum=7.5 7"),
+            format!(
+                "prometheus,{tags} task_time_histogram_count=3.0,task_time_histogram_sum=7.5 7"
+            ),
             format!("prometheus,{tags},quantile=0.5 task_time_summary=10.0 7"),
             format!("prometheus,{tags},quantile=0.99 task_time_summary=20.0 7"),
             format!(

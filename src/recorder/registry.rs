@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
 use metrics_util::MetricKindMask;
-use metrics_util::registry::{
-    Generational, GenerationalAtomicStorage, Recency, Registry, Storage,
-};
+use metrics_util::registry::{Generational, GenerationalAtomicStorage, Recency, Registry, Storage};
 use metrics_util::storage::AtomicBucket;
 
 /// metrics-util's generational atomics, each behind one more `Arc`, so that handing out a
@@ -38,7 +36,6 @@ impl Storage<Key> for HandleStorage {
         Arc::new(Storage::<Key>::histogram(&self.0, key))
     }
 }
-
 
 use super::distribution::{Accumulated, Distributions};
 use super::snapshot::{Series, Snapshot};
@@ -170,9 +167,9 @@ impl Shared {
                     self.forget();
                     continue;
                 }
-                let state = accumulated.entry(key.clone()).or_insert_with(|| {
-                    Accumulated::new(self.distributions.layout(key.name()))
-                });
+                let state = accumulated
+                    .entry(key.clone())
+                    .or_insert_with(|| Accumulated::new(self.distributions.layout(key.name())));
                 histogram.get_inner().clear_with(|values| state.add(values));
                 series.push(self.series_of(&key, state.value()));
             }
@@ -287,7 +284,10 @@ mod tests {
                 max_series,
                 idle,
                 Distributions::default(),
-                vec![("host".into(), "h1".into()), ("service".into(), "api".into())],
+                vec![
+                    ("host".into(), "h1".into()),
+                    ("service".into(), "api".into()),
+                ],
             )),
         }
     }
@@ -359,6 +359,9 @@ mod tests {
         let SeriesValue::Summary(s) = &r.shared.snapshot().series[0].value else {
             panic!("a summary by default")
         };
-        assert_eq!((s.count, s.sum, s.min, s.max), (3, 9.0, Some(1.0), Some(5.0)));
+        assert_eq!(
+            (s.count, s.sum, s.min, s.max),
+            (3, 9.0, Some(1.0), Some(5.0))
+        );
     }
 }

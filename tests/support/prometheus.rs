@@ -99,7 +99,10 @@ impl PromServer {
         let (status, body) = http(self.port, "GET", &target, b"");
         assert_eq!(status, 200, "{promql}: {body}");
         let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
-        answer["data"]["result"].as_array().cloned().unwrap_or_default()
+        answer["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Waits up to 30 s for `promql` to return exactly one sample, and returns its value.
@@ -144,7 +147,7 @@ pub fn promtool_check(text: &str) -> Option<(bool, String)> {
         .write_all(text.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     Some((out.status.success(), said))
 }
