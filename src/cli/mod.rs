@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod listen;
+mod metrics;
 mod output;
 mod pipe;
 mod send;
