@@ -254,3 +254,56 @@ fn bad_settings_are_refused_with_the_reason() {
         "{error}"
     );
 }
+
+/// The Telegraf side's storage: readings from a flush land in a real InfluxDB (over its UDP
+/// listener, as line protocol from a telemit sender) with the layout's measurement, tags and
+/// fields.
+#[test]
+fn flushed_series_land_in_influxdb() {
+    let Some(server) = support::Server::influxdb() else {
+        return;
+    };
+    let endpoint = format!("udp://127.0.0.1:{}", server.line_port);
+    let (recorder, handle) = RecorderBuilder::new()
+        .sender(sender(&endpoint))
+        .global_tag("service", "checkout")
+        .unwrap()
+        .buckets("task_time_histogram", &[1.0, 2.0, 3.0, 4.0, 5.0])
+        .unwrap()
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        for round in 1..=4 {
+            metrics::counter!("api_called_total", "inner_ip" => "10.0.0.1").increment(1);
+            metrics::gauge!("cpu_usage", "inner_ip" => "10.0.0.1").set(f64::from(round) * 10.0);
+            metrics::histogram!("task_time_histogram", "inner_ip" => "10.0.0.1").record(3.0);
+        }
+    });
+    let stats = handle.shutdown();
+    assert_eq!(stats.sender.unwrap().dropped_total(), 0);
+    let query = "SELECT last(\"api_called_total\"), last(\"cpu_usage\") FROM \"prometheus\" \
+                 WHERE \"service\" = 'checkout' AND \"inner_ip\" = '10.0.0.1'";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let values = loop {
+        let answer = server.influx_query("udp", query);
+        if let Some(values) = answer["results"][0]["series"][0]["values"][0].as_array() {
+            break values.clone();
+        }
+        assert!(Instant::now() < deadline, "nothing in InfluxDB: {answer}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(values[1], 4.0);
+    assert_eq!(values[2], 40.0);
+    let answer = server.influx_query(
+        "udp",
+        "SELECT \"task_time_histogram_bucket\" FROM \"prometheus\" WHERE \"le\" = '3' OR \"le\" = '+Inf' OR \"le\" = '2'",
+    );
+    let mut buckets: Vec<f64> = answer["results"][0]["series"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v[1].as_f64().unwrap())
+        .collect();
+    buckets.sort_by(f64::total_cmp);
+    assert_eq!(buckets, [0.0, 4.0, 4.0], "le=2, le=3, le=+Inf");
+}
