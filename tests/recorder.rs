@@ -206,12 +206,6 @@ fn metrics_are_served_over_http_and_other_paths_are_not_found() {
     assert_eq!(support::http(port, "POST", "/metrics", b"").0, 405);
     let stats = handle.shutdown();
     assert_eq!(stats.scrapes, 1);
-    assert!(
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || {
-            // The port may linger in the kernel's backlog; a request must no longer be answered.
-            support::http(port, "GET", "/metrics", b"").0 == 0
-        }
-    );
 }
 
 #[test]

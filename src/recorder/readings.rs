@@ -34,9 +34,10 @@ pub fn readings(
 ) -> (Vec<Reading>, Vec<ReadingError>) {
     let mut out = Vec::with_capacity(snapshot.series.len());
     let mut errors = Vec::new();
+    let mut names = Names::default();
     for series in &snapshot.series {
         let start = out.len();
-        if let Err(error) = series_readings(series, measurement, timestamp, &mut out) {
+        if let Err(error) = series_readings(series, measurement, timestamp, &mut names, &mut out) {
             out.truncate(start);
             errors.push(error);
         }
@@ -44,19 +45,57 @@ pub fn readings(
     (out, errors)
 }
 
+/// Sanitized names of the previous series and label keys seen: series come sorted by name,
+/// and label keys repeat, so each is sanitized about once per flush.
+#[derive(Default)]
+struct Names {
+    metric: Option<(String, bool, String)>,
+    labels: Vec<(String, String)>,
+}
+
+impl Names {
+    fn metric(&mut self, series: &Series) -> String {
+        let counter = matches!(series.value, SeriesValue::Counter(_));
+        match &self.metric {
+            Some((raw, c, name)) if *raw == series.name && *c == counter => name.clone(),
+            _ => {
+                let name = prometheus_name(&series.name, &series.value);
+                self.metric = Some((series.name.clone(), counter, name.clone()));
+                name
+            }
+        }
+    }
+
+    fn label(&mut self, key: &str) -> String {
+        if let Some((_, sanitized)) = self.labels.iter().find(|(raw, _)| raw == key) {
+            return sanitized.clone();
+        }
+        let sanitized = prometheus_label(key);
+        if self.labels.len() < 64 {
+            self.labels.push((key.to_owned(), sanitized.clone()));
+        }
+        sanitized
+    }
+}
+
 fn series_readings(
     series: &Series,
     measurement: &str,
     timestamp: Option<Timestamp>,
+    names: &mut Names,
     out: &mut Vec<Reading>,
 ) -> Result<(), ReadingError> {
-    let name = prometheus_name(&series.name, &series.value);
+    let name = names.metric(series);
+    let tags: Vec<(String, &str)> = series
+        .labels
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(key, value)| (names.label(key), value.as_str()))
+        .collect();
     let base = || {
         let mut builder = Reading::builder(measurement).maybe_timestamp(timestamp);
-        for (key, value) in &series.labels {
-            if !value.is_empty() {
-                builder = builder.tag(prometheus_label(key), value.as_str());
-            }
+        for (key, value) in &tags {
+            builder = builder.tag(key.clone(), *value);
         }
         builder
     };

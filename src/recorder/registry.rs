@@ -44,6 +44,8 @@ use super::snapshot::{Series, Snapshot};
 pub(crate) struct Shared {
     registry: Registry<Key, HandleStorage>,
     recency: Recency<Key>,
+    /// Whether series can expire; without expiry, snapshots read the registry in place.
+    expiring: bool,
     /// Serializes creating series so that the cap is exact; taken only on a registry miss.
     creating: Mutex<()>,
     series: AtomicUsize,
@@ -67,6 +69,7 @@ impl Shared {
         Shared {
             registry: Registry::new(HandleStorage(GenerationalAtomicStorage::atomic())),
             recency: Recency::new(quanta::Clock::new(), MetricKindMask::ALL, idle_timeout),
+            expiring: idle_timeout.is_some(),
             creating: Mutex::new(()),
             series: AtomicUsize::new(0),
             max_series,
@@ -129,27 +132,40 @@ impl Shared {
     pub(crate) fn snapshot(&self) -> Snapshot {
         use super::snapshot::SeriesValue;
         let mut series = Vec::with_capacity(self.series());
-        for (key, counter) in self.registry.get_counter_handles() {
-            if !self
-                .recency
-                .should_store_counter(&key, counter.get_generation(), &self.registry)
-            {
-                self.forget();
-                continue;
+        if self.expiring {
+            // Expiry deletes from the registry, which its read locks would block: work on a copy.
+            for (key, counter) in self.registry.get_counter_handles() {
+                if !self.recency.should_store_counter(
+                    &key,
+                    counter.get_generation(),
+                    &self.registry,
+                ) {
+                    self.forget();
+                    continue;
+                }
+                let total = counter.get_inner().load(Ordering::Acquire);
+                series.push(self.series_of(&key, SeriesValue::Counter(total)));
             }
-            let total = counter.get_inner().load(Ordering::Acquire);
-            series.push(self.series_of(&key, SeriesValue::Counter(total)));
-        }
-        for (key, gauge) in self.registry.get_gauge_handles() {
-            if !self
-                .recency
-                .should_store_gauge(&key, gauge.get_generation(), &self.registry)
-            {
-                self.forget();
-                continue;
+            for (key, gauge) in self.registry.get_gauge_handles() {
+                if !self
+                    .recency
+                    .should_store_gauge(&key, gauge.get_generation(), &self.registry)
+                {
+                    self.forget();
+                    continue;
+                }
+                let value = f64::from_bits(gauge.get_inner().load(Ordering::Acquire));
+                series.push(self.series_of(&key, SeriesValue::Gauge(value)));
             }
-            let value = f64::from_bits(gauge.get_inner().load(Ordering::Acquire));
-            series.push(self.series_of(&key, SeriesValue::Gauge(value)));
+        } else {
+            self.registry.visit_counters(|key, counter| {
+                let total = counter.get_inner().load(Ordering::Acquire);
+                series.push(self.series_of(key, SeriesValue::Counter(total)));
+            });
+            self.registry.visit_gauges(|key, gauge| {
+                let value = f64::from_bits(gauge.get_inner().load(Ordering::Acquire));
+                series.push(self.series_of(key, SeriesValue::Gauge(value)));
+            });
         }
         {
             let mut accumulated = self
@@ -174,7 +190,7 @@ impl Shared {
                 series.push(self.series_of(&key, state.value()));
             }
         }
-        series.sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
+        series.sort_unstable_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
         Snapshot {
             series,
             descriptions: self
