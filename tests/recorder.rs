@@ -301,3 +301,37 @@ fn flushed_series_land_in_influxdb() {
     buckets.sort_by(f64::total_cmp);
     assert_eq!(buckets, [0.0, 4.0, 4.0], "le=2, le=3, le=+Inf");
 }
+
+/// With the receiver away and the sender's queue full, shutdown still returns: the last flush
+/// is cut short after FINAL_FLUSH_WAIT and what could not be queued is counted.
+#[test]
+fn shutdown_returns_when_the_receiver_is_away() {
+    let port = support::free_port();
+    let sender = Sender::builder(
+        format!("tcp://127.0.0.1:{port}").parse().unwrap(),
+        Encoder::new(Format::Influx),
+    )
+    .queue_size(10)
+    .flush_timeout(Duration::from_millis(200))
+    .start()
+    .unwrap();
+    let (recorder, handle) = RecorderBuilder::new()
+        .sender(sender)
+        .flush_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        for i in 0..100 {
+            metrics::counter!("c", "i" => i.to_string()).increment(1);
+        }
+    });
+    let start = Instant::now();
+    let stats = handle.shutdown();
+    let took = start.elapsed();
+    assert!(
+        took < telemit::recorder::FINAL_FLUSH_WAIT + Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert!(stats.send_errors > 0, "{stats:?}");
+    assert_eq!(stats.readings + stats.send_errors, 100, "{stats:?}");
+}

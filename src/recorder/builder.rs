@@ -18,6 +18,10 @@ use super::{RecorderError, exposition};
 use crate::Sender;
 use crate::stats::StatsSnapshot;
 
+/// How long [`RecorderHandle::shutdown`] waits for the last flush to be queued before it closes
+/// the sender.
+pub const FINAL_FLUSH_WAIT: Duration = Duration::from_secs(5);
+
 /// What a counter's field carries in each flush to the [`Sender`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CounterMode {
@@ -415,7 +419,9 @@ impl RecorderHandle {
 
     /// Stops the interval threads, flushes and pushes a last time, stops the listener and shuts
     /// the sender down (delivering what it holds within its flush timeout); returns the final
-    /// counters. Later calls only return the counters.
+    /// counters. A last flush still blocked on a full queue after [`FINAL_FLUSH_WAIT`] is cut
+    /// short by closing the sender, so shutdown never hangs on an absent receiver. Later calls
+    /// only return the counters.
     pub fn shutdown(&self) -> RecorderStats {
         let running = self
             .running
@@ -424,10 +430,28 @@ impl RecorderHandle {
             .take();
         if let Some(mut running) = running {
             running.stop.stop();
-            for thread in running.threads.drain(..) {
-                let _ = thread.join();
+            // With `OnFull::Block`, a flush waits while the sender's queue is full, which lasts
+            // as long as its receiver is away: give the interval threads and the last flush
+            // FINAL_FLUSH_WAIT, then close the sender so that they return (what is left is
+            // counted as send errors and in the sender's drops).
+            let threads = std::mem::take(&mut running.threads);
+            let flusher = self.flusher.clone();
+            let (done, finished) = std::sync::mpsc::channel();
+            let last = std::thread::spawn(move || {
+                for thread in threads {
+                    let _ = thread.join();
+                }
+                if let Some(flusher) = flusher {
+                    flusher.flush();
+                }
+                let _ = done.send(());
+            });
+            if finished.recv_timeout(FINAL_FLUSH_WAIT).is_err() {
+                if let Some(flusher) = &self.flusher {
+                    flusher.shutdown_sender();
+                }
             }
-            self.flush();
+            let _ = last.join();
             let _ = self.push();
             if let Some(listener) = &mut running.listener {
                 listener.stop();

@@ -37,7 +37,7 @@ mod readings;
 mod registry;
 mod snapshot;
 
-pub use builder::{CounterMode, RecorderBuilder, RecorderHandle, RecorderStats};
+pub use builder::{CounterMode, FINAL_FLUSH_WAIT, RecorderBuilder, RecorderHandle, RecorderStats};
 pub use distribution::{DEFAULT_QUANTILES, Layout, Pattern};
 pub use exposition::{CONTENT_TYPE, exposition};
 pub use push::PushConfig;
