@@ -2,17 +2,19 @@
 //! every library it uses) aggregated in process, then flushed to Telegraf through a telemit
 //! [`Sender`](crate::Sender), served at `/metrics` for Prometheus, and pushed to a Pushgateway.
 //!
-//! Installing it takes three lines:
+//! Installing it takes three lines (here the sender writes to standard output; give it
+//! `tcp://…`, `udp://…` or `unix:///…` for Telegraf, and add `.listen(addr)` for `/metrics`):
 //!
-//! ```no_run
+//! ```
 //! use telemit::recorder::RecorderBuilder;
 //! use telemit::{Encoder, Format, Sender};
 //!
-//! let sender = Sender::builder("udp://127.0.0.1:8094".parse()?, Encoder::new(Format::Influx)).start()?;
-//! let metrics = RecorderBuilder::new().sender(sender).listen("127.0.0.1:9100".parse()?).install()?;
-//! // … the program runs; every 10 s its series go to Telegraf, and /metrics serves them.
+//! let sender = Sender::builder("-".parse()?, Encoder::new(Format::Influx)).start()?;
+//! let metrics = RecorderBuilder::new().sender(sender).install()?;
 //! metrics::counter!("api_called_total", "inner_ip" => "10.0.0.1").increment(1);
-//! metrics.shutdown(); // a last flush, then the sender delivers what it holds
+//! // … every 10 s the series go out; at exit, a last flush:
+//! let stats = metrics.shutdown();
+//! assert_eq!(stats.readings, 1); // prometheus,inner_ip=10.0.0.1 api_called_total=1.0 …
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
