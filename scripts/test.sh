@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check telemit has: formatting, lints, all tests (real InfluxDB and
-# VictoriaMetrics servers included), and a build of the benchmarks.
+# Runs every check telemit has: formatting, lints, all tests (real InfluxDB,
+# VictoriaMetrics, Prometheus and Pushgateway servers included), and a build of the benchmarks.
 # Installs what it needs on a fresh Debian machine (run as root, or with the servers present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,9 @@ step() { printf '\n== %s\n' "$*"; }
 missing=()
 command -v influxd >/dev/null || missing+=(influxdb)
 command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
-command -v promtool >/dev/null || missing+=(prometheus)  # promtool checks the alert rules
+# prometheus brings promtool.
+{ command -v prometheus && command -v promtool; } >/dev/null || missing+=(prometheus)
+command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
 if ((${#missing[@]})); then
   step "installing ${missing[*]}"
   if [[ $(id -u) -ne 0 ]]; then
@@ -22,7 +24,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Packaged services must not run: tests start their own servers on free ports.
-for service in influxdb victoria-metrics prometheus; do
+for service in influxdb victoria-metrics prometheus prometheus-pushgateway; do
   (command -v systemctl >/dev/null && systemctl stop "$service" 2>/dev/null) || true
 done
 

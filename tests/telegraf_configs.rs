@@ -46,6 +46,11 @@ fn configs_match_their_telemit_command() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path).unwrap();
         let config: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if let Some(http) = config["inputs"].get("http_listener_v2") {
+            check_push_listener(&name, &text, &http[0]);
+            checked += 1;
+            continue;
+        }
         let listener = &config["inputs"]["socket_listener"][0];
         let args = header_command(&text);
 
@@ -144,8 +149,44 @@ fn configs_match_their_telemit_command() {
         checked += 1;
     }
     assert_eq!(
-        checked, 16,
-        "one config per format and transport, TLS, gzip, the pipeline, the Binance example"
+        checked, 19,
+        "one config per format and transport, TLS, gzip, the pipeline, the Binance example, \
+         the recorder to Prometheus, to InfluxDB and by push"
+    );
+}
+
+/// An `http_listener_v2` config takes the Prometheus text the recorder pushes to the URL in
+/// its header (`--push http://ADDR/PATH`): same address, same path, Prometheus data format.
+fn check_push_listener(name: &str, text: &str, listener: &toml::Value) {
+    let url = text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .flat_map(|l| l.split_whitespace().skip_while(|w| *w != "--push").nth(1))
+        .next()
+        .unwrap_or_else(|| panic!("{name}: a header command with --push URL"));
+    let rest = url.strip_prefix("http://").expect("an http:// push URL");
+    let (address, path) = rest.split_at(rest.find('/').expect("a path in the push URL"));
+    assert_eq!(
+        listener["service_address"].as_str(),
+        Some(address),
+        "{name}"
+    );
+    assert!(
+        listener["paths"]
+            .as_array()
+            .is_some_and(|paths| paths.iter().any(|p| p.as_str() == Some(path))),
+        "{name}: paths holds {path}"
+    );
+    assert!(
+        listener["methods"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m.as_str() == Some("PUT"))),
+        "{name}: pushes are PUT requests"
+    );
+    assert_eq!(
+        listener["data_format"].as_str(),
+        Some("prometheus"),
+        "{name}"
     );
 }
 

@@ -79,6 +79,9 @@ pub struct ListenArgs {
 
     #[command(flatten)]
     pub json_keys: JsonKeysArgs,
+    /// Serve the listener's own counters as Prometheus text at http://ADDR/metrics
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -143,6 +146,18 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
         _ => {}
     });
     let handle = listener.spawn(sink).map_err(|e| e.to_string())?;
+    let counted = counter.shared();
+    let _metrics = super::metrics::serve(args.metrics_listen, move || {
+        let t = counted.lock().unwrap_or_else(|e| e.into_inner());
+        telemit::Reading::builder("telemit_listen")
+            .field("readings", t.readings)
+            .field("rejected", t.rejected)
+            .field("lost", t.sequence.lost())
+            .field("duplicated", t.sequence.duplicates())
+            .build()
+            .into_iter()
+            .collect()
+    })?;
     let terminated = termination_flag().map_err(|e| e.to_string())?;
     let started = Instant::now();
     let mut last = (Instant::now(), 0u64);

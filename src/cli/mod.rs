@@ -4,6 +4,7 @@ mod bench;
 mod demo;
 mod listen;
 mod map;
+mod metrics;
 mod output;
 mod pipe;
 mod send;

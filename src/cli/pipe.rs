@@ -182,6 +182,10 @@ pub struct PipeArgs {
     /// Longest input line; longer lines are rejected (and skipped) without being buffered whole
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     pub max_line: usize,
+
+    /// Serve telemit's own counters as Prometheus text at http://ADDR/metrics
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// What the input side saw; shared, so that an interrupted run can still report it.
@@ -206,6 +210,10 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
         .sequence_field(args.seq.then(|| "seq".to_owned()))
         .stats_interval(args.output.stats_interval);
     let sender = Arc::new(args.output.start(builder)?);
+    let own = sender.clone();
+    let _metrics = super::metrics::serve(args.metrics_listen, move || {
+        own.stats().to_reading().into_iter().collect()
+    })?;
     let terminated = termination_flag().map_err(|e| format!("cannot watch for signals: {e}"))?;
     let input = match args.input {
         InputArg::Influx => InputFormat::Influx,

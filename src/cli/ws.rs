@@ -50,6 +50,11 @@ pub struct WsArgs {
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Option<Duration>,
 
+    /// Serve telemit's own counters, and the latest value of every mapped field as a gauge
+    /// <measurement>_<field> labelled with the reading's tags, at http://ADDR/metrics
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -97,6 +102,15 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
     };
     let sender = Arc::new(args.output.start(builder)?);
     let quiet = args.output.quiet;
+    let served = {
+        let (sender, stats) = (sender.clone(), stats.clone());
+        super::metrics::serve(args.metrics_listen, move || {
+            [sender.stats().to_reading(), stats.snapshot().to_reading()]
+                .into_iter()
+                .flatten()
+                .collect()
+        })?
+    };
 
     // One runtime: its single worker thread reads the stream (telemit::ws's reader task),
     // while this thread maps and sends what it hands over.
@@ -112,9 +126,14 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
             &config,
             &mut mapping,
             &stats,
-            |reading| match sender.send(reading) {
-                Ok(()) | Err(SendError::QueueFull) | Err(SendError::Closed) => {}
-                Err(error) => eprintln!("telemit ws: {error}"),
+            |reading| {
+                if let Some(served) = &served {
+                    served.latest(reading);
+                }
+                match sender.send(reading) {
+                    Ok(()) | Err(SendError::QueueFull) | Err(SendError::Closed) => {}
+                    Err(error) => eprintln!("telemit ws: {error}"),
+                }
             },
             |event| {
                 if !quiet

@@ -14,6 +14,7 @@
 pub mod certificates;
 pub mod net;
 pub mod processes;
+pub mod prometheus;
 pub mod receiver;
 pub mod replay;
 pub mod samples;
