@@ -6,7 +6,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::core::Core;
-use crate::reading::{Reading, ReadingError};
+use crate::reading::{Precision, Reading, ReadingError, Timestamp};
 
 /// One more reading to send at every tick.
 pub(crate) type StatsSource = Arc<dyn Fn() -> Result<Reading, ReadingError> + Send + Sync>;
@@ -42,6 +42,10 @@ impl Ticker {
                         .chain(sources.iter().map(|source| source()))
                         .flatten()
                     {
+                        // Stamped: Telegraf's json parser (json_time_key set) rejects an
+                        // object without its time, and the counters are of this moment.
+                        let mut reading = reading;
+                        reading.stamp_if_missing(Timestamp::now(Precision::Nanoseconds));
                         let _ = core.send_as_is(&reading);
                     }
                 }
