@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::builder::{CounterMode, RecorderStats};
+use super::builder::CounterMode;
+use super::handle::RecorderStats;
 use super::readings::readings;
 use super::registry::Shared;
 use super::snapshot::{SeriesValue, Snapshot};

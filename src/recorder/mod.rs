@@ -33,15 +33,17 @@ mod builder;
 pub mod distribution;
 mod exposition;
 mod flusher;
+mod handle;
 mod http;
 mod push;
 mod readings;
 mod registry;
 mod snapshot;
 
-pub use builder::{CounterMode, FINAL_FLUSH_WAIT, RecorderBuilder, RecorderHandle, RecorderStats};
+pub use builder::{CounterMode, FINAL_FLUSH_WAIT, RecorderBuilder};
 pub use distribution::{DEFAULT_QUANTILES, Layout, Pattern};
 pub use exposition::{CONTENT_TYPE, exposition};
+pub use handle::{RecorderHandle, RecorderStats};
 pub use push::PushConfig;
 pub use readings::{DEFAULT_MEASUREMENT, readings};
 pub use registry::TelemitRecorder;
