@@ -305,7 +305,7 @@ fn telemit_map_produces_every_reading_of_the_fixture() {
     assert_same(&got, &want);
     assert!(
         stderr.contains(&format!(
-            "3997 messages (1 ignored, 0 errors), {} readings",
+            "3997 messages (1 ignored, 0 rule errors), {} readings written, 0 not writable",
             want.len()
         )),
         "{stderr}"
@@ -321,6 +321,58 @@ fn telemit_map_produces_every_reading_of_the_fixture() {
         );
         assert!(stderr.contains(&summary), "{summary} in {stderr}");
     }
+}
+
+#[test]
+fn telemit_map_counts_readings_a_format_cannot_write_and_stops_quietly_on_a_closed_pipe() {
+    let map = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_telemit"))
+            .args(["map", "--map"])
+            .arg(root().join("examples/binance-market.toml"))
+            .args(["--format", "wavefront"])
+            .args(extra)
+            .arg(fixture_path())
+            .output()
+            .unwrap()
+    };
+    // Wavefront has no booleans: the candles' `closed` field is refused, said once, counted.
+    let refused = map(&[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.matches("cannot write in --format wavefront").count(),
+        1,
+        "{stderr}"
+    );
+    let candles = counts(&expected(&fixture()))["binance_candle"];
+    assert!(
+        stderr.contains(&format!("{candles} not writable in --format wavefront")),
+        "{stderr}"
+    );
+    let numbered = map(&["--bool-as-number"]);
+    let stderr = String::from_utf8_lossy(&numbered.stderr);
+    assert!(numbered.status.success(), "{stderr}");
+    assert!(stderr.contains(", 0 not writable"), "{stderr}");
+
+    // `telemit map … | head`: the reader closing the pipe is not an error.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["map", "--map"])
+        .arg(root().join("examples/binance-market.toml"))
+        .arg(fixture_path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let closed = child.wait_with_output().unwrap();
+    assert_eq!(
+        closed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&closed.stderr)
+    );
 }
 
 #[test]

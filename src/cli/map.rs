@@ -5,6 +5,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use clap::Args;
+use telemit::format::WavefrontOptions;
 use telemit::mapping::Mapping;
 use telemit::{Encoder, Precision, Reading, Timestamp};
 
@@ -25,7 +26,7 @@ pub struct MapArgs {
     #[arg(long, value_name = "FILE")]
     pub map: PathBuf,
 
-    /// Messages, one JSON document a line (default: standard input)
+    /// Messages, one JSON document a line (`-` or none: standard input)
     #[arg(value_name = "INPUT")]
     pub input: Option<PathBuf>,
 
@@ -36,37 +37,52 @@ pub struct MapArgs {
     /// Unit of the timestamps printed (influx, json)
     #[arg(long, value_enum, default_value = "ns")]
     pub precision: PrecisionArg,
+
+    /// Write booleans as 1/0 in Wavefront, which has no booleans (the market example's
+    /// `closed` field, for one); without it such readings are refused and counted
+    #[arg(long)]
+    pub bool_as_number: bool,
 }
 
 pub fn run(args: MapArgs) -> Result<i32, String> {
     let mut mapping = Mapping::from_file(&args.map).map_err(|e| e.to_string())?;
     mapping.set_idle_sweep(false);
-    let input: Box<dyn BufRead> = match &args.input {
+    let input_path = args.input.as_ref().filter(|p| p.as_os_str() != "-");
+    let input: Box<dyn BufRead> = match input_path {
         None => Box::new(std::io::stdin().lock()),
         Some(path) => Box::new(std::io::BufReader::new(
             std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?,
         )),
     };
-    let name = args
-        .input
-        .as_ref()
-        .map_or_else(|| "stdin".to_owned(), |p| p.display().to_string());
-    let encoder = Encoder::new(args.format.into()).with_precision(args.precision.into());
+    let name = input_path.map_or_else(|| "stdin".to_owned(), |p| p.display().to_string());
+    let format_name = telemit::Format::from(args.format).as_str();
+    let encoder = Encoder::new(args.format.into())
+        .with_precision(args.precision.into())
+        .with_wavefront(WavefrontOptions {
+            bool_as_number: args.bool_as_number,
+            ..WavefrontOptions::default()
+        });
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut buffer = Vec::new();
     let (mut messages, mut ignored, mut readings, mut errors, mut unencodable) =
         (0u64, 0u64, 0u64, 0u64, 0u64);
-    let mut write = |reading: &Reading, out: &mut dyn Write| -> Result<(), String> {
+    let mut write = |reading: &Reading, out: &mut dyn Write| -> Result<(), std::io::ErrorKind> {
         buffer.clear();
         match encoder.encode(reading, &mut buffer) {
             Ok(()) => {
                 readings += 1;
-                out.write_all(&buffer).map_err(|e| format!("stdout: {e}"))
+                out.write_all(&buffer).map_err(|e| e.kind())
             }
             Err(e) => {
+                // Said once: every reading of that rule would repeat it.
+                if unencodable == 0 {
+                    eprintln!(
+                        "telemit map: cannot write in --format {}: {e} (further such readings are only counted)",
+                        format_name
+                    );
+                }
                 unencodable += 1;
-                eprintln!("telemit map: {e}");
                 Ok(())
             }
         }
@@ -85,7 +101,7 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
             }
         });
         if let Some(error) = failure.take() {
-            return Err(error);
+            return stdout_failed(error);
         }
         if !outcome.matched {
             ignored += 1;
@@ -101,11 +117,14 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
         }
     });
     if let Some(error) = failure {
-        return Err(error);
+        return stdout_failed(error);
     }
-    out.flush().map_err(|e| format!("stdout: {e}"))?;
+    if let Err(error) = out.flush() {
+        return stdout_failed(error.kind());
+    }
     eprintln!(
-        "telemit map: {messages} messages ({ignored} ignored, {errors} errors), {readings} readings, {} series",
+        "telemit map: {messages} messages ({ignored} ignored, {errors} rule errors), {readings} readings written, {unencodable} not writable in --format {}, {} series",
+        format_name,
         mapping.series()
     );
     let per_rule: Vec<String> = mapping
@@ -118,4 +137,12 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
         .collect();
     eprintln!("telemit map: by rule: {}", per_rule.join("; "));
     Ok(if errors > 0 || unencodable > 0 { 1 } else { 0 })
+}
+
+/// A reader that closed the pipe (`telemit map … | head`) has what it wanted: stop quietly.
+fn stdout_failed(kind: std::io::ErrorKind) -> Result<i32, String> {
+    match kind {
+        std::io::ErrorKind::BrokenPipe => Ok(0),
+        kind => Err(format!("stdout: {}", std::io::Error::from(kind))),
+    }
 }
