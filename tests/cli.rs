@@ -603,3 +603,23 @@ fn listen_names_implausible_timestamps_once() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_empty_wavefront_source_is_a_usage_error_before_any_input() {
+    let out = telemit(
+        &["pipe", "--format", "wavefront", "--wavefront-source", ""],
+        "cpu a=1\n",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("--wavefront-source is empty"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = telemit(
+        &["pipe", "--format", "wavefront", "--wavefront-source", "h1"],
+        "cpu a=1\n",
+    );
+    assert_eq!(text(&out.stdout), "cpu.a 1.0 source=h1\n");
+}

@@ -213,6 +213,17 @@ impl OutputArgs {
     /// than a refusal of every reading.
     pub fn default_tags(&self) -> Result<DefaultTags, String> {
         let tags = DefaultTags::new(self.tags.clone()).map_err(|e| format!("--tag: {e}"))?;
+        if self
+            .wavefront_source
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            return Err(
+                "--wavefront-source is empty: Telegraf's wavefront parser refuses \
+                 `source=` without a value (and the whole datagram with it)"
+                    .to_owned(),
+            );
+        }
         let encoder = self.encoder();
         for (key, value) in &self.tags {
             // A probe with one field whose key differs from the tag's: any refusal is the tag's.

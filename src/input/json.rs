@@ -122,8 +122,13 @@ pub fn parse_line_with(
         Err(error) => error,
     };
     // Not the nested shape: the flat one, unless the object says it meant the nested one.
-    let object: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(line).map_err(|_| ParseError::from_json(error))?;
+    // A line that is not JSON at all gets the syntax error, at its column, not a complaint
+    // about the nested shape's keys.
+    let object: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(line) {
+        Ok(object) => object,
+        Err(syntax) if !syntax.is_data() => return Err(ParseError::from_json(syntax)),
+        Err(_) => return Err(ParseError::from_json(error)),
+    };
     let nested_keys = ["name", "fields"];
     if nested_keys
         .iter()
@@ -240,6 +245,18 @@ mod tests {
         parse_line(line, Precision::Milliseconds)
             .map(|r| r.expect("not blank"))
             .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_broken_flat_object_gets_its_syntax_error_not_the_nested_shapes_keys() {
+        assert_eq!(
+            parse(r#"{"measurement":"sensor","temp":}"#).unwrap_err(),
+            "column 32: expected value"
+        );
+        assert_eq!(
+            parse(r#"{"measurement":"sensor","temp":1} x"#).unwrap_err(),
+            "column 35: trailing characters"
+        );
     }
 
     #[test]
