@@ -4,37 +4,13 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use support::allocations::{CountingAllocator, allocations_during};
+
 use std::io::{BufWriter, Read, Write};
 use std::os::unix::net::UnixListener;
 use std::process::Command;
 
 use telemit::{Encoder, Endpoint, Format, Precision, Reading, Sender, Timestamp};
-
-/// Counts the allocations of the current thread only, so other tests running in parallel and
-/// the sender's own writer thread do not blur the count of the thread being measured.
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -42,12 +18,6 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 /// The memory and latency tests each load both cores; run together, they would measure each
 /// other.
 static ONE_LOAD_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn allocations_during(work: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    work();
-    ALLOCATIONS.with(Cell::get) - before
-}
 
 fn reading() -> Reading {
     Reading::builder("http_requests")

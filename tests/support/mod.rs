@@ -11,6 +11,7 @@
 //! Each test file uses a few of them; the rest would be reported unused in that file.
 #![allow(dead_code, unused_imports)]
 
+pub mod allocations;
 pub mod certificates;
 pub mod net;
 pub mod processes;
