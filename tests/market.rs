@@ -212,29 +212,7 @@ fn expected(messages: &[String]) -> Vec<Reading> {
                     out.push(candle.candle(&symbol, false));
                 }
             }
-            "kline" => {
-                let k = &d["k"];
-                let symbol = d["s"].as_str().unwrap().to_owned();
-                let interval = k["i"].as_str().unwrap().to_owned();
-                let (high, low) = (number(&k["h"]), number(&k["l"]));
-                let spread = high - low;
-                let mut b = Reading::builder("binance_kline")
-                    .tag("symbol", symbol.clone())
-                    .tag("interval", interval.clone())
-                    .field("open", number(&k["o"]))
-                    .field("high", high)
-                    .field("low", low)
-                    .field("close", number(&k["c"]))
-                    .field("volume", number(&k["v"]))
-                    .field("trades", k["n"].as_i64().unwrap())
-                    .field("spread", spread);
-                if let Some(before) = previous_spread.insert((symbol, interval), spread) {
-                    b = b
-                        .field("delta", spread - before)
-                        .field("abs_delta", (spread - before).abs());
-                }
-                out.push(b.timestamp(ms(d["E"].as_i64().unwrap())).build().unwrap());
-            }
+            "kline" => out.push(support::binance::kline_reading(d, &mut previous_spread)),
             other => panic!("unexpected event {other:?}"),
         }
     }

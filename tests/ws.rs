@@ -35,34 +35,7 @@ fn expected(messages: &[String]) -> Vec<Reading> {
         let symbol = m["s"].as_str().unwrap().to_owned();
         match m["e"].as_str() {
             Some("kline") => {
-                let k = &m["k"];
-                let (high, low) = (price(&k["h"]), price(&k["l"]));
-                let spread = high - low;
-                let interval = k["i"].as_str().unwrap().to_owned();
-                let mut b = Reading::builder("binance_kline")
-                    .tag("symbol", symbol.clone())
-                    .tag("interval", interval.clone())
-                    .field("open", price(&k["o"]))
-                    .field("high", high)
-                    .field("low", low)
-                    .field("close", price(&k["c"]))
-                    .field("volume", price(&k["v"]))
-                    .field("trades", k["n"].as_i64().unwrap())
-                    .field("spread", spread);
-                if let Some(before) = previous_spread.insert((symbol, interval), spread) {
-                    b = b
-                        .field("delta", spread - before)
-                        .field("abs_delta", (spread - before).abs());
-                }
-                let ms = m["E"].as_i64().unwrap();
-                readings.push(
-                    b.timestamp(telemit::Timestamp::new(
-                        ms * 1_000_000,
-                        Precision::Nanoseconds,
-                    ))
-                    .build()
-                    .unwrap(),
-                );
+                readings.push(support::binance::kline_reading(&m, &mut previous_spread))
             }
             Some("trade") => {
                 let (p, q) = (price(&m["p"]), price(&m["q"]));

@@ -12,6 +12,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod allocations;
+pub mod binance;
 pub mod certificates;
 pub mod net;
 pub mod processes;
