@@ -226,24 +226,11 @@ fn main() {
         "{count} kline messages of ~{} bytes from a local server, best of {RUNS}",
         klines[0].len()
     );
-    println!("{:<44} {:>12} {:>10}", "client", "messages/s", "of limit");
-    let row = |name: &str, rate: f64| {
-        println!("{name:<44} {rate:>12.0} {:>9.1}%", 100.0 * rate / limit);
-    };
-    row("read and discard (tokio-tungstenite)", limit);
-    row("telemit ws: mapping + sender, unix", telemit_rate);
-    if with_python {
-        row(
-            &format!("python websockets + json ({python_count} msgs)"),
-            python_rate,
-        );
-        println!(
-            "telemit ws is {:.1}x the Python client",
-            telemit_rate / python_rate
-        );
-    } else {
-        println!("(python3 with the websockets package not found: Python client skipped)");
-    }
+    print_rates(
+        limit,
+        ("telemit ws: mapping + sender, unix", telemit_rate),
+        with_python.then_some((python_count, python_rate)),
+    );
     stage_costs(&mapping_file, &klines, limit);
     market(root, count / 3, with_python, &runtime, &dir);
     let _ = std::fs::remove_dir_all(&dir);
@@ -294,22 +281,11 @@ fn market(
     println!(
         "{count} combined-stream messages (trades, depth20 snapshots, klines), best of {RUNS}"
     );
-    println!("{:<44} {:>12} {:>10}", "client", "messages/s", "of limit");
-    let row = |name: &str, rate: f64| {
-        println!("{name:<44} {rate:>12.0} {:>9.1}%", 100.0 * rate / limit);
-    };
-    row("read and discard (tokio-tungstenite)", limit);
-    row("telemit ws: market mapping + sender, unix", telemit_rate);
-    if with_python {
-        row(
-            &format!("python websockets + json ({python_count} msgs)"),
-            python_rate,
-        );
-        println!(
-            "telemit ws is {:.1}x the Python client",
-            telemit_rate / python_rate
-        );
-    }
+    print_rates(
+        limit,
+        ("telemit ws: market mapping + sender, unix", telemit_rate),
+        with_python.then_some((python_count, python_rate)),
+    );
     println!("series held by the mapping at the end: {series}");
     market_stage_costs(&mapping_file, &messages_for_costs(root));
 }
@@ -483,4 +459,24 @@ fn telemit_market(
         stats.snapshot().messages as f64 / elapsed.as_secs_f64(),
         mapping.series(),
     )
+}
+
+/// One table of a run: read-and-discard (the limit), telemit, and the Python client when it ran
+/// (its message count and rate), each as messages/s and as a share of the limit.
+fn print_rates(limit: f64, telemit: (&str, f64), python: Option<(usize, f64)>) {
+    println!("{:<44} {:>12} {:>10}", "client", "messages/s", "of limit");
+    let row = |name: &str, rate: f64| {
+        println!("{name:<44} {rate:>12.0} {:>9.1}%", 100.0 * rate / limit);
+    };
+    row("read and discard (tokio-tungstenite)", limit);
+    row(telemit.0, telemit.1);
+    match python {
+        Some((count, rate)) => {
+            row(&format!("python websockets + json ({count} msgs)"), rate);
+            println!("telemit ws is {:.1}x the Python client", telemit.1 / rate);
+        }
+        None => {
+            println!("(python3 with the websockets package not found: Python client skipped)")
+        }
+    }
 }
