@@ -1,5 +1,9 @@
 //! Where readings go: an address parsed from `unix:///path`, `unixgram:///path`,
 //! `tcp://host:port`, `tls://host:port`, `udp://host:port`, or `-` for standard output.
+//!
+//! As in Telegraf's `service_address` (Go's `net.Listen` and `net.Dial`), the host may be left
+//! out: `tcp://:8094` listens on every interface, and a sender given it connects to the local
+//! host.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -14,6 +18,9 @@ use std::str::FromStr;
 /// let endpoint: Endpoint = "udp://127.0.0.1:8094".parse()?;
 /// assert!(endpoint.is_datagram());
 /// assert_eq!(endpoint.to_string(), "udp://127.0.0.1:8094");
+/// // Telegraf's spelling for every interface (listening) or the local host (sending).
+/// let any: Endpoint = "tcp://:8094".parse()?;
+/// assert_eq!(any.to_string(), "tcp://:8094");
 /// assert_eq!(
 ///     "tcp://localhost".parse::<Endpoint>().unwrap_err().to_string(),
 ///     "endpoint \"tcp://localhost\": missing port: expected tcp://host:port"
@@ -31,7 +38,8 @@ pub enum Endpoint {
     Unixgram(PathBuf),
     /// A TCP connection to `host:port`.
     Tcp {
-        /// Host name or IP address (IPv6 in brackets).
+        /// Host name or IP address (IPv6 in brackets); empty for every interface (listening)
+        /// or the local host (sending).
         host: String,
         /// Port.
         port: u16,
@@ -46,7 +54,8 @@ pub enum Endpoint {
     },
     /// UDP datagrams to `host:port`.
     Udp {
-        /// Host name or IP address (IPv6 in brackets).
+        /// Host name or IP address (IPv6 in brackets); empty for every interface (listening)
+        /// or the local host (sending).
         host: String,
         /// Port.
         port: u16,
@@ -71,15 +80,26 @@ impl Endpoint {
         }
     }
 
-    /// `host:port` for TCP and UDP, as the resolver wants it.
+    /// `host:port` for TCP and UDP to bind, as the resolver wants it: an empty host is every
+    /// IPv4 interface (`0.0.0.0`), as Telegraf's `service_address = "tcp://:8094"` listens
+    /// on every interface. (`tcp://[::]:8094` takes IPv6 as well.)
     pub(crate) fn host_port(&self) -> Option<String> {
         match self {
             Endpoint::Tcp { host, port }
             | Endpoint::Tls { host, port }
-            | Endpoint::Udp { host, port } => Some(format!("{}:{port}", host)),
+            | Endpoint::Udp { host, port } => {
+                let host = if host.is_empty() { "0.0.0.0" } else { host };
+                Some(format!("{host}:{port}"))
+            }
             _ => None,
         }
     }
+}
+
+/// The host a sender connects to for `host`: itself, or the local host (`127.0.0.1`) when it is
+/// empty, as Go's dialer (and so Telegraf's own outputs) reads `:8094`.
+pub(crate) fn connect_host(host: &str) -> &str {
+    if host.is_empty() { "127.0.0.1" } else { host }
 }
 
 impl fmt::Display for Endpoint {
@@ -171,7 +191,8 @@ fn split_host_port(rest: &str) -> Result<(&str, u16), String> {
         }
         (host, port)
     };
-    if host.is_empty() {
+    // An empty host is Telegraf's `:8094`; an empty bracket pair is a typing slip.
+    if host == "[]" {
         return Err("missing host".to_owned());
     }
     if host.contains('/') {
@@ -197,6 +218,8 @@ mod tests {
             "udp://localhost:8094",
             "tcp://[::1]:8094",
             "tls://telegraf.example.com:8094",
+            "tcp://:8094",
+            "udp://:8094",
         ] {
             let endpoint: Endpoint = text.parse().unwrap();
             assert_eq!(endpoint.to_string(), text);
@@ -212,6 +235,21 @@ mod tests {
                 port: 1
             }
         );
+    }
+
+    #[test]
+    fn an_empty_host_binds_everywhere_and_connects_locally() {
+        let endpoint: Endpoint = "tcp://:8094".parse().unwrap();
+        assert_eq!(
+            endpoint,
+            Endpoint::Tcp {
+                host: String::new(),
+                port: 8094
+            }
+        );
+        assert_eq!(endpoint.host_port().as_deref(), Some("0.0.0.0:8094"));
+        assert_eq!(connect_host(""), "127.0.0.1");
+        assert_eq!(connect_host("telegraf"), "telegraf");
     }
 
     #[test]
@@ -234,8 +272,8 @@ mod tests {
                 "endpoint \"tcp://h\": missing port: expected tcp://host:port",
             ),
             (
-                "tcp://:80",
-                "endpoint \"tcp://:80\": missing host: expected tcp://host:port",
+                "tcp://[]:80",
+                "endpoint \"tcp://[]:80\": missing host: expected tcp://host:port",
             ),
             (
                 "udp://h:99999",

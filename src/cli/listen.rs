@@ -44,7 +44,7 @@ pub struct ListenArgs {
     /// Longest stream line and largest datagram read [default: 65536]. Given, it also sets the
     /// kernel receive buffer (SO_RCVBUF) of udp and unixgram sockets, as Telegraf's
     /// read_buffer_size does; the kernel caps that at net.core.rmem_max
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_parser = super::parse_bytes, value_name = "BYTES")]
     pub read_buffer_size: Option<usize>,
 
     /// Stream connections arrive compressed (Telegraf's content_encoding; senders use --gzip)

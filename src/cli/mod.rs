@@ -1,6 +1,7 @@
 //! The `telemit` command line: argument types and dispatch.
 
 mod bench;
+mod config;
 mod demo;
 mod listen;
 mod map;
@@ -27,9 +28,16 @@ use clap::{Parser, Subcommand};
   tail -f app.metrics | telemit pipe --to udp://127.0.0.1:8094
   telemit listen --on udp://127.0.0.1:8094       # check what a sender sends")]
 pub struct Cli {
+    /// Read options from this TOML file: one key per long flag, `-` written `_`
+    /// (flush_timeout = "5s"). Flags and TELEMIT_* environment variables override it
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
+
+pub use config::parse;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -90,6 +98,24 @@ Examples:
   telemit listen --on udp://127.0.0.1:8094 --quiet   # in another terminal: loss per second"
     )]
     Bench(bench::BenchArgs),
+    /// Check a configuration file and show the settings it resolves to.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+}
+
+impl Command {
+    /// The checks that take more than one option at a time (a `--tag` against `--format`),
+    /// which `config check` runs after the options' own parsers.
+    pub fn check_settings(&self) -> Result<(), String> {
+        let output = match self {
+            Command::Send(args) => &args.output,
+            Command::Pipe(args) => &args.output,
+            Command::Ws(args) => &args.output,
+            Command::Bench(args) => &args.output,
+            _ => return Ok(()),
+        };
+        output.default_tags().map(|_| ())
+    }
 }
 
 /// Runs the command; the exit status.
@@ -102,6 +128,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Ws(args) => ws::run(args),
         Command::Map(args) => map::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Config(command) => config::run(command),
     };
     match result {
         Ok(code) => code,
@@ -112,53 +139,39 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-/// Parses `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
+/// Parses a duration as Telegraf and Go write them (`250ms`, `5s`, `1m30s`, `1h`; also `2 min`
+/// and the other units `humantime` reads), or a bare number of seconds (`5`, `0.5`), as
+/// Telegraf reads a number given for a duration.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration: expected e.g. 250ms, 5s, 2m"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1e3,
-        "us" | "µs" => value / 1e6,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?}: use ms, s, m or h"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+    let trimmed = text.trim();
+    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let seconds: f64 = trimmed
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration: expected e.g. 250ms, 5s, 1m30s"))?;
+        return Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"));
+    }
+    humantime::parse_duration(trimmed).map_err(|e| {
+        format!("{text:?} is not a duration ({e}): expected e.g. 250ms, 5s, 1m30s, 1h")
+    })
 }
 
-/// Parses a size in bytes: `1048576`, `512KiB`, `64MiB`, `2GiB`.
+/// Parses a size in bytes as Telegraf writes sizes: a bare number of bytes, or a number with a
+/// unit, decimal (`500MB` = 500 000 000, `kB`, `GB`) or binary (`64KiB` = 65 536, `MiB`,
+/// `GiB`), the unit's case ignored.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| {
-        format!("{text:?} is not a size: expected e.g. 1048576, 512KiB, 64MiB, 2GiB")
+    let size: bytesize::ByteSize = text.trim().parse().map_err(|e| {
+        format!("{text:?} is not a size ({e}): expected e.g. 65536, 64KiB, 500MB, 1GiB")
     })?;
-    let unit = match unit {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?}: use KiB, MiB or GiB"
-            ));
-        }
-    };
-    number
-        .checked_mul(unit)
-        .ok_or_else(|| format!("{text:?} is too large"))
+    if size.as_u64() == u64::MAX {
+        return Err(format!("{text:?} is too large"));
+    }
+    Ok(size.as_u64())
+}
+
+/// [`parse_size`] for a size held in memory (a buffer or line length).
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let size = parse_size(text)?;
+    usize::try_from(size).map_err(|_| format!("{text:?} is too large"))
 }
 
 /// Parses `key=value` for `--tag`.

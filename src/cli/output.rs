@@ -35,12 +35,16 @@ impl From<FormatArg> for Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PrecisionArg {
     /// Seconds
+    #[value(alias = "1s")]
     S,
     /// Milliseconds
+    #[value(alias = "1ms")]
     Ms,
     /// Microseconds
+    #[value(aliases = ["1us", "µs", "1µs"])]
     Us,
     /// Nanoseconds
+    #[value(alias = "1ns")]
     Ns,
 }
 
@@ -134,7 +138,7 @@ pub struct OutputArgs {
     pub reopen_after: Option<u64>,
 
     /// Largest datagram payload in bytes [default: 1432 for udp, 65535 for unixgram]
-    #[arg(long, value_name = "BYTES", help_heading = "Sender")]
+    #[arg(long, value_parser = super::parse_bytes, value_name = "BYTES", help_heading = "Sender")]
     pub max_datagram: Option<usize>,
 
     /// How long to keep delivering queued readings at exit before dropping (and counting) them
@@ -150,7 +154,7 @@ pub struct OutputArgs {
     pub backoff_max: Duration,
 
     /// Kernel send buffer (SO_SNDBUF) for tcp and udp sockets
-    #[arg(long, value_name = "BYTES", help_heading = "Sender")]
+    #[arg(long, value_parser = super::parse_bytes, value_name = "BYTES", help_heading = "Sender")]
     pub send_buffer: Option<usize>,
 
     /// Also send telemit's own counters as readings of measurement "telemit" at this interval

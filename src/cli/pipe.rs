@@ -29,12 +29,16 @@ pub enum InputArg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputPrecisionArg {
     /// Seconds
+    #[value(alias = "1s")]
     S,
     /// Milliseconds
+    #[value(alias = "1ms")]
     Ms,
     /// Microseconds
+    #[value(aliases = ["1us", "µs", "1µs"])]
     Us,
     /// Nanoseconds
+    #[value(alias = "1ns")]
     Ns,
     /// Picked per timestamp by its magnitude: up to 11 digits seconds, 14 milliseconds, 17
     /// microseconds, more nanoseconds
@@ -180,7 +184,7 @@ pub struct PipeArgs {
     pub seq: bool,
 
     /// Longest input line; longer lines are rejected (and skipped) without being buffered whole
-    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    #[arg(long, default_value_t = 1 << 20, value_parser = super::parse_bytes, value_name = "BYTES")]
     pub max_line: usize,
 
     /// Serve telemit's own counters as Prometheus text at http://ADDR/metrics

@@ -39,7 +39,7 @@ pub struct WsArgs {
     pub silence_timeout: Duration,
 
     /// Largest message (and frame) accepted, in bytes
-    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    #[arg(long, default_value_t = 1 << 20, value_parser = super::parse_bytes, value_name = "BYTES")]
     pub max_message_size: usize,
 
     /// Extra trusted CA certificates (PEM) for wss://, added to the bundled web roots

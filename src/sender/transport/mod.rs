@@ -17,7 +17,7 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use super::ConfigError;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, connect_host};
 use crate::tls::TlsOptions;
 use memory::MemoryTransport;
 
@@ -141,6 +141,7 @@ pub(crate) trait Transport: Send {
 }
 
 /// The connector for `target`: the one place where a destination becomes a transport.
+/// (An empty host, as in `tcp://:8094`, is the local host.)
 pub(crate) fn connector(
     target: &Target,
     options: &SocketOptions,
@@ -152,11 +153,18 @@ pub(crate) fn connector(
             Endpoint::Stdout => Box::new(stdout::Connector),
             Endpoint::Unix(path) => Box::new(unix::Connector::new(path, options)),
             Endpoint::Unixgram(path) => Box::new(unixgram::Connector::new(path, options)),
-            Endpoint::Tcp { host, port } => Box::new(tcp::Connector::new(host, *port, options)),
-            Endpoint::Tls { host, port } => {
-                Box::new(tls::Connector::new(host, *port, options, tls)?)
+            Endpoint::Tcp { host, port } => {
+                Box::new(tcp::Connector::new(connect_host(host), *port, options))
             }
-            Endpoint::Udp { host, port } => Box::new(udp::Connector::new(host, *port, options)),
+            Endpoint::Tls { host, port } => Box::new(tls::Connector::new(
+                connect_host(host),
+                *port,
+                options,
+                tls,
+            )?),
+            Endpoint::Udp { host, port } => {
+                Box::new(udp::Connector::new(connect_host(host), *port, options))
+            }
         },
     })
 }
