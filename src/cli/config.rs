@@ -18,10 +18,10 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use clap::builder::BoolishValueParser;
+use clap::builder::{BoolishValueParser, Resettable};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
-use clap::{Arg, ArgAction, ArgMatches, Args, Command, CommandFactory, FromArgMatches};
+use clap::{Arg, ArgAction, ArgMatches, Args, Command, CommandFactory, FromArgMatches, Id};
 use toml::{Spanned, Value};
 
 use super::Cli;
@@ -82,6 +82,9 @@ fn parse_from(argv: Vec<OsString>) -> Result<Cli, Failure> {
     let matches = cmd.clone().try_get_matches_from(argv.iter()).map_err(|e| {
         from_environment(&cmd, &argv, &e).map_or(Failure::Usage(e), Failure::Config)
     })?;
+    if let Some((name, sub)) = matches.subcommand() {
+        check_pairs(&subcommand(&cmd, name), sub).map_err(Failure::Config)?;
+    }
     Cli::from_arg_matches(&matches).map_err(Failure::Usage)
 }
 
@@ -118,6 +121,33 @@ fn from_environment(cmd: &Command, argv: &[OsString], error: &clap::Error) -> Op
         "environment {name}={value:?}: {}",
         clap_reason(error)
     ))
+}
+
+/// Options that need another (clap's `requires`, which does not look at defaults, and so at
+/// a file's values): the option, and the one it needs.
+const PAIRS: [(&str, &str); 3] = [
+    ("tls_cert", "tls_key"),
+    ("tls_key", "tls_cert"),
+    ("tls_allowed_cacerts", "tls_cert"),
+];
+
+/// The first option set without the one it needs, in the settings of one command.
+fn check_pairs(cmd: &Command, matches: &ArgMatches) -> Result<(), String> {
+    let set = |key: &str| {
+        cmd.get_arguments()
+            .find(|a| key_of(a) == key)
+            .is_some_and(|a| matches.get_raw(a.get_id().as_str()).is_some())
+    };
+    for (option, needed) in PAIRS {
+        if set(option) && !set(needed) {
+            return Err(format!(
+                "{option} needs {needed} (--{}, {ENV_PREFIX}{})",
+                needed.replace('_', "-"),
+                needed.to_uppercase()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn subcommand(cmd: &Command, name: &str) -> Command {
@@ -360,11 +390,16 @@ impl ConfigFile {
     }
 
     /// `cmd` with the file's values as the defaults of its options.
+    ///
+    /// clap's "required unless another is present" rules do not count defaults, so with a file
+    /// they are dropped: the command itself reports what is missing (send: no measurement).
+    /// "Requires" rules are checked by [`check_pairs`].
     pub fn apply(&self, cmd: Command) -> Command {
         let name = cmd.get_name().to_owned();
         let Ok(settings) = self.settings(&cmd, &name) else {
             return cmd;
         };
+        let cmd = cmd.mut_args(|arg| arg.required_unless_present(Resettable::<Id>::Reset));
         settings.into_iter().fold(cmd, |cmd, setting| {
             let key = setting.key.clone();
             let id = cmd
@@ -372,12 +407,9 @@ impl ConfigFile {
                 .find(|a| configurable(a) && key_of(a) == key)
                 .map(|a| a.get_id().clone());
             match id {
-                // The file's value stands in for the flag, so it meets "required" and "required
-                // unless" rules as a flag would.
+                // The file's value stands in for the flag, so it meets a "required" rule.
                 Some(id) => cmd.mut_arg(id, |arg| {
-                    arg.required(false)
-                        .required_unless_present(clap::builder::Resettable::<clap::Id>::Reset)
-                        .default_values(setting.values.clone())
+                    arg.required(false).default_values(setting.values.clone())
                 }),
                 None => cmd,
             }
@@ -424,6 +456,26 @@ fn validate(arg: &Arg, text: &str) -> Result<(), String> {
 fn clap_reason(error: &clap::Error) -> String {
     if let Some(source) = std::error::Error::source(error) {
         return source.to_string();
+    }
+    if error.kind() == ErrorKind::MissingRequiredArgument
+        && let Some(ContextValue::Strings(missing)) = error.get(ContextKind::InvalidArg)
+    {
+        let missing: Vec<String> = missing
+            .iter()
+            .map(|usage| {
+                // "--map <FILE>" or "<URL>": the key, and its variable.
+                let key = match usage.strip_prefix("--") {
+                    Some(flag) => flag
+                        .split([' ', '='])
+                        .next()
+                        .unwrap_or(flag)
+                        .replace('-', "_"),
+                    None => usage.trim_matches(['<', '>', '.']).to_lowercase(),
+                };
+                format!("{key} ({ENV_PREFIX}{})", key.to_uppercase())
+            })
+            .collect();
+        return format!("not set: {}", missing.join(", "));
     }
     if error.kind() == ErrorKind::InvalidValue
         && let Some(ContextValue::Strings(valid)) = error.get(ContextKind::ValidValue)
@@ -530,6 +582,10 @@ fn check(args: &CheckArgs) -> Result<i32, String> {
                 clap_reason(&e)
             )
         })?;
+    if let Some(sub) = matches.subcommand_matches(&name) {
+        check_pairs(&subcommand(&root, &name), sub)
+            .map_err(|e| format!("config {}: {e}", args.file.display()))?;
+    }
     let cli = Cli::from_arg_matches(&matches).map_err(|e| clap_reason(&e))?;
     cli.command
         .check_settings()
