@@ -72,6 +72,17 @@ fn a_file_alone_sets_the_options() {
     assert_eq!(before.stdout, out.stdout, "{}", text(&before.stderr));
     let from_env = telemit(&["pipe"], &[("TELEMIT_CONFIG", &file)], LINE);
     assert_eq!(from_env.stdout, out.stdout, "{}", text(&from_env.stderr));
+
+    // A file that names its command runs without one on the command line.
+    let named = write(
+        dir.path(),
+        "named.toml",
+        &format!("command = \"pipe\"\n{PIPE_FILE}"),
+    );
+    let alone = telemit(&["--config", &named], &[], LINE);
+    assert_eq!(alone.stdout, out.stdout, "{}", text(&alone.stderr));
+    let alone = telemit(&[], &[("TELEMIT_CONFIG", &named)], LINE);
+    assert_eq!(alone.stdout, out.stdout, "{}", text(&alone.stderr));
 }
 
 #[test]

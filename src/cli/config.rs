@@ -58,25 +58,36 @@ pub enum Failure {
     Config(String),
 }
 
-fn parse_from(argv: Vec<OsString>) -> Result<Cli, Failure> {
+fn parse_from(mut argv: Vec<OsString>) -> Result<Cli, Failure> {
     let mut cmd = command();
     // A first, lenient pass finds the command and the file; `--help` and `--version` skip the
     // file, so that they work wherever the file is missing.
     let first = command()
         .ignore_errors(true)
         .try_get_matches_from(argv.iter());
-    if let Ok(first) = first
-        && let Some((name, sub)) = first.subcommand()
-        && COMMANDS.contains(&name)
-    {
+    if let Ok(first) = first {
+        let sub = first.subcommand();
         let path = sub
-            .get_one::<PathBuf>("config")
+            .and_then(|(_, sub)| sub.get_one::<PathBuf>("config"))
             .or_else(|| first.get_one::<PathBuf>("config"));
-        if let Some(path) = path {
+        let name = sub.map(|(name, _)| name);
+        if let Some(path) = path
+            && name.is_none_or(|name| COMMANDS.contains(&name))
+        {
             let file = ConfigFile::load(path).map_err(Failure::Config)?;
-            let sub_cmd = subcommand(&cmd, name);
-            file.check(&sub_cmd, name).map_err(Failure::Config)?;
-            cmd = cmd.mut_subcommand(name, |sc| file.apply(sc));
+            // `telemit --config FILE` runs the command the file names.
+            let name = match (name, &file.command) {
+                (Some(name), _) => Some(name.to_owned()),
+                (None, Some(command)) => {
+                    argv.push(command.get_ref().into());
+                    Some(command.get_ref().clone())
+                }
+                (None, None) => None,
+            };
+            if let Some(name) = name {
+                file.check(&cmd, &name).map_err(Failure::Config)?;
+                cmd = file.apply(cmd, &name);
+            }
         }
     }
     let matches = cmd.clone().try_get_matches_from(argv.iter()).map_err(|e| {
@@ -247,8 +258,20 @@ pub struct ConfigFile {
 
 /// One option's value from a file, as command-line strings.
 struct Setting {
-    key: String,
+    id: Id,
+    /// An option of the whole program (`Cli`), rather than of the command.
+    global: bool,
     values: Vec<String>,
+}
+
+/// The options of `telemit name` a file may set: the command's own, then the global ones.
+fn options<'a>(root: &'a Command, name: &str) -> Vec<&'a Arg> {
+    root.find_subcommand(name)
+        .into_iter()
+        .flat_map(Command::get_arguments)
+        .chain(root.get_arguments().filter(|a| a.is_global_set()))
+        .filter(|a| configurable(a))
+        .collect()
 }
 
 impl ConfigFile {
@@ -300,9 +323,9 @@ impl ConfigFile {
         )
     }
 
-    /// Checks every key against the options of `cmd` (the command `name`) and every value
+    /// Checks every key against the options of `telemit name` (in `root`) and every value
     /// against the option's parser; the first problem, with its line and column.
-    pub fn check(&self, cmd: &Command, name: &str) -> Result<(), String> {
+    pub fn check(&self, root: &Command, name: &str) -> Result<(), String> {
         if let Some(command) = &self.command
             && command.get_ref() != name
         {
@@ -314,11 +337,11 @@ impl ConfigFile {
                 ),
             ));
         }
-        self.settings(cmd, name).map(|_| ())
+        self.settings(root, name).map(|_| ())
     }
 
-    fn settings(&self, cmd: &Command, name: &str) -> Result<Vec<Setting>, String> {
-        let options: Vec<&Arg> = cmd.get_arguments().filter(|a| configurable(a)).collect();
+    fn settings(&self, root: &Command, name: &str) -> Result<Vec<Setting>, String> {
+        let options = options(root, name);
         let mut settings = Vec::new();
         for (key, value) in &self.entries {
             let Some(arg) = options.iter().find(|a| key_of(a) == *key.get_ref()) else {
@@ -326,7 +349,8 @@ impl ConfigFile {
             };
             let values = self.values(arg, key.get_ref(), value)?;
             settings.push(Setting {
-                key: key.get_ref().clone(),
+                id: arg.get_id().clone(),
+                global: arg.is_global_set(),
                 values,
             });
         }
@@ -389,29 +413,28 @@ impl ConfigFile {
         Ok(values)
     }
 
-    /// `cmd` with the file's values as the defaults of its options.
+    /// `root` with the file's values as the defaults of the options of `telemit name`.
     ///
     /// clap's "required unless another is present" rules do not count defaults, so with a file
     /// they are dropped: the command itself reports what is missing (send: no measurement).
     /// "Requires" rules are checked by [`check_pairs`].
-    pub fn apply(&self, cmd: Command) -> Command {
-        let name = cmd.get_name().to_owned();
-        let Ok(settings) = self.settings(&cmd, &name) else {
-            return cmd;
+    pub fn apply(&self, root: Command, name: &str) -> Command {
+        let Ok(settings) = self.settings(&root, name) else {
+            return root;
         };
-        let cmd = cmd.mut_args(|arg| arg.required_unless_present(Resettable::<Id>::Reset));
-        settings.into_iter().fold(cmd, |cmd, setting| {
-            let key = setting.key.clone();
-            let id = cmd
-                .get_arguments()
-                .find(|a| configurable(a) && key_of(a) == key)
-                .map(|a| a.get_id().clone());
-            match id {
-                // The file's value stands in for the flag, so it meets a "required" rule.
-                Some(id) => cmd.mut_arg(id, |arg| {
-                    arg.required(false).default_values(setting.values.clone())
-                }),
-                None => cmd,
+        let root = root.mut_subcommand(name, |sc| {
+            sc.mut_args(|arg| arg.required_unless_present(Resettable::<Id>::Reset))
+        });
+        // The file's value stands in for the flag, so it meets a "required" rule.
+        let with_value =
+            |values: Vec<String>| move |arg: Arg| arg.required(false).default_values(values);
+        settings.into_iter().fold(root, |root, setting| {
+            if setting.global {
+                root.mut_arg(setting.id, with_value(setting.values))
+            } else {
+                root.mut_subcommand(name, |sc| {
+                    sc.mut_arg(setting.id, with_value(setting.values))
+                })
             }
         })
     }
@@ -569,9 +592,8 @@ fn check(args: &CheckArgs) -> Result<i32, String> {
         (None, Some(name)) => name.get_ref().clone(),
         (None, None) => infer_command(&root, &file)?,
     };
-    let sub = subcommand(&root, &name);
-    file.check(&sub, &name)?;
-    let root = root.mut_subcommand(&name, |sc| file.apply(sc));
+    file.check(&root, &name)?;
+    let root = file.apply(root, &name);
     let matches = root
         .clone()
         .try_get_matches_from(["telemit", name.as_str()])
@@ -590,12 +612,11 @@ fn check(args: &CheckArgs) -> Result<i32, String> {
     cli.command
         .check_settings()
         .map_err(|e| format!("config {}: {e}", args.file.display()))?;
-    // The order of the definitions (applying the file moves the options it sets last).
-    let sub = subcommand(&command(), &name);
     let Some(sub_matches) = matches.subcommand_matches(&name) else {
         return Err(format!("no settings for `telemit {name}`"));
     };
-    print!("{}", resolved(&file, &sub, sub_matches, &name));
+    // In the order of the definitions (applying the file moves the options it sets last).
+    print!("{}", resolved(&file, &command(), sub_matches, &name));
     Ok(0)
 }
 
@@ -604,7 +625,7 @@ fn infer_command(root: &Command, file: &ConfigFile) -> Result<String, String> {
     let fits: Vec<&str> = COMMANDS
         .iter()
         .copied()
-        .filter(|name| file.settings(&subcommand(root, name), name).is_ok())
+        .filter(|name| file.settings(root, name).is_ok())
         .collect();
     match fits.as_slice() {
         [one] => Ok((*one).to_owned()),
@@ -615,15 +636,14 @@ fn infer_command(root: &Command, file: &ConfigFile) -> Result<String, String> {
                 .iter()
                 .copied()
                 .max_by_key(|name| {
-                    let sub = subcommand(root, name);
+                    let options = options(root, name);
                     file.entries
                         .iter()
-                        .filter(|(k, _)| sub.get_arguments().any(|a| key_of(a) == *k.get_ref()))
+                        .filter(|(k, _)| options.iter().any(|a| key_of(a) == *k.get_ref()))
                         .count()
                 })
                 .unwrap_or("pipe");
-            file.check(&subcommand(root, nearest), nearest)
-                .map(|()| nearest.to_owned())
+            file.check(root, nearest).map(|()| nearest.to_owned())
         }
         many => Err(format!(
             "config {}: its keys fit `telemit {}`: name one (`telemit config check {} COMMAND`, \
@@ -636,13 +656,13 @@ fn infer_command(root: &Command, file: &ConfigFile) -> Result<String, String> {
 }
 
 /// The settings of `telemit name` as TOML, each commented with its source.
-fn resolved(file: &ConfigFile, sub: &Command, matches: &ArgMatches, name: &str) -> String {
+fn resolved(file: &ConfigFile, root: &Command, matches: &ArgMatches, name: &str) -> String {
     let mut out = format!(
         "# telemit {name}: settings from {}, the environment ({ENV_PREFIX}*) and the defaults\n",
         file.path.display()
     );
     out.push_str(&format!("command = {:?}\n", name));
-    for arg in sub.get_arguments().filter(|a| configurable(a)) {
+    for arg in options(root, name) {
         let key = key_of(arg);
         let id = arg.get_id().as_str();
         let Some(raw) = matches.get_raw(id) else {

@@ -204,4 +204,52 @@ mod tests {
     fn argument_definitions_are_consistent() {
         super::Cli::command().debug_assert();
     }
+
+    #[test]
+    fn sizes_as_telegraf_writes_them() {
+        for (text, bytes) in [
+            ("65536", 65_536),
+            ("64KiB", 65_536),
+            ("500MB", 500_000_000),
+            ("500mb", 500_000_000),
+            ("1kB", 1_000),
+            ("1GiB", 1 << 30),
+            ("1.5KiB", 1_536),
+            ("0", 0),
+        ] {
+            assert_eq!(super::parse_size(text), Ok(bytes), "{text}");
+        }
+        for bad in ["", "12XB", "MB", "-1", "64 KiBs"] {
+            let error = super::parse_size(bad).unwrap_err();
+            assert!(
+                error.starts_with(&format!("{bad:?} is not a size")),
+                "{error}"
+            );
+        }
+        assert_eq!(super::parse_bytes("2MiB"), Ok(2 << 20));
+    }
+
+    #[test]
+    fn durations_as_telegraf_writes_them() {
+        use std::time::Duration;
+        for (text, duration) in [
+            ("250ms", Duration::from_millis(250)),
+            ("5s", Duration::from_secs(5)),
+            ("1m30s", Duration::from_secs(90)),
+            ("1.5s", Duration::from_millis(1500)),
+            ("1h", Duration::from_secs(3600)),
+            ("100us", Duration::from_micros(100)),
+            ("90", Duration::from_secs(90)),
+            ("0.5", Duration::from_millis(500)),
+        ] {
+            assert_eq!(super::parse_duration(text), Ok(duration), "{text}");
+        }
+        for bad in ["", "5x", "s", "-1s", "1..5"] {
+            let error = super::parse_duration(bad).unwrap_err();
+            assert!(
+                error.starts_with(&format!("{bad:?} is not a duration")),
+                "{error}"
+            );
+        }
+    }
 }

@@ -57,7 +57,8 @@ impl InputPrecision {
 impl FromStr for InputPrecision {
     type Err = UnknownPrecision;
 
-    /// `auto`, or a unit as [`Precision`] reads it (`s`, `ms`, `us`, `ns`, …).
+    /// `auto`, or a unit as [`Precision`] reads it: `s`, `ms`, `us` (`µs`), `ns`, or as
+    /// Telegraf writes a precision, `1s`, `1ms`, `1us`, `1ns`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "auto" => Ok(InputPrecision::Auto),
@@ -172,6 +173,26 @@ mod tests {
                 "{value} {precision:?}"
             );
         }
+    }
+
+    #[test]
+    fn reads_telegrafs_spellings() {
+        for (text, precision) in [
+            ("1s", Precision::Seconds),
+            ("1ms", Precision::Milliseconds),
+            ("1us", Precision::Microseconds),
+            ("µs", Precision::Microseconds),
+            ("1ns", Precision::Nanoseconds),
+            ("ns", Precision::Nanoseconds),
+        ] {
+            assert_eq!(
+                text.parse::<InputPrecision>(),
+                Ok(InputPrecision::Fixed(precision)),
+                "{text}"
+            );
+        }
+        assert!("1h".parse::<InputPrecision>().is_err());
+        assert!("10ms".parse::<InputPrecision>().is_err());
     }
 
     #[test]
