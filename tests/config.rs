@@ -250,6 +250,41 @@ fn sample(command: &str, key: &str) -> Option<&'static str> {
     })
 }
 
+/// A valid value for an option known only by its value name in `--help` (an option added
+/// after the table above): by the kind of value it takes.
+fn sample_by_kind(value_name: &str) -> Option<&'static str> {
+    Some(match value_name {
+        "DURATION" => r#""1m30s""#,
+        "N" | "READINGS" => "5",
+        "BYTES" | "SIZE" => r#""64KiB""#,
+        "FILE" | "DIR" | "PATH" => r#""/tmp/telemit-sample""#,
+        "ENDPOINT" => r#""tcp://:8094""#,
+        "KEY=VALUE" => r#"{ k = "v" }"#,
+        "NAME:VALUE" => r#"{ X-Sample = "v" }"#,
+        "BOOL" => "true",
+        "ADDR" => r#""127.0.0.1:9273""#,
+        "NAME" | "KEY" | "FIELD" | "TOKEN" | "USER" | "USERNAME" | "PASSWORD" | "TEXT" => {
+            r#""sample""#
+        }
+        _ => return None,
+    })
+}
+
+/// The value name of each long flag of `command` in its `--help` (`flush_timeout` →
+/// `DURATION`).
+fn value_names(command: &str) -> Vec<(String, String)> {
+    let out = telemit(&[command, "--help"], &[], "");
+    text(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let flag = line.trim_start().split(", ").last()?.strip_prefix("--")?;
+            let (long, rest) = flag.split_once(['[', ' ']).unwrap_or((flag, ""));
+            let name = rest.split('<').nth(1)?.split('>').next()?;
+            Some((long.replace('-', "_"), name.to_owned()))
+        })
+        .collect()
+}
+
 /// The option keys of `command`, as `config check` lists them for an empty file.
 fn keys_of(command: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
@@ -285,12 +320,18 @@ fn every_option_of_every_command_is_read_from_the_file() {
     for command in ["send", "pipe", "listen", "ws", "map", "demo", "bench"] {
         let keys = keys_of(command);
         assert!(keys.len() >= 5, "{command}: {keys:?}");
+        let names = value_names(command);
         let mut file = format!("command = \"{command}\"\n");
         let mut lines = Vec::new();
         for key in &keys {
-            let value = sample(command, key).unwrap_or_else(|| {
-                panic!("no sample value for `{key}` of telemit {command}: add one to sample()")
-            });
+            let value = sample(command, key)
+                .or_else(|| {
+                    let (_, name) = names.iter().find(|(k, _)| k == key)?;
+                    sample_by_kind(name)
+                })
+                .unwrap_or_else(|| {
+                    panic!("no sample value for `{key}` of telemit {command}: add one to sample()")
+                });
             file.push_str(&format!("{key} = {value}\n"));
             lines.push((key, file.lines().count()));
         }
