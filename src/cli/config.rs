@@ -543,7 +543,11 @@ fn unknown_key(key: &Spanned<String>, options: &[&Arg], name: &str) -> String {
 
 /// The 1-based line and column (in characters) of byte `offset` in `text`.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
@@ -747,5 +751,8 @@ mod tests {
         assert_eq!(line_column("a = 1\nbé = 2\n", 0), (1, 1));
         assert_eq!(line_column("a = 1\nbé = 2\n", 6), (2, 1));
         assert_eq!(line_column("a = 1\nbé = 2\n", 10), (2, 4));
+        // Inside a character, or past the end: no panic.
+        assert_eq!(line_column("bé", 2), (1, 2));
+        assert_eq!(line_column("a", 99), (1, 2));
     }
 }
