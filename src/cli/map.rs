@@ -77,8 +77,9 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
             Err(e) => {
                 // Said once: every reading of that rule would repeat it.
                 if unencodable == 0 {
-                    eprintln!(
-                        "telemit map: cannot write in --format {}: {e} (further such readings are only counted)",
+                    tracing::error!(
+                        target: "telemit::input",
+                        "cannot write in --format {}: {e} (further such readings are only counted)",
                         format_name
                     );
                 }
@@ -108,7 +109,12 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
         }
         for error in &outcome.errors {
             errors += 1;
-            eprintln!("telemit map: {name}: line {}: {error}", number + 1);
+            tracing::error!(
+                target: "telemit::input",
+                line = number + 1,
+                "{name}: line {}: {error}",
+                number + 1
+            );
         }
     }
     mapping.finish(|reading| {
@@ -122,8 +128,11 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
     if let Err(error) = out.flush() {
         return stdout_failed(error.kind());
     }
-    eprintln!(
-        "telemit map: {messages} messages ({ignored} ignored, {errors} rule errors), {readings} readings written, {unencodable} not writable in --format {}, {} series",
+    let failed = errors > 0 || unencodable > 0;
+    super::log::event_at!(
+        super::log::summary_level(failed),
+        target: "telemit::summary",
+        "{messages} messages ({ignored} ignored, {errors} rule errors), {readings} readings written, {unencodable} not writable in --format {}, {} series",
         format_name,
         mapping.series()
     );
@@ -135,8 +144,13 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
             format!("{rule:?} {readings} readings, {failed} errors, {refused} new series refused")
         })
         .collect();
-    eprintln!("telemit map: by rule: {}", per_rule.join("; "));
-    Ok(if errors > 0 || unencodable > 0 { 1 } else { 0 })
+    super::log::event_at!(
+        super::log::summary_level(failed),
+        target: "telemit::summary",
+        "by rule: {}",
+        per_rule.join("; ")
+    );
+    Ok(if failed { 1 } else { 0 })
 }
 
 /// A reader that closed the pipe (`telemit map … | head`) has what it wanted: stop quietly.
