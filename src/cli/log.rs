@@ -12,7 +12,8 @@
 //!
 //! Targets say where an incident comes from, for `RUST_LOG`: `telemit::sender` (the
 //! connection), `telemit::ws` (the stream), `telemit::input` (a rejected line or message),
-//! `telemit::summary` (the last word of a run), and the command's module for the rest.
+//! `telemit::summary` (the last word of a run), `telemit::usage` (a usage error, as JSON), and
+//! the command's module for the rest.
 
 use std::fmt;
 use std::io::Write;
