@@ -9,6 +9,7 @@ use telemit::format::WavefrontOptions;
 use telemit::mapping::Mapping;
 use telemit::{Encoder, Precision, Reading, Timestamp};
 
+use super::log::count;
 use super::output::{FormatArg, PrecisionArg};
 
 #[derive(Debug, Args)]
@@ -132,16 +133,26 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
     super::log::event_at!(
         super::log::summary_level(failed),
         target: "telemit::summary",
-        "{messages} messages ({ignored} ignored, {errors} rule errors), {readings} readings written, {unencodable} not writable in --format {}, {} series",
+        messages,
+        errors,
+        readings,
+        "{} ({ignored} ignored, {}), {} written, {unencodable} not writable in --format {}, {}",
+        count(messages, "message", "messages"),
+        count(errors, "rule error", "rule errors"),
+        count(readings, "reading", "readings"),
         format_name,
-        mapping.series()
+        count(mapping.series() as u64, "series", "series")
     );
     let per_rule: Vec<String> = mapping
         .readings_by_rule()
         .zip(mapping.errors_by_rule())
         .zip(mapping.refused_series_by_rule())
         .map(|(((rule, readings), (_, failed)), (_, refused))| {
-            format!("{rule:?} {readings} readings, {failed} errors, {refused} new series refused")
+            format!(
+                "{rule:?} {}, {}, {refused} new series refused",
+                count(readings, "reading", "readings"),
+                count(failed, "error", "errors")
+            )
         })
         .collect();
     super::log::event_at!(

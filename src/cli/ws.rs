@@ -9,6 +9,7 @@ use telemit::mapping::Mapping;
 use telemit::ws::{WsConfig, WsEvent, WsStats};
 use telemit::{DefaultTags, OnFull, SendError};
 
+use super::log::count;
 use super::output::OutputArgs;
 use super::parse_duration;
 
@@ -145,13 +146,18 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
     super::log::event_at!(
         super::log::summary_level(failed),
         target: "telemit::summary",
-        "{} messages ({} ignored, {} mapping errors, {} refused), {} readings, {} reconnects; sender: {}{}",
-        ws.messages,
+        messages = ws.messages,
+        mapping_errors = ws.mapping_errors,
+        readings = ws.readings,
+        written = sent.written,
+        dropped = sent.dropped_total(),
+        "{} ({} ignored, {}, {} refused), {}, {}; sender: {}{}",
+        count(ws.messages, "message", "messages"),
         ws.ignored,
-        ws.mapping_errors,
+        count(ws.mapping_errors, "mapping error", "mapping errors"),
         ws.refused,
-        ws.readings,
-        ws.reconnects,
+        count(ws.readings, "reading", "readings"),
+        count(ws.reconnects, "reconnect", "reconnects"),
         sent.summary(),
         if failed {
             super::log::last_failure()
