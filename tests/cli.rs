@@ -45,7 +45,7 @@ fn pipe_reports_bad_lines_and_sends_the_good_ones() {
         text(&out.stderr),
         "telemit: line 2, column 9: expected '=' after the field key, found the end of the line: \"bad line\"\n\
          telemit: line 5, column 17: invalid field value (not a number, boolean or quoted string): \"NaN\": \"cpu,host=b load=NaN\"\n\
-         telemit: read 5 readings, wrote 3, rejected 2 (2 bad lines, 0 not sendable), dropped 0\n"
+         telemit: read 5 lines, wrote 3 readings, rejected 2 lines (2 bad, 0 not sendable), dropped 0\n"
     );
     assert_eq!(out.status.code(), Some(1));
 }
@@ -58,7 +58,7 @@ fn pipe_strict_stops_at_the_first_bad_line() {
         "cpu,host=a load=0.5,n=3i 1700000000000000000\n"
     );
     assert!(text(&out.stderr).ends_with(
-        "telemit: stopped at the first bad line (--strict): read 2 readings, wrote 1, rejected 1 (1 bad lines, 0 not sendable), dropped 0\n"
+        "telemit: stopped at the first bad line (--strict): read 2 lines, wrote 1 reading, rejected 1 line (1 bad, 0 not sendable), dropped 0\n"
     ));
     assert_eq!(out.status.code(), Some(1));
 }
@@ -147,7 +147,7 @@ fn pipe_reports_what_a_format_cannot_carry_and_overlong_lines() {
     );
     assert!(
         stderr.ends_with(
-            "read 4 readings, wrote 1, rejected 3 (1 bad lines, 2 not sendable), dropped 0\n"
+            "read 4 lines, wrote 1 reading, rejected 3 lines (1 bad, 2 not sendable), dropped 0\n"
         ),
         "{stderr}"
     );
@@ -370,7 +370,7 @@ fn sigterm_flushes_what_was_read_and_reports() {
     assert_eq!(received.lines().count(), 100);
     assert_eq!(
         text(&out.stderr),
-        "telemit: interrupted: read 100 readings, wrote 100, rejected 0 (0 bad lines, 0 not sendable), dropped 0\n"
+        "telemit: interrupted: read 100 lines, wrote 100 readings, rejected 0 lines (0 bad, 0 not sendable), dropped 0\n"
     );
     assert_eq!(out.status.code(), Some(0));
 }
@@ -393,7 +393,7 @@ fn pipe_reads_keys_and_escapes_as_telegraf_does() {
         text(&out.stderr),
         "telemit: line 3, column 6: expected '=' after the field key, found ' ': \"a\\\\\\\\ b v=1\"\n\
          telemit: line 4, column 7: invalid field value (not a number, boolean or quoted string): \"b=1\": \"m a\\\\\\\\=b=1\"\n\
-         telemit: read 5 readings, wrote 3, rejected 2 (2 bad lines, 0 not sendable), dropped 0; 2 readings had a key given twice, collapsed to its last value as Telegraf does\n"
+         telemit: read 5 lines, wrote 3 readings, rejected 2 lines (2 bad, 0 not sendable), dropped 0; 2 readings had a key given twice, collapsed to its last value as Telegraf does\n"
     );
 }
 
@@ -429,7 +429,7 @@ fn pipe_reads_telegrafs_flat_json() {
         text(&out.stderr),
         "telemit: line 1: dropped ok, room (strings and booleans not matched by --tag-keys or --json-string-fields, as Telegraf's json parser drops them; said once)\n\
          telemit: line 2: timestamp 1480843720 read as nanoseconds is more than 20 years from now; looks like seconds: use --input-precision s (said once)\n\
-         telemit: read 2 readings, wrote 2, rejected 0 (0 bad lines, 0 not sendable), dropped 0\n"
+         telemit: read 2 lines, wrote 2 readings, rejected 0 lines (0 bad, 0 not sendable), dropped 0\n"
     );
     // Telegraf's option names, glob patterns, and the number type kept on request.
     let out = telemit(

@@ -97,6 +97,9 @@ pub fn run(args: BenchArgs) -> Result<i32, String> {
         (None, None) => (Some(Duration::from_secs(10)), None),
         limits => limits,
     };
+    if args.output.to == telemit::Endpoint::Stdout && std::io::stdout().is_terminal() {
+        return Err(TERMINAL_REFUSAL.to_owned());
+    }
     let reading = template(args.tag_count, args.field_count)?;
     let sender = Arc::new(
         args.output
@@ -134,12 +137,12 @@ pub fn run(args: BenchArgs) -> Result<i32, String> {
             let stats = sender.stats();
             let elapsed = started.elapsed().as_secs_f64();
             let sent = sent.load(Ordering::Relaxed);
-            eprint!(
+            super::log::stderr_text(&format!(
                 "\r{elapsed:>6.1}s  {:>10.0} readings/s  {sent:>11} sent  {:>6} queued  {:>8} dropped ",
                 sent as f64 / elapsed,
                 stats.queue_depth,
                 stats.dropped_total()
-            );
+            ));
         }
     }
     let sending = started.elapsed();
@@ -147,7 +150,7 @@ pub fn run(args: BenchArgs) -> Result<i32, String> {
     let stats = sender.shutdown();
     let total = started.elapsed();
     if progress {
-        eprintln!();
+        super::log::stderr_text("\n");
     }
     let report = Report {
         sent: sent.load(Ordering::Relaxed),
@@ -165,12 +168,18 @@ pub fn run(args: BenchArgs) -> Result<i32, String> {
     };
     // The report goes to stdout, unless the readings do.
     if args.output.to == telemit::Endpoint::Stdout {
-        eprintln!("{text}");
+        super::log::stderr_text(&format!("{text}\n"));
     } else {
         writeln!(std::io::stdout().lock(), "{text}").map_err(|e| e.to_string())?;
     }
     Ok(if stats.dropped_total() > 0 { 1 } else { 0 })
 }
+
+/// Why `bench --to -` (the default) stops when standard output is a terminal, and what to do.
+const TERMINAL_REFUSAL: &str = "refusing to write the benchmark's readings (millions a second) \
+to the terminal: --to - writes them to standard output. Send them somewhere, e.g. \
+`telemit bench --to udp://127.0.0.1:8094` with `telemit listen --on udp://127.0.0.1:8094 --quiet` \
+in another terminal, or measure telemit alone with `telemit bench --to - > /dev/null`";
 
 /// Sends copies of one reading, numbered by `seq` and stamped now, at a fixed rate.
 struct Generator {

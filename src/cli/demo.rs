@@ -66,7 +66,7 @@ pub fn run(args: DemoArgs) -> Result<i32, String> {
             }
         }
         if let Received::Rejected { text, error } = received {
-            eprintln!("telemit demo: receiver rejected {text:?}: {error}");
+            tracing::error!(target: "telemit::input", "receiver rejected {text:?}: {error}");
         }
     });
     let handle = listener.spawn(sink).map_err(|e| e.to_string())?;
@@ -78,7 +78,7 @@ pub fn run(args: DemoArgs) -> Result<i32, String> {
 
     let sender = Sender::builder(endpoint.clone(), Encoder::new(format))
         .on_full(OnFull::Block)
-        .on_event(|event| eprintln!("telemit demo: {event}"))
+        .on_event(super::log::sender_event)
         .start()
         .map_err(|e| e.to_string())?;
     let host = hostname();

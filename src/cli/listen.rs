@@ -117,10 +117,7 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
         Ok(Some(bytes)) => format!(" (socket receive buffer {bytes} bytes)"),
         _ => String::new(),
     };
-    eprintln!(
-        "telemit listen: reading {} on {local}{buffer}",
-        Format::from(args.format)
-    );
+    tracing::info!("reading {} on {local}{buffer}", Format::from(args.format));
 
     let counter = CountingSink::new(args.seq_field.clone());
     let (as_json, quiet) = (args.json, args.quiet);
@@ -138,8 +135,9 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
         }
         Received::Readings(readings) => warn_implausible(&timestamps, readings),
         Received::Rejected { text, error } => {
-            eprintln!(
-                "telemit listen: rejected: {error}: {}",
+            tracing::error!(
+                target: "telemit::input",
+                "rejected: {error}: {}",
                 super::excerpt(text)
             );
         }
@@ -168,8 +166,8 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
             let t = counter.tally();
             if t.readings != last.1 {
                 let rate = (t.readings - last.1) as f64 / last.0.elapsed().as_secs_f64();
-                eprintln!(
-                    "telemit listen: {rate:.0} readings/s, {} received, {} rejected, {} lost, {} duplicated",
+                tracing::info!(
+                    "{rate:.0} readings/s, {} received, {} rejected, {} lost, {} duplicated",
                     t.readings,
                     t.rejected,
                     t.sequence.lost(),
@@ -180,7 +178,7 @@ pub fn run(args: ListenArgs) -> Result<i32, String> {
         }
     }
     handle.stop();
-    eprintln!("telemit listen: {}", counter.tally().summary());
+    tracing::info!(target: "telemit::summary", "{}", counter.tally().summary());
     Ok(0)
 }
 
@@ -189,7 +187,7 @@ fn warn_implausible(check: &Mutex<TimestampCheck>, readings: &[Reading]) {
     let mut check = check.lock().unwrap_or_else(|e| e.into_inner());
     for reading in readings {
         if let Some(warning) = check.check(reading.timestamp()) {
-            eprintln!("telemit listen: {warning}");
+            tracing::warn!(target: "telemit::input", "{warning}");
         }
     }
 }

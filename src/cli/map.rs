@@ -9,6 +9,7 @@ use telemit::format::WavefrontOptions;
 use telemit::mapping::Mapping;
 use telemit::{Encoder, Precision, Reading, Timestamp};
 
+use super::log::count;
 use super::output::{FormatArg, PrecisionArg};
 
 #[derive(Debug, Args)]
@@ -77,8 +78,9 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
             Err(e) => {
                 // Said once: every reading of that rule would repeat it.
                 if unencodable == 0 {
-                    eprintln!(
-                        "telemit map: cannot write in --format {}: {e} (further such readings are only counted)",
+                    tracing::error!(
+                        target: "telemit::input",
+                        "cannot write in --format {}: {e} (further such readings are only counted)",
                         format_name
                     );
                 }
@@ -108,7 +110,12 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
         }
         for error in &outcome.errors {
             errors += 1;
-            eprintln!("telemit map: {name}: line {}: {error}", number + 1);
+            tracing::error!(
+                target: "telemit::input",
+                line = number + 1,
+                "{name}: line {}: {error}",
+                number + 1
+            );
         }
     }
     mapping.finish(|reading| {
@@ -122,21 +129,39 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
     if let Err(error) = out.flush() {
         return stdout_failed(error.kind());
     }
-    eprintln!(
-        "telemit map: {messages} messages ({ignored} ignored, {errors} rule errors), {readings} readings written, {unencodable} not writable in --format {}, {} series",
+    let failed = errors > 0 || unencodable > 0;
+    super::log::event_at!(
+        super::log::summary_level(failed),
+        target: "telemit::summary",
+        messages,
+        errors,
+        readings,
+        "{} ({ignored} ignored, {}), {} written, {unencodable} not writable in --format {}, {}",
+        count(messages, "message", "messages"),
+        count(errors, "rule error", "rule errors"),
+        count(readings, "reading", "readings"),
         format_name,
-        mapping.series()
+        count(mapping.series() as u64, "series", "series")
     );
     let per_rule: Vec<String> = mapping
         .readings_by_rule()
         .zip(mapping.errors_by_rule())
         .zip(mapping.refused_series_by_rule())
         .map(|(((rule, readings), (_, failed)), (_, refused))| {
-            format!("{rule:?} {readings} readings, {failed} errors, {refused} new series refused")
+            format!(
+                "{rule:?} {}, {}, {refused} new series refused",
+                count(readings, "reading", "readings"),
+                count(failed, "error", "errors")
+            )
         })
         .collect();
-    eprintln!("telemit map: by rule: {}", per_rule.join("; "));
-    Ok(if errors > 0 || unencodable > 0 { 1 } else { 0 })
+    super::log::event_at!(
+        super::log::summary_level(failed),
+        target: "telemit::summary",
+        "by rule: {}",
+        per_rule.join("; ")
+    );
+    Ok(if failed { 1 } else { 0 })
 }
 
 /// A reader that closed the pipe (`telemit map … | head`) has what it wanted: stop quietly.

@@ -4,6 +4,7 @@ mod bench;
 mod config;
 mod demo;
 mod listen;
+mod log;
 mod map;
 mod metrics;
 mod output;
@@ -35,6 +36,9 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+
+    #[command(flatten)]
+    pub log: log::LogArgs,
 }
 
 pub use config::parse;
@@ -120,6 +124,8 @@ impl Command {
 
 /// Runs the command; the exit status.
 pub fn run(cli: Cli) -> i32 {
+    let (prefix, quiet) = cli.command.log_prefix();
+    log::init(&cli.log, prefix, quiet);
     let result = match cli.command {
         Command::Send(args) => send::run(args),
         Command::Pipe(args) => pipe::run(args),
@@ -133,8 +139,25 @@ pub fn run(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("telemit: {error}");
+            log::usage_error(&error);
             2
+        }
+    }
+}
+
+impl Command {
+    /// How the command's messages start, and whether its `-q` asks for errors only (`listen
+    /// -q` hides readings, not messages).
+    fn log_prefix(&self) -> (&'static str, bool) {
+        match self {
+            Command::Send(args) => ("telemit", args.output.quiet),
+            Command::Pipe(args) => ("telemit", args.output.quiet),
+            Command::Bench(args) => ("telemit", args.output.quiet),
+            Command::Ws(args) => ("telemit ws", args.output.quiet),
+            Command::Listen(_) => ("telemit listen", false),
+            Command::Map(_) => ("telemit map", false),
+            Command::Demo(_) => ("telemit demo", false),
+            Command::Config(_) => ("telemit config", false),
         }
     }
 }

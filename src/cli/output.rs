@@ -193,7 +193,8 @@ pub struct OutputArgs {
     #[arg(long, value_name = "NAME", help_heading = "TLS")]
     pub tls_server_name: Option<String>,
 
-    /// Print no connection events or summary on stderr (errors are still printed)
+    /// Log errors only: rejected input, undelivered readings and the summary of a run that lost
+    /// or rejected any (see also -v, RUST_LOG, --log-format)
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -251,12 +252,20 @@ impl OutputArgs {
     /// Starts `builder` and reports what the spool held from an earlier run.
     pub fn start(&self, builder: SenderBuilder) -> Result<Sender, String> {
         let sender = builder.start().map_err(|e| self.explain(e))?;
+        tracing::debug!(
+            "sending to {} as {}, queue of {} readings, on full: {}",
+            self.to,
+            telemit::Format::from(self.format),
+            self.queue_size,
+            clap::ValueEnum::to_possible_value(&self.on_full)
+                .map_or_else(String::new, |v| v.get_name().to_owned())
+        );
         let recovered = sender
             .spool_recovered()
             .filter(|r| r.records > 0 || r.damaged > 0);
         if let (Some(dir), Some(recovered)) = (&self.spool, recovered) {
-            eprintln!(
-                "telemit: spool {}: {} readings from an earlier run to send first{}",
+            tracing::info!(
+                "spool {}: {} readings from an earlier run to send first{}",
                 dir.display(),
                 recovered.records,
                 if recovered.damaged > 0 {
@@ -285,7 +294,6 @@ impl OutputArgs {
     /// The sender these options describe, to adjust before it starts.
     pub fn sender_builder(&self, on_full_default: OnFull) -> Result<SenderBuilder, String> {
         let tags = self.default_tags()?;
-        let quiet = self.quiet;
         let on_full = match self.on_full {
             OnFullArg::Block => on_full_default,
             other => other.into(),
@@ -312,10 +320,6 @@ impl OutputArgs {
                 key_file: self.tls_key.clone(),
                 server_name: self.tls_server_name.clone(),
             })
-            .on_event(move |event: &Event| {
-                if !quiet || matches!(event, Event::GaveUp { .. }) {
-                    eprintln!("telemit: {event}");
-                }
-            }))
+            .on_event(|event: &Event| super::log::sender_event(event)))
     }
 }

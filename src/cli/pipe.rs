@@ -267,30 +267,40 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
         load(&counts.duplicates),
     );
     let rejected = bad_lines + refused;
-    if !args.output.quiet || rejected > 0 || stats.dropped_total() > rejected {
-        let how = if interrupted {
-            "interrupted: "
-        } else if counts.stopped_early.load(Ordering::Relaxed) {
-            "stopped at the first bad line (--strict): "
-        } else {
-            ""
-        };
-        let collapsed = match duplicates {
-            0 => String::new(),
-            n => format!(
-                "; {n} readings had a key given twice, collapsed to its last value as Telegraf does"
-            ),
-        };
-        eprintln!(
-            "telemit: {how}read {} readings, wrote {}, rejected {} ({} bad lines, {} not sendable), dropped {}{collapsed}",
-            read,
-            stats.written,
-            rejected,
-            bad_lines,
-            refused,
-            stats.dropped_total() - refused,
-        );
-    }
+    let dropped = stats.dropped_total().saturating_sub(refused);
+    let how = if interrupted {
+        "interrupted: "
+    } else if counts.stopped_early.load(Ordering::Relaxed) {
+        "stopped at the first bad line (--strict): "
+    } else {
+        ""
+    };
+    let collapsed = match duplicates {
+        0 => String::new(),
+        n => format!(
+            "; {} had a key given twice, collapsed to its last value as Telegraf does",
+            super::log::count(n, "reading", "readings")
+        ),
+    };
+    let cause = if dropped > 0 {
+        super::log::last_failure()
+    } else {
+        String::new()
+    };
+    super::log::event_at!(
+        super::log::summary_level(rejected > 0 || dropped > 0),
+        target: "telemit::summary",
+        lines = read,
+        written = stats.written,
+        rejected,
+        bad_lines,
+        not_sendable = refused,
+        dropped,
+        "{how}read {}, wrote {}, rejected {} ({bad_lines} bad, {refused} not sendable), dropped {dropped}{collapsed}{cause}",
+        super::log::count(read, "line", "lines"),
+        super::log::count(stats.written, "reading", "readings"),
+        super::log::count(rejected, "line", "lines"),
+    );
     Ok(if rejected > 0 || stats.dropped_total() > 0 {
         1
     } else {
@@ -318,8 +328,10 @@ fn read_all(
             Ok(Some(Line::TooLong(len))) => {
                 InputCounts::add(&counts.read);
                 InputCounts::add(&counts.bad_lines);
-                eprintln!(
-                    "telemit: line {number}: longer than {max_line} bytes ({len} bytes); skipped (raise --max-line)"
+                tracing::error!(
+                    target: "telemit::input",
+                    line = number,
+                    "line {number}: longer than {max_line} bytes ({len} bytes); skipped (raise --max-line)"
                 );
                 if strict {
                     counts.stopped_early.store(true, Ordering::Relaxed);
@@ -329,7 +341,11 @@ fn read_all(
             }
             Ok(Some(Line::Complete(line))) => line,
             Err(e) => {
-                eprintln!("telemit: line {number}: cannot read standard input: {e}");
+                tracing::error!(
+                    target: "telemit::input",
+                    line = number,
+                    "line {number}: cannot read standard input: {e}"
+                );
                 break;
             }
         };
@@ -338,8 +354,10 @@ fn read_all(
             Err(e) => {
                 InputCounts::add(&counts.read);
                 InputCounts::add(&counts.bad_lines);
-                eprintln!(
-                    "telemit: line {number}, column {}: not UTF-8: {}",
+                tracing::error!(
+                    target: "telemit::input",
+                    line = number,
+                    "line {number}, column {}: not UTF-8: {}",
                     e.valid_up_to() + 1,
                     excerpt(&String::from_utf8_lossy(line))
                 );
@@ -356,7 +374,13 @@ fn read_all(
             Err(error) => {
                 InputCounts::add(&counts.read);
                 InputCounts::add(&counts.bad_lines);
-                eprintln!("telemit: {}: {}", error.on_line(number), excerpt(text));
+                tracing::error!(
+                    target: "telemit::input",
+                    line = number,
+                    "{}: {}",
+                    error.on_line(number),
+                    excerpt(text)
+                );
                 if strict {
                     counts.stopped_early.store(true, Ordering::Relaxed);
                     break;
@@ -369,8 +393,10 @@ fn read_all(
             InputCounts::add(&counts.duplicates);
         }
         if !parsed.dropped.is_empty() && !std::mem::replace(&mut dropped_said, true) {
-            eprintln!(
-                "telemit: line {number}: dropped {} (strings and booleans not matched by --tag-keys or --json-string-fields, as Telegraf's json parser drops them; said once)",
+            tracing::warn!(
+                target: "telemit::input",
+                line = number,
+                "line {number}: dropped {} (strings and booleans not matched by --tag-keys or --json-string-fields, as Telegraf's json parser drops them; said once)",
                 parsed.dropped.join(", ")
             );
         }
@@ -379,7 +405,11 @@ fn read_all(
             let timestamp = precision.restamp(timestamp);
             reading.set_timestamp(Some(timestamp));
             if let Some(warning) = timestamps.check(Some(timestamp)) {
-                eprintln!("telemit: line {number}: {warning}");
+                tracing::warn!(
+                    target: "telemit::input",
+                    line = number,
+                    "line {number}: {warning}"
+                );
             }
         }
         match sender.send(&reading) {
@@ -387,7 +417,12 @@ fn read_all(
             Err(SendError::Closed) => break,
             Err(error) => {
                 InputCounts::add(&counts.refused);
-                eprintln!("telemit: line {number}: {error}: {}", excerpt(text));
+                tracing::error!(
+                    target: "telemit::input",
+                    line = number,
+                    "line {number}: {error}: {}",
+                    excerpt(text)
+                );
                 if strict {
                     counts.stopped_early.store(true, Ordering::Relaxed);
                     break;

@@ -57,7 +57,7 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
         reading.set_timestamp(Some(Timestamp::new(value, precision)));
     }
     if let Some(warning) = TimestampCheck::single("--precision").check(reading.timestamp()) {
-        eprintln!("telemit: {warning}");
+        tracing::warn!(target: "telemit::input", "{warning}");
     }
 
     let sender = args.output.sender(OnFull::Block)?;
@@ -67,10 +67,12 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
         return Err(error.to_string());
     }
     if stats.dropped_total() > 0 {
-        eprintln!(
-            "telemit: the reading was not delivered to {}: {}",
+        tracing::error!(
+            target: "telemit::summary",
+            "the reading was not delivered to {}: {}{}",
             args.output.to,
-            stats.summary()
+            stats.summary(),
+            super::log::last_failure()
         );
         return Ok(1);
     }

@@ -9,6 +9,7 @@ use telemit::mapping::Mapping;
 use telemit::ws::{WsConfig, WsEvent, WsStats};
 use telemit::{DefaultTags, OnFull, SendError};
 
+use super::log::count;
 use super::output::OutputArgs;
 use super::parse_duration;
 
@@ -101,7 +102,6 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
             .stats_source(move || stats.snapshot().to_reading())
     };
     let sender = Arc::new(args.output.start(builder)?);
-    let quiet = args.output.quiet;
     let served = {
         let (sender, stats) = (sender.clone(), stats.clone());
         super::metrics::serve(args.metrics_listen, move || {
@@ -132,34 +132,38 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
                 }
                 match sender.send(reading) {
                     Ok(()) | Err(SendError::QueueFull) | Err(SendError::Closed) => {}
-                    Err(error) => eprintln!("telemit ws: {error}"),
+                    Err(error) => tracing::error!(target: "telemit::input", "{error}"),
                 }
             },
-            |event| {
-                if !quiet
-                    || matches!(
-                        event,
-                        WsEvent::MappingError { .. } | WsEvent::Refused { .. }
-                    )
-                {
-                    eprintln!("telemit ws: {event}");
-                }
-            },
+            |event| stream_event(&event),
             shutdown,
         )
         .await
     });
     let sent = sender.shutdown();
     let ws = stats.snapshot();
-    eprintln!(
-        "telemit ws: {} messages ({} ignored, {} mapping errors, {} refused), {} readings, {} reconnects; sender: {}",
-        ws.messages,
+    let failed = sent.dropped_total() > 0;
+    super::log::event_at!(
+        super::log::summary_level(failed),
+        target: "telemit::summary",
+        messages = ws.messages,
+        mapping_errors = ws.mapping_errors,
+        readings = ws.readings,
+        written = sent.written,
+        dropped = sent.dropped_total(),
+        "{} ({} ignored, {}, {} refused), {}, {}; sender: {}{}",
+        count(ws.messages, "message", "messages"),
         ws.ignored,
-        ws.mapping_errors,
+        count(ws.mapping_errors, "mapping error", "mapping errors"),
         ws.refused,
-        ws.readings,
-        ws.reconnects,
-        sent.summary()
+        count(ws.readings, "reading", "readings"),
+        count(ws.reconnects, "reconnect", "reconnects"),
+        sent.summary(),
+        if failed {
+            super::log::last_failure()
+        } else {
+            String::new()
+        }
     );
     let failing: Vec<String> = mapping
         .errors_by_rule()
@@ -167,7 +171,11 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
         .map(|(rule, count)| format!("{rule:?} {count}"))
         .collect();
     if !failing.is_empty() {
-        eprintln!("telemit ws: mapping errors by rule: {}", failing.join(", "));
+        tracing::error!(
+            target: "telemit::summary",
+            "mapping errors by rule: {}",
+            failing.join(", ")
+        );
     }
     let refused: Vec<String> = mapping
         .refused_series_by_rule()
@@ -175,13 +183,25 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
         .map(|(rule, count)| format!("{rule:?} {count}"))
         .collect();
     if !refused.is_empty() {
-        eprintln!(
-            "telemit ws: new series refused by max_series, by rule: {}",
+        tracing::error!(
+            target: "telemit::summary",
+            "new series refused by max_series, by rule: {}",
             refused.join(", ")
         );
     }
     result.map_err(|e| e.to_string())?;
     Ok(if sent.dropped_total() > 0 { 1 } else { 0 })
+}
+
+/// Logs one of the stream's events under target `telemit::ws`: a message a rule failed on, or
+/// one refused, is an error (the data is lost); connection incidents are warnings.
+fn stream_event(event: &WsEvent) {
+    let level = match event {
+        WsEvent::MappingError { .. } | WsEvent::Refused { .. } => tracing::Level::ERROR,
+        WsEvent::Connected { .. } => tracing::Level::INFO,
+        _ => tracing::Level::WARN,
+    };
+    super::log::event_at!(level, target: "telemit::ws", "{event}");
 }
 
 async fn shutdown_signal(duration: Option<Duration>) {
