@@ -209,6 +209,7 @@ fn sample(command: &str, key: &str) -> Option<&'static str> {
         (_, "wavefront_source") => r#""src""#,
         (_, "json_name_key") => r#""name""#,
         (_, "json_time_key") => r#""ts""#,
+        (_, "log_format") => r#""json""#,
         (_, "queue_size") => "500",
         (_, "on_full") => r#""drop-newest""#,
         (_, "reopen_after") => "100",
