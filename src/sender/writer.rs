@@ -53,6 +53,7 @@ impl Writer {
                 on_event,
                 resending: 0,
                 incident: None,
+                rejecting: false,
             },
             framing,
             packer: DatagramPacker::new(packer_limit, framing),
