@@ -657,3 +657,31 @@ fn influxdb_killed_and_restarted_five_times_loses_nothing() {
         Some((COUNT * (COUNT - 1) / 2) as i64)
     );
 }
+
+/// A batch larger than one body goes out in several requests; when the server stops taking
+/// them and the flush timeout passes, only the readings of the bodies it did not take are
+/// counted as dropped: written + dropped = sent, exactly.
+#[test]
+fn giving_up_mid_batch_counts_only_what_was_not_taken() {
+    let mut script: Vec<Answer> = vec![(204, Vec::new(), String::new()); 2];
+    script.extend((0..10_000).map(|_| (500, Vec::new(), String::new())));
+    let server = LocalServer::start(script, None);
+    let sender = builder(&format!("http://127.0.0.1:{}/write?db=t", server.port))
+        .max_datagram(Some(256))
+        .flush_timeout(Duration::from_millis(700))
+        .start()
+        .unwrap();
+    let base = now_ms();
+    for seq in 0..100 {
+        sender.send(&stamped("partial", seq, base)).unwrap();
+    }
+    let stats = sender.shutdown();
+    let taken: usize = server.requests()[..2]
+        .iter()
+        .map(|r| r.body.lines().count())
+        .sum();
+    assert!(server.requests().len() > 2);
+    assert_eq!(stats.written, taken as u64, "{}", stats.summary());
+    assert_eq!(stats.dropped(DropReason::SendError), 100 - taken as u64);
+    assert_eq!(stats.written + stats.dropped_total(), stats.readings_in);
+}

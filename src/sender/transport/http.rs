@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use rustls::pki_types::ServerName;
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector as UreqConnector, Either, LazyBuffers, NextTimeout,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector as UreqConnector, Either, LazyBuffers, NextTimeout,
     TcpConnector, Transport as UreqTransport, TransportAdapter,
 };
 
@@ -190,9 +190,14 @@ impl Connector {
                 config: tls.client_config()?,
                 name: tls.server_name(host)?,
             };
+            // ureq's own chain, with this TLS in place of its own: a CONNECT proxy from the
+            // environment (HTTPS_PROXY) still applies.
             ureq::Agent::with_parts(
                 config,
-                TcpConnector::default().chain(tls),
+                ()
+                    .chain(ConnectProxyConnector::default())
+                    .chain(TcpConnector::default())
+                    .chain(tls),
                 ureq::unversioned::resolver::DefaultResolver::default(),
             )
         } else {
@@ -366,6 +371,15 @@ fn classify(status: u16, message: String, retry_after: Option<Duration>) -> io::
         }
         .into()),
         408 | 500..=599 => Err(io::Error::other(text(&message))),
+        413 => Err(Refusal::Rejected {
+            dropped: None,
+            message: text(&if message.is_empty() {
+                "send smaller bodies (--max-body-size)".to_owned()
+            } else {
+                format!("{message}; send smaller bodies (--max-body-size)")
+            }),
+        }
+        .into()),
         _ => Err(Refusal::Rejected {
             dropped: partial_write_dropped(&message),
             message: text(&message),
