@@ -219,10 +219,11 @@ fn split_http(scheme: &str, rest: &str) -> Result<(String, u16, String), String>
         None => (rest, ""),
     };
     if authority.contains('@') {
-        return Err(format!(
-            "credentials in the address are not taken: give them with --username and \
-             --password, or a token with --token"
-        ));
+        return Err(
+            "credentials in the address are not taken: give them with --username \
+                    and --password, or a token with --token"
+                .to_owned(),
+        );
     }
     if path.contains('#') {
         return Err("a fragment (#…) has no meaning in a write address".to_owned());

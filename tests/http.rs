@@ -52,7 +52,11 @@ impl LocalServer {
                 std::thread::spawn(move || match tls {
                     Some(config) => {
                         let connection = rustls::ServerConnection::new(config).unwrap();
-                        serve(rustls::StreamOwned::new(connection, stream), &recorded, &script);
+                        serve(
+                            rustls::StreamOwned::new(connection, stream),
+                            &recorded,
+                            &script,
+                        );
                     }
                     None => serve(stream, &recorded, &script),
                 });
@@ -122,11 +126,12 @@ fn serve(
             headers,
             body: String::from_utf8(body).unwrap(),
         });
-        let (status, extra, text) = script
-            .lock()
-            .unwrap()
-            .next()
-            .unwrap_or((204, Vec::new(), String::new()));
+        let (status, extra, text) =
+            script
+                .lock()
+                .unwrap()
+                .next()
+                .unwrap_or((204, Vec::new(), String::new()));
         let mut head = format!(
             "HTTP/1.1 {status} Answer\r\nContent-Length: {}\r\nContent-Type: application/json\r\n",
             text.len()
@@ -151,7 +156,10 @@ fn stamped(measurement: &str, seq: u64, base_ms: i64) -> Reading {
         .tag("host", "web-01")
         .field("seq", seq as i64)
         .field("value", seq as f64 / 4.0)
-        .timestamp(Timestamp::new(base_ms + seq as i64, Precision::Milliseconds))
+        .timestamp(Timestamp::new(
+            base_ms + seq as i64,
+            Precision::Milliseconds,
+        ))
         .build()
         .unwrap()
 }
@@ -218,7 +226,12 @@ fn influxdb_1x_holds_every_reading_sent_over_http_plain_and_gzip() {
             sender.send(reading).unwrap();
         }
         let stats = sender.shutdown();
-        assert_eq!(stats.written, readings.len() as u64, "{db}: {}", stats.summary());
+        assert_eq!(
+            stats.written,
+            readings.len() as u64,
+            "{db}: {}",
+            stats.summary()
+        );
         assert_eq!(stats.dropped_total(), 0, "{db}");
         let answer = server.influx_query(db, "SELECT * FROM /.*/");
         assert_influx_holds(&answer, &readings);
@@ -258,8 +271,20 @@ fn victoria_metrics_holds_every_reading_sent_over_http() {
         (values, timestamps) = (Vec::new(), Vec::new());
         for series in body.lines().filter(|l| !l.is_empty()) {
             let series: serde_json::Value = serde_json::from_str(series).unwrap();
-            values.extend(series["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as u64));
-            timestamps.extend(series["timestamps"].as_array().unwrap().iter().map(|t| t.as_i64().unwrap()));
+            values.extend(
+                series["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as u64),
+            );
+            timestamps.extend(
+                series["timestamps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_i64().unwrap()),
+            );
         }
         if values.len() as u64 == COUNT {
             break;
@@ -269,7 +294,10 @@ fn victoria_metrics_holds_every_reading_sent_over_http() {
     values.sort_unstable();
     assert_eq!(values, (0..COUNT).collect::<Vec<_>>());
     timestamps.sort_unstable();
-    assert_eq!(timestamps, (0..COUNT as i64).map(|s| base + s).collect::<Vec<_>>());
+    assert_eq!(
+        timestamps,
+        (0..COUNT as i64).map(|s| base + s).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -279,9 +307,12 @@ fn token_basic_auth_headers_gzip_and_precision_reach_the_server() {
     let readings: Vec<Reading> = (0..50).map(|s| stamped("auth", s, base)).collect();
 
     let token = Sender::builder(
-        format!("http://127.0.0.1:{}/api/v2/write?org=o&bucket=b", server.port)
-            .parse()
-            .unwrap(),
+        format!(
+            "http://127.0.0.1:{}/api/v2/write?org=o&bucket=b",
+            server.port
+        )
+        .parse()
+        .unwrap(),
         Encoder::new(Format::Influx).with_precision(Precision::Milliseconds),
     )
     .http(HttpOptions {
@@ -304,7 +335,10 @@ fn token_basic_auth_headers_gzip_and_precision_reach_the_server() {
         assert_eq!(request.headers["x-team"], "infra");
         assert_eq!(request.headers["content-encoding"], "gzip");
     }
-    let sent: String = readings.iter().map(|r| line(r, Precision::Milliseconds)).collect();
+    let sent: String = readings
+        .iter()
+        .map(|r| line(r, Precision::Milliseconds))
+        .collect();
     let got: String = requests.iter().map(|r| r.body.as_str()).collect();
     assert_eq!(got, sent, "every reading once, whole lines, in order");
 
@@ -320,8 +354,11 @@ fn token_basic_auth_headers_gzip_and_precision_reach_the_server() {
     basic.send(&readings[0]).unwrap();
     assert_eq!(basic.shutdown().written, 1);
     let last = server.requests().pop().unwrap();
-    assert_eq!(last.target, "/write?db=t&precision=n");
-    assert_eq!(last.headers["authorization"], "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+    assert_eq!(last.target, "/write?db=t&precision=ns");
+    assert_eq!(
+        last.headers["authorization"],
+        "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+    );
     assert!(!last.headers.contains_key("content-encoding"));
     assert_eq!(last.body, line(&readings[0], Precision::Nanoseconds));
 }
@@ -332,7 +369,11 @@ fn retry_after_is_honoured_on_429_and_503() {
     let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3));
     let server = LocalServer::start(
         vec![
-            (429, vec![("Retry-After", "1".into())], "{\"message\":\"slow down\"}".into()),
+            (
+                429,
+                vec![("Retry-After", "1".into())],
+                "{\"message\":\"slow down\"}".into(),
+            ),
             (503, vec![("Retry-After", later)], String::new()),
         ],
         None,
@@ -347,7 +388,12 @@ fn retry_after_is_honoured_on_429_and_503() {
         sender.send(&stamped("throttled", seq, base)).unwrap();
     }
     let stats = sender.shutdown();
-    assert_eq!((stats.written, stats.dropped_total()), (20, 0), "{}", stats.summary());
+    assert_eq!(
+        (stats.written, stats.dropped_total()),
+        (20, 0),
+        "{}",
+        stats.summary()
+    );
 
     let requests = server.requests();
     assert!(requests.len() >= 3);
@@ -357,9 +403,14 @@ fn retry_after_is_honoured_on_429_and_503() {
     let first_wait = requests[1].at - requests[0].at;
     assert!(first_wait >= Duration::from_millis(950), "{first_wait:?}");
     let second_wait = requests[2].at - requests[1].at;
-    assert!(second_wait >= Duration::from_millis(900), "HTTP date honoured: {second_wait:?}");
+    assert!(
+        second_wait >= Duration::from_millis(900),
+        "HTTP date honoured: {second_wait:?}"
+    );
     let delivered: String = requests[2..].iter().map(|r| r.body.as_str()).collect();
-    let sent: String = (0..20).map(|s| line(&stamped("throttled", s, base), Precision::Nanoseconds)).collect();
+    let sent: String = (0..20)
+        .map(|s| line(&stamped("throttled", s, base), Precision::Nanoseconds))
+        .collect();
     assert_eq!(delivered, sent);
 
     let events = events.lock().unwrap();
@@ -369,7 +420,9 @@ fn retry_after_is_honoured_on_429_and_503() {
         .collect();
     assert_eq!(throttled.len(), 1, "one event per incident: {events:?}");
     assert!(
-        throttled[0].to_string().contains("HTTP 429 Too Many Requests: slow down"),
+        throttled[0]
+            .to_string()
+            .contains("HTTP 429 Too Many Requests: slow down"),
         "{}",
         throttled[0]
     );
@@ -397,10 +450,15 @@ fn server_errors_and_dead_servers_are_retried_with_backoff() {
     assert_eq!(bodies, vec![line(&reading, Precision::Nanoseconds); 3]);
     let events = events.lock().unwrap();
     assert!(
-        events[0].to_string().contains("HTTP 500 Internal Server Error: engine: disk full"),
+        events[0]
+            .to_string()
+            .contains("HTTP 500 Internal Server Error: engine: disk full"),
         "{events:?}"
     );
-    assert!(matches!(events.last(), Some(Event::Reconnected { .. })), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(Event::Reconnected { .. })),
+        "{events:?}"
+    );
 
     // Nothing listening: retried until the flush timeout, then counted.
     let closed = support::free_port();
@@ -410,13 +468,20 @@ fn server_errors_and_dead_servers_are_retried_with_backoff() {
         .unwrap();
     sender.send(&reading).unwrap();
     let stats = sender.shutdown();
-    assert_eq!((stats.written, stats.dropped(DropReason::SendError)), (0, 1));
+    assert_eq!(
+        (stats.written, stats.dropped(DropReason::SendError)),
+        (0, 1)
+    );
 }
 
 #[test]
 fn rejected_batches_are_counted_with_the_server_message_reported_once() {
     let refusal = || -> Answer {
-        (400, Vec::new(), "{\"error\":\"unable to parse 'x y': invalid field format\"}".into())
+        (
+            400,
+            Vec::new(),
+            "{\"error\":\"unable to parse 'x y': invalid field format\"}".into(),
+        )
     };
     let server = LocalServer::start(vec![refusal(), refusal()], None);
     let (builder, events) = recording(builder(&format!(
@@ -432,9 +497,18 @@ fn rejected_batches_are_counted_with_the_server_message_reported_once() {
     }
     let stats = sender.shutdown();
     assert_eq!(stats.readings_in, 3);
-    assert_eq!(stats.dropped(DropReason::Rejected), 2, "{}", stats.summary());
+    assert_eq!(
+        stats.dropped(DropReason::Rejected),
+        2,
+        "{}",
+        stats.summary()
+    );
     assert_eq!(stats.written, 1);
-    assert_eq!(server.requests().len(), 3, "a rejected batch is not sent again");
+    assert_eq!(
+        server.requests().len(),
+        3,
+        "a rejected batch is not sent again"
+    );
     let events = events.lock().unwrap();
     let rejected: Vec<String> = events
         .iter()
@@ -451,7 +525,12 @@ fn rejected_batches_are_counted_with_the_server_message_reported_once() {
     // The command line says so even with -q, and exits non-zero.
     let server = LocalServer::start(vec![refusal()], None);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_telemit"))
-        .args(["pipe", "-q", "--to", &format!("http://127.0.0.1:{}/write?db=t", server.port)])
+        .args([
+            "pipe",
+            "-q",
+            "--to",
+            &format!("http://127.0.0.1:{}/write?db=t", server.port),
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -497,14 +576,31 @@ fn a_field_type_conflict_in_influxdb_is_counted_as_rejected_with_its_message() {
     }
     // Strings where InfluxDB now holds floats, between floats it takes.
     for i in 1..=6 {
-        let value = if i % 2 == 0 { "text".into() } else { (i as f64).into() };
+        let value = if i % 2 == 0 {
+            "text".into()
+        } else {
+            (i as f64).into()
+        };
         sender.send(&at(i, value)).unwrap();
     }
     let stats = sender.shutdown();
-    assert_eq!(stats.dropped(DropReason::Rejected), 3, "{}", stats.summary());
-    assert_eq!(stats.written, 4, "a partial write stores the rest: {}", stats.summary());
+    assert_eq!(
+        stats.dropped(DropReason::Rejected),
+        3,
+        "{}",
+        stats.summary()
+    );
+    assert_eq!(
+        stats.written,
+        4,
+        "a partial write stores the rest: {}",
+        stats.summary()
+    );
     assert_eq!(stats.written + stats.dropped_total(), stats.readings_in);
-    assert_eq!(influx_count(&server, "conflict", "SELECT count(v) FROM conflict"), 4);
+    assert_eq!(
+        influx_count(&server, "conflict", "SELECT count(v) FROM conflict"),
+        4
+    );
     let events = events.lock().unwrap();
     let rejected: Vec<String> = events
         .iter()
@@ -532,7 +628,10 @@ fn https_uses_the_tls_settings_of_tls_endpoints() {
     .server_config()
     .unwrap();
     let server = LocalServer::start(Vec::new(), Some(config));
-    let url = format!("https://127.0.0.1:{}/api/v2/write?org=o&bucket=b", server.port);
+    let url = format!(
+        "https://127.0.0.1:{}/api/v2/write?org=o&bucket=b",
+        server.port
+    );
     let reading = stamped("secure", 7, now_ms());
 
     let sender = builder(&url)
@@ -583,11 +682,14 @@ fn settings_that_cannot_work_are_refused_before_sending() {
     );
     assert_eq!(
         error(
-            Sender::builder("tcp://127.0.0.1:1".parse().unwrap(), Encoder::new(Format::Influx))
-                .http(HttpOptions {
-                    token: Some("t".into()),
-                    ..HttpOptions::default()
-                })
+            Sender::builder(
+                "tcp://127.0.0.1:1".parse().unwrap(),
+                Encoder::new(Format::Influx)
+            )
+            .http(HttpOptions {
+                token: Some("t".into()),
+                ..HttpOptions::default()
+            })
         ),
         "HTTP settings (token, username, headers) are given but tcp://127.0.0.1:1 is not an \
          http:// or https:// endpoint"
@@ -641,7 +743,12 @@ fn influxdb_killed_and_restarted_five_times_loses_nothing() {
     producer.join().unwrap();
     let stats = sender.shutdown();
     assert_eq!(stats.readings_in, COUNT);
-    assert_eq!((stats.written, stats.dropped_total()), (COUNT, 0), "{}", stats.summary());
+    assert_eq!(
+        (stats.written, stats.dropped_total()),
+        (COUNT, 0),
+        "{}",
+        stats.summary()
+    );
     assert!(
         written_at_kill.windows(2).all(|w| w[0] < w[1]) && written_at_kill[4] < COUNT,
         "each kill fell mid-stream: {written_at_kill:?}"

@@ -136,7 +136,12 @@ pub struct OutputArgs {
 
     /// Largest datagram payload in bytes, or HTTP request body before compression
     /// [default: 1432 for udp, 65535 for unixgram, 1048576 for http]
-    #[arg(long, visible_alias = "max-body-size", value_name = "BYTES", help_heading = "Sender")]
+    #[arg(
+        long,
+        visible_alias = "max-body-size",
+        value_name = "BYTES",
+        help_heading = "Sender"
+    )]
     pub max_datagram: Option<usize>,
 
     /// How long to keep delivering queued readings at exit before dropping (and counting) them
@@ -213,7 +218,12 @@ pub struct HttpArgs {
     pub username: Option<String>,
 
     /// For http(s)://: basic authentication password
-    #[arg(long, value_name = "PASSWORD", requires = "username", help_heading = "HTTP")]
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        requires = "username",
+        help_heading = "HTTP"
+    )]
     pub password: Option<String>,
 
     /// For http(s)://: extra request header NAME:VALUE (repeatable), as Telegraf's http_headers

@@ -70,7 +70,9 @@ pub enum ConfigError {
         reason: String,
     },
     /// HTTP settings were given for an endpoint that does not speak HTTP.
-    #[error("HTTP settings (token, username, headers) are given but {endpoint} is not an http:// or https:// endpoint")]
+    #[error(
+        "HTTP settings (token, username, headers) are given but {endpoint} is not an http:// or https:// endpoint"
+    )]
     HttpNotUsed {
         /// The endpoint, as written.
         endpoint: String,

@@ -22,7 +22,9 @@ impl Link {
                 if stored > 0 {
                     self.shared.stats.add_written(stored, bytes as u64);
                 }
-                self.shared.stats.add_dropped(DropReason::Rejected, rejected);
+                self.shared
+                    .stats
+                    .add_dropped(DropReason::Rejected, rejected);
                 if !self.rejecting {
                     self.rejecting = true;
                     self.emit(Event::Rejected {

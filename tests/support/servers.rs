@@ -96,7 +96,10 @@ impl Server {
         );
         let config_path = dir.path().join("influxdb.conf");
         std::fs::write(&config_path, config).unwrap();
-        let args = vec!["-config".to_owned(), config_path.to_string_lossy().into_owned()];
+        let args = vec![
+            "-config".to_owned(),
+            config_path.to_string_lossy().into_owned(),
+        ];
         let child = spawn(&binary, &["-config", &args[1]], dir.path());
         let server = Server {
             child,

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use rustls::pki_types::ServerName;
 use ureq::unversioned::transport::{
-    Buffers, ConnectProxyConnector, ConnectionDetails, Connector as UreqConnector, Either, LazyBuffers, NextTimeout,
-    TcpConnector, Transport as UreqTransport, TransportAdapter,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector as UreqConnector, Either,
+    LazyBuffers, NextTimeout, TcpConnector, Transport as UreqTransport, TransportAdapter,
 };
 
 use super::{Connect, DatagramLimits, Refusal, Shape, Transport};
@@ -109,7 +109,9 @@ impl HttpOptions {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
                 return Err("give a token or a username and password, not both".into());
             }
-            (Some(token), None, None) => headers.push(("Authorization".into(), format!("Token {token}"))),
+            (Some(token), None, None) => {
+                headers.push(("Authorization".into(), format!("Token {token}")))
+            }
             (None, Some(user), password) => {
                 if user.contains(':') {
                     return Err(format!(
@@ -117,7 +119,10 @@ impl HttpOptions {
                     ));
                 }
                 let pair = format!("{user}:{}", password.as_deref().unwrap_or(""));
-                headers.push(("Authorization".into(), format!("Basic {}", base64(pair.as_bytes()))));
+                headers.push((
+                    "Authorization".into(),
+                    format!("Basic {}", base64(pair.as_bytes())),
+                ));
             }
             (None, None, Some(_)) => return Err("a password needs a username".into()),
             (None, None, None) => {}
@@ -126,10 +131,14 @@ impl HttpOptions {
             // RFC 9110 §5.1: a field name is a token.
             let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
             if name.is_empty() || !name.chars().all(token) {
-                return Err(format!("header name {name:?} is not a valid HTTP field name"));
+                return Err(format!(
+                    "header name {name:?} is not a valid HTTP field name"
+                ));
             }
             if value.chars().any(|c| c.is_control() && c != '\t') {
-                return Err(format!("header {name}: the value contains a control character"));
+                return Err(format!(
+                    "header {name}: the value contains a control character"
+                ));
             }
             headers.push((name.clone(), value.clone()));
         }
@@ -194,8 +203,7 @@ impl Connector {
             // environment (HTTPS_PROXY) still applies.
             ureq::Agent::with_parts(
                 config,
-                ()
-                    .chain(ConnectProxyConnector::default())
+                ().chain(ConnectProxyConnector::default())
                     .chain(TcpConnector::default())
                     .chain(tls),
                 ureq::unversioned::resolver::DefaultResolver::default(),
@@ -218,19 +226,21 @@ impl Connector {
     }
 }
 
-/// `url` with the `precision` query parameter line protocol needs (in the spelling the path's
-/// API takes: `ns`/`us` for `/api/v2/write`, `n`/`u` for the 1.x `/write`, which reads `us`
-/// as nanoseconds). A precision already in the address must agree with the encoder's.
+/// `url` with the `precision` query parameter line protocol needs, in the spelling the path's
+/// API takes: `ns`, `us`, `ms`, `s` for `/api/v2/write`; the 1.x `/write` (InfluxDB,
+/// VictoriaMetrics, Telegraf's `influxdb_listener`) takes `u` for microseconds and reads
+/// `us` as nanoseconds. A precision already in the address must agree with the encoder's.
 fn with_precision(url: &str, format: Format, precision: Precision) -> Result<String, String> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let v2 = path.trim_end_matches('/').ends_with("/api/v2/write");
+    // The spelling sent, and the other one the API also takes for the unit.
     let (word, also) = match precision {
         Precision::Seconds => ("s", "s"),
         Precision::Milliseconds => ("ms", "ms"),
         Precision::Microseconds if v2 => ("us", "us"),
-        Precision::Microseconds => ("u", "us"),
+        Precision::Microseconds => ("u", "u"),
         Precision::Nanoseconds if v2 => ("ns", "ns"),
-        Precision::Nanoseconds => ("n", "ns"),
+        Precision::Nanoseconds => ("ns", "n"),
     };
     let given = query
         .split('&')
@@ -240,7 +250,7 @@ fn with_precision(url: &str, format: Format, precision: Precision) -> Result<Str
             Ok(url.to_owned())
         } else {
             Err(format!(
-                "the address says precision={given} but timestamps are written in {also}: \
+                "the address says precision={given} but timestamps are written in {word}: \
                  drop it from the address or set --precision to match"
             ))
         };
@@ -478,9 +488,8 @@ impl<In: UreqTransport> UreqConnector<In> for Tls {
         }
         let server = self.name.to_str().into_owned();
         let failure = |e: rustls::Error| ureq::Error::Io(io::Error::other(explain(&e, &server)));
-        let mut connection =
-            rustls::ClientConnection::new(self.config.clone(), self.name.clone())
-                .map_err(failure)?;
+        let mut connection = rustls::ClientConnection::new(self.config.clone(), self.name.clone())
+            .map_err(failure)?;
         let mut socket = TransportAdapter::new(transport.boxed(), details.current_time.clone());
         socket.set_timeout(details.timeout);
         connection.complete_io(&mut socket).map_err(|e| {
@@ -561,7 +570,11 @@ mod tests {
             })
         );
         assert_eq!(
-            refusal(classify(503, "busy".into(), Some(Duration::from_secs(3600)))),
+            refusal(classify(
+                503,
+                "busy".into(),
+                Some(Duration::from_secs(3600))
+            )),
             Some(Refusal::RetryAfter {
                 delay: Some(MAX_RETRY_AFTER),
                 message: "HTTP 503 Service Unavailable: busy".into()
@@ -591,9 +604,14 @@ mod tests {
 
     #[test]
     fn server_messages_are_read_from_json_or_text() {
-        assert_eq!(server_message("{\"error\":\"database not found: \\\"x\\\"\"}\n"), "database not found: \"x\"");
         assert_eq!(
-            server_message("{\"code\":\"invalid\",\"message\":\"unable to parse 'x': missing fields\"}"),
+            server_message("{\"error\":\"database not found: \\\"x\\\"\"}\n"),
+            "database not found: \"x\""
+        );
+        assert_eq!(
+            server_message(
+                "{\"code\":\"invalid\",\"message\":\"unable to parse 'x': missing fields\"}"
+            ),
             "unable to parse 'x': missing fields"
         );
         assert_eq!(server_message("  plain text\n"), "plain text");
@@ -616,15 +634,19 @@ mod tests {
         let influx = Format::Influx;
         assert_eq!(
             with_precision("http://h:8086/write?db=t", influx, Precision::Nanoseconds).unwrap(),
-            "http://h:8086/write?db=t&precision=n"
+            "http://h:8086/write?db=t&precision=ns"
         );
         assert_eq!(
             with_precision("http://h:8086/write?db=t", influx, Precision::Microseconds).unwrap(),
             "http://h:8086/write?db=t&precision=u"
         );
         assert_eq!(
-            with_precision("http://h/api/v2/write?org=o&bucket=b", influx, Precision::Microseconds)
-                .unwrap(),
+            with_precision(
+                "http://h/api/v2/write?org=o&bucket=b",
+                influx,
+                Precision::Microseconds
+            )
+            .unwrap(),
             "http://h/api/v2/write?org=o&bucket=b&precision=us"
         );
         assert_eq!(
@@ -632,13 +654,21 @@ mod tests {
             "http://h:8186/telegraf?precision=s"
         );
         assert_eq!(
-            with_precision("http://h/write?db=t&precision=ms", influx, Precision::Milliseconds)
-                .unwrap(),
+            with_precision(
+                "http://h/write?db=t&precision=ms",
+                influx,
+                Precision::Milliseconds
+            )
+            .unwrap(),
             "http://h/write?db=t&precision=ms"
         );
         assert_eq!(
-            with_precision("http://h/write?db=t&precision=s", influx, Precision::Nanoseconds)
-                .unwrap_err(),
+            with_precision(
+                "http://h/write?db=t&precision=s",
+                influx,
+                Precision::Nanoseconds
+            )
+            .unwrap_err(),
             "the address says precision=s but timestamps are written in ns: drop it from the \
              address or set --precision to match"
         );
