@@ -32,6 +32,9 @@ pub const DEFAULT_HTTP_BODY: usize = 1024 * 1024;
 /// smallest default limit among the servers above (Telegraf's listeners take 32 MiB).
 pub const MAX_HTTP_BODY: usize = 25_000_000;
 
+/// How much of an answer's body is read for its message.
+const MAX_ANSWER: usize = 16 * 1024;
+
 /// The longest wait a `Retry-After` answer is granted; a longer one is cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
@@ -308,6 +311,7 @@ struct Http {
 impl Transport for Http {
     /// One batch, one POST; `Ok` only on a 2xx answer.
     fn send_datagram(&mut self, payload: &[u8]) -> io::Result<()> {
+        use std::io::Read;
         let mut request = self.agent.post(&self.url).content_type(self.content_type);
         for (name, value) in &self.headers {
             request = request.header(name.as_str(), value.as_str());
@@ -340,13 +344,14 @@ impl Transport for Http {
                     .get("location")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
-                // Read to the end, so the connection goes back to the pool.
-                let text = response
+                // Only the start of an error answer is kept: InfluxDB repeats every bad line.
+                let mut raw = Vec::new();
+                let _ = response
                     .body_mut()
-                    .with_config()
-                    .limit(64 * 1024)
-                    .read_to_string()
-                    .unwrap_or_default();
+                    .as_reader()
+                    .take(MAX_ANSWER as u64)
+                    .read_to_end(&mut raw);
+                let text = String::from_utf8_lossy(&raw);
                 let mut message = server_message(&text);
                 if let (Some(location), 300..=399) = (location, status) {
                     message = format!("redirected to {location}: give that address instead");
@@ -406,21 +411,28 @@ fn http_reason(status: u16) -> &'static str {
 }
 
 /// The readable part of an error answer: InfluxDB 1.x's `{"error": …}`, 2.x's `{"message": …}`,
-/// or the text itself, trimmed.
+/// or the text itself; its first line (InfluxDB gives one per bad line), at most 512
+/// characters, with `…` where it was cut.
 fn server_message(body: &str) -> String {
     let body = body.trim();
+    let mut text = None;
     if let Ok(serde_json::Value::Object(object)) = serde_json::from_str(body) {
-        for key in ["error", "message"] {
-            if let Some(serde_json::Value::String(text)) = object.get(key) {
-                return text.trim().to_owned();
-            }
-        }
+        text = ["error", "message"]
+            .iter()
+            .find_map(|key| object.get(*key)?.as_str().map(str::to_owned));
     }
-    let mut text: String = body.chars().take(512).collect();
-    if text.len() < body.len() {
-        text.push('…');
+    // A message cut short is not JSON any more; its start still reads well.
+    let text = text.unwrap_or_else(|| {
+        let body = body.strip_prefix("{\"error\":\"").unwrap_or(body);
+        body.replace("\\n", "\n")
+    });
+    let text = text.trim();
+    let first = text.lines().next().unwrap_or("");
+    let mut short: String = first.chars().take(512).collect();
+    if short.len() < text.len() {
+        short.push('…');
     }
-    text
+    short
 }
 
 /// In a partial write, how many readings the server dropped: InfluxDB writes `dropped=N` at
@@ -616,6 +628,14 @@ mod tests {
         );
         assert_eq!(server_message("  plain text\n"), "plain text");
         assert_eq!(server_message(&"x".repeat(600)).chars().count(), 513);
+        assert_eq!(
+            server_message("{\"error\":\"unable to parse 'a': bad\\nunable to parse 'b': bad\"}"),
+            "unable to parse 'a': bad…"
+        );
+        assert_eq!(
+            server_message("{\"error\":\"unable to parse 'a': bad\\nunable to parse 'b"),
+            "unable to parse 'a': bad…"
+        );
     }
 
     #[test]
