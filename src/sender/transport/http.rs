@@ -175,16 +175,14 @@ pub(super) struct Connector {
 impl Connector {
     /// Checks the settings and builds the client now, so that a bad file or header is a
     /// configuration error rather than a failure at the first batch.
+    /// `endpoint` is `http://` or `https://` (`https` says which) with host `host`.
     pub fn new(
         endpoint: &Endpoint,
+        host: &str,
+        https: bool,
         tls: &TlsOptions,
         settings: &HttpSettings<'_>,
     ) -> Result<Connector, ConfigError> {
-        let (host, https) = match endpoint {
-            Endpoint::Http { host, .. } => (host, false),
-            Endpoint::Https { host, .. } => (host, true),
-            other => unreachable!("http connector for {other}"),
-        };
         let error = |reason: String| ConfigError::Http { reason };
         let headers = settings.options.headers().map_err(error)?;
         let url = with_precision(&endpoint.to_string(), settings.format, settings.precision)
