@@ -40,7 +40,15 @@ struct LocalServer {
 
 impl LocalServer {
     fn start(script: Vec<Answer>, tls: Option<Arc<rustls::ServerConfig>>) -> LocalServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        LocalServer::start_on(0, script, tls)
+    }
+
+    fn start_on(
+        port: u16,
+        script: Vec<Answer>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> LocalServer {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(script.into_iter()));
@@ -788,4 +796,36 @@ fn giving_up_mid_batch_counts_only_what_was_not_taken() {
     assert_eq!(stats.written, taken as u64, "{}", stats.summary());
     assert_eq!(stats.dropped(DropReason::SendError), 100 - taken as u64);
     assert_eq!(stats.written + stats.dropped_total(), stats.readings_in);
+}
+
+/// With `--spool`, readings wait on disk while the server is away and arrive in order, once
+/// each, when it is back.
+#[test]
+fn the_spool_keeps_readings_while_the_server_is_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = support::free_port();
+    let sender = builder(&format!("http://127.0.0.1:{port}/write?db=t"))
+        .queue_size(100)
+        .spool(dir.path(), 64 * 1024 * 1024)
+        .start()
+        .unwrap();
+    let base = now_ms();
+    const COUNT: u64 = 3_000;
+    for seq in 0..COUNT {
+        sender.send(&stamped("spooled", seq, base)).unwrap();
+    }
+    assert!(sender.stats().spooled > 0, "{}", sender.stats().summary());
+    let server = LocalServer::start_on(port, Vec::new(), None);
+    let stats = sender.shutdown();
+    assert_eq!(
+        (stats.written, stats.dropped_total()),
+        (COUNT, 0),
+        "{}",
+        stats.summary()
+    );
+    let delivered: String = server.requests().iter().map(|r| r.body.as_str()).collect();
+    let sent: String = (0..COUNT)
+        .map(|s| line(&stamped("spooled", s, base), Precision::Nanoseconds))
+        .collect();
+    assert_eq!(delivered, sent, "every reading once, in order");
 }

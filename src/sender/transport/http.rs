@@ -17,7 +17,7 @@ use ureq::unversioned::transport::{
     LazyBuffers, NextTimeout, TcpConnector, Transport as UreqTransport, TransportAdapter,
 };
 
-use super::{Connect, DatagramLimits, Refusal, Shape, Transport};
+use super::{Connect, DatagramLimits, Refusal, Shape, SocketOptions, Transport};
 use crate::endpoint::Endpoint;
 use crate::format::Format;
 use crate::reading::Precision;
@@ -180,6 +180,7 @@ impl Connector {
         endpoint: &Endpoint,
         host: &str,
         https: bool,
+        socket: &SocketOptions,
         tls: &TlsOptions,
         settings: &HttpSettings<'_>,
     ) -> Result<Connector, ConfigError> {
@@ -189,6 +190,7 @@ impl Connector {
             .map_err(error)?;
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(settings.options.timeout))
+            .timeout_connect(Some(socket.connect_timeout))
             .http_status_as_error(false)
             // A redirected POST becomes a GET without its body: a 3xx is an address to fix.
             .max_redirects(0)

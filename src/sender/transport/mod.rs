@@ -197,12 +197,12 @@ pub(crate) fn connector(
                 Box::new(tls::Connector::new(host, *port, options, tls)?)
             }
             Endpoint::Udp { host, port } => Box::new(udp::Connector::new(host, *port, options)),
-            Endpoint::Http { host, .. } => {
-                Box::new(http::Connector::new(endpoint, host, false, tls, http)?)
-            }
-            Endpoint::Https { host, .. } => {
-                Box::new(http::Connector::new(endpoint, host, true, tls, http)?)
-            }
+            Endpoint::Http { host, .. } => Box::new(http::Connector::new(
+                endpoint, host, false, options, tls, http,
+            )?),
+            Endpoint::Https { host, .. } => Box::new(http::Connector::new(
+                endpoint, host, true, options, tls, http,
+            )?),
         },
     })
 }
