@@ -680,6 +680,10 @@ fn settings_that_cannot_work_are_refused_before_sending() {
         "http: the address says precision=s but timestamps are written in ns: drop it from the \
          address or set --precision to match"
     );
+    assert!(
+        error(builder("http://127.0.0.1:1/write?db=a<b"))
+            .starts_with("http: http://127.0.0.1:1/write?db=a<b&precision=ns: not a valid URL"),
+    );
     assert_eq!(
         error(builder("http://127.0.0.1:1/write").http(HttpOptions {
             token: Some("t".into()),

@@ -188,6 +188,9 @@ impl Connector {
         let headers = settings.options.headers().map_err(error)?;
         let url = with_precision(&endpoint.to_string(), settings.format, settings.precision)
             .map_err(error)?;
+        // A request to an address the client cannot parse would fail on every retry.
+        ureq::http::Uri::try_from(url.as_str())
+            .map_err(|e| error(format!("{url}: not a valid URL: {e}")))?;
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(settings.options.timeout))
             .timeout_connect(Some(socket.connect_timeout))
