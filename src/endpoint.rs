@@ -4,6 +4,8 @@
 //! As in Telegraf's `service_address` (Go's `net.Listen` and `net.Dial`), the host may be left
 //! out: `tcp://:8094` listens on every interface, and a sender given it connects to the local
 //! host.
+//!
+//! `http://host:port/path` and `https://host:port/path` are the InfluxDB write API.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -60,6 +62,28 @@ pub enum Endpoint {
         /// Port.
         port: u16,
     },
+    /// Batches POSTed to an InfluxDB write API over HTTP: InfluxDB 1.x `/write?db=NAME`,
+    /// 2.x/3.x `/api/v2/write?org=…&bucket=…`, VictoriaMetrics `/write`, or Telegraf's
+    /// `influxdb_listener` (`/write`), `influxdb_v2_listener` (`/api/v2/write`) and
+    /// `http_listener_v2` (`/telegraf` by default).
+    Http {
+        /// Host name or IP address (IPv6 in brackets).
+        host: String,
+        /// Port (80 when the address gives none).
+        port: u16,
+        /// The path and query, from the first `/`: `/write?db=telegraf`.
+        path: String,
+    },
+    /// As [`Endpoint::Http`], over TLS.
+    Https {
+        /// Host name or IP address (IPv6 in brackets); the name the certificate must carry
+        /// unless another is set.
+        host: String,
+        /// Port (443 when the address gives none).
+        port: u16,
+        /// The path and query, from the first `/`.
+        path: String,
+    },
 }
 
 impl Endpoint {
@@ -77,7 +101,14 @@ impl Endpoint {
             Endpoint::Tcp { .. } => "tcp",
             Endpoint::Tls { .. } => "tls",
             Endpoint::Udp { .. } => "udp",
+            Endpoint::Http { .. } => "http",
+            Endpoint::Https { .. } => "https",
         }
+    }
+
+    /// True for the HTTP write API (`http://`, `https://`).
+    pub fn is_http(&self) -> bool {
+        matches!(self, Endpoint::Http { .. } | Endpoint::Https { .. })
     }
 
     /// `host:port` for TCP and UDP to bind, as the resolver wants it: an empty host is every
@@ -112,6 +143,14 @@ impl fmt::Display for Endpoint {
             Endpoint::Tcp { host, port }
             | Endpoint::Tls { host, port }
             | Endpoint::Udp { host, port } => write!(f, "{}://{host}:{port}", self.scheme()),
+            Endpoint::Http { host, port, path } | Endpoint::Https { host, port, path } => {
+                // The scheme's own port is left out, as a browser writes the address.
+                if *port == default_http_port(self.scheme()) {
+                    write!(f, "{}://{host}{path}", self.scheme())
+                } else {
+                    write!(f, "{}://{host}:{port}{path}", self.scheme())
+                }
+            }
         }
     }
 }
@@ -140,7 +179,7 @@ impl FromStr for Endpoint {
         }
         let Some((scheme, rest)) = input.split_once("://") else {
             return Err(error(
-                "expected SCHEME://ADDRESS with scheme unix, unixgram, tcp, tls or udp, or - for stdout"
+                "expected SCHEME://ADDRESS with scheme unix, unixgram, tcp, tls, udp, http or https, or - for stdout"
                     .to_owned(),
             ));
         };
@@ -171,11 +210,68 @@ impl FromStr for Endpoint {
                     _ => Endpoint::Udp { host, port },
                 })
             }
+            "http" | "https" => {
+                let (host, port, path) = split_http(scheme, rest).map_err(error)?;
+                Ok(if scheme == "http" {
+                    Endpoint::Http { host, port, path }
+                } else {
+                    Endpoint::Https { host, port, path }
+                })
+            }
             other => Err(error(format!(
-                "unknown scheme {other:?}: expected unix, unixgram, tcp, tls or udp"
+                "unknown scheme {other:?}: expected unix, unixgram, tcp, tls, udp, http or https"
             ))),
         }
     }
+}
+
+fn default_http_port(scheme: &str) -> u16 {
+    if scheme == "https" { 443 } else { 80 }
+}
+
+/// `host[:port]/path[?query]` of an HTTP address; the path is required, since each server
+/// takes writes at its own.
+fn split_http(scheme: &str, rest: &str) -> Result<(String, u16, String), String> {
+    const PATHS: &str = "/write?db=NAME (InfluxDB 1.x, VictoriaMetrics, Telegraf's \
+                         influxdb_listener), /api/v2/write?org=ORG&bucket=BUCKET (InfluxDB 2.x/3.x, \
+                         influxdb_v2_listener) or /telegraf (http_listener_v2)";
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if authority.contains('@') {
+        return Err(
+            "credentials in the address are not taken: give them with --username \
+                    and --password, or a token with --token"
+                .to_owned(),
+        );
+    }
+    if path.contains('#') {
+        return Err("a fragment (#…) has no meaning in a write address".to_owned());
+    }
+    if !path.starts_with('/') || path.starts_with("/?") || path == "/" {
+        return Err(format!(
+            "missing path: expected {scheme}://host:port/PATH with PATH {PATHS}"
+        ));
+    }
+    if let Some(bad) = path.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "path {path:?} contains {bad:?}: percent-encode it (%20 for a space)"
+        ));
+    }
+    let (host, port) = if authority.ends_with(']') || !authority.contains(':') {
+        (authority, default_http_port(scheme))
+    } else {
+        split_host_port(authority)
+            .map_err(|reason| format!("{reason}: expected {scheme}://host:port/path"))?
+    };
+    if host.is_empty() {
+        return Err(format!("missing host: expected {scheme}://host:port/path"));
+    }
+    if host.starts_with('[') != host.ends_with(']') {
+        return Err("unclosed '[' in IPv6 address".to_owned());
+    }
+    Ok((host.to_owned(), port, path.to_owned()))
 }
 
 fn split_host_port(rest: &str) -> Result<(&str, u16), String> {
@@ -220,6 +316,9 @@ mod tests {
             "tls://telegraf.example.com:8094",
             "tcp://:8094",
             "udp://:8094",
+            "http://127.0.0.1:8086/write?db=telegraf",
+            "https://influx.example.com/api/v2/write?org=o&bucket=b",
+            "http://[::1]:8186/telegraf",
         ] {
             let endpoint: Endpoint = text.parse().unwrap();
             assert_eq!(endpoint.to_string(), text);
@@ -253,15 +352,46 @@ mod tests {
     }
 
     #[test]
+    fn http_addresses_keep_the_path_and_default_the_port() {
+        assert_eq!(
+            "https://influx.example.com/api/v2/write?org=o&bucket=b"
+                .parse::<Endpoint>()
+                .unwrap(),
+            Endpoint::Https {
+                host: "influx.example.com".into(),
+                port: 443,
+                path: "/api/v2/write?org=o&bucket=b".into()
+            }
+        );
+        assert_eq!(
+            "http://h:80/write".parse::<Endpoint>().unwrap().to_string(),
+            "http://h/write"
+        );
+        assert!("http://h:8086/write".parse::<Endpoint>().unwrap().is_http());
+    }
+
+    #[test]
     fn errors_name_the_wrong_part() {
         let cases = [
             (
                 "localhost:8094",
-                "endpoint \"localhost:8094\": expected SCHEME://ADDRESS with scheme unix, unixgram, tcp, tls or udp, or - for stdout",
+                "endpoint \"localhost:8094\": expected SCHEME://ADDRESS with scheme unix, unixgram, tcp, tls, udp, http or https, or - for stdout",
             ),
             (
-                "http://h:1",
-                "endpoint \"http://h:1\": unknown scheme \"http\": expected unix, unixgram, tcp, tls or udp",
+                "ftp://h:1",
+                "endpoint \"ftp://h:1\": unknown scheme \"ftp\": expected unix, unixgram, tcp, tls, udp, http or https",
+            ),
+            (
+                "http://h:8086",
+                "endpoint \"http://h:8086\": missing path: expected http://host:port/PATH with PATH /write?db=NAME (InfluxDB 1.x, VictoriaMetrics, Telegraf's influxdb_listener), /api/v2/write?org=ORG&bucket=BUCKET (InfluxDB 2.x/3.x, influxdb_v2_listener) or /telegraf (http_listener_v2)",
+            ),
+            (
+                "http://u:p@h:8086/write",
+                "endpoint \"http://u:p@h:8086/write\": credentials in the address are not taken: give them with --username and --password, or a token with --token",
+            ),
+            (
+                "https://h:x/write",
+                "endpoint \"https://h:x/write\": port \"x\" is not a number from 0 to 65535: expected https://host:port/path",
             ),
             (
                 "unix://",

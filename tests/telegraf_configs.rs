@@ -30,6 +30,7 @@ fn bytes(size: &str) -> u64 {
             "" | "B" => 1,
             "KiB" => 1024,
             "MiB" => 1024 * 1024,
+            "MB" => 1_000_000,
             other => panic!("unit {other}"),
         }
 }
@@ -46,8 +47,16 @@ fn configs_match_their_telemit_command() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path).unwrap();
         let config: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        if let Some(http) = config["inputs"].get("http_listener_v2") {
-            check_push_listener(&name, &text, &http[0]);
+        if text.contains("--push") {
+            check_push_listener(&name, &text, &config["inputs"]["http_listener_v2"][0]);
+            checked += 1;
+            continue;
+        }
+        if header_command(&text)
+            .iter()
+            .any(|a| a.starts_with("http://") || a.starts_with("https://"))
+        {
+            check_write_listener(&name, &text, &config);
             checked += 1;
             continue;
         }
@@ -149,9 +158,102 @@ fn configs_match_their_telemit_command() {
         checked += 1;
     }
     assert_eq!(
-        checked, 19,
+        checked, 22,
         "one config per format and transport, TLS, gzip, the pipeline, the Binance example, \
-         the recorder to Prometheus, to InfluxDB and by push"
+         the recorder to Prometheus, to InfluxDB and by push, and the three HTTP write listeners"
+    );
+}
+
+/// A listener of the InfluxDB write API (`influxdb_v2_listener`, `influxdb_listener`, or
+/// `http_listener_v2` with `data_format = "influx"`) takes what the `--to http://…` command in
+/// its header sends: same address and path, the credentials it sends, bodies of the size it
+/// sends, timestamps in its precision; and that command runs.
+fn check_write_listener(name: &str, text: &str, config: &toml::Table) {
+    let args = header_command(text);
+    let to = flag(&args, "--to", "-");
+    let endpoint: telemit::Endpoint = to.parse().unwrap_or_else(|e| panic!("{name}: {e}"));
+    let telemit::Endpoint::Http { host, port, path } = &endpoint else {
+        panic!("{name}: {to} is not an http:// address");
+    };
+    let address = format!("{host}:{port}");
+    let path = path.split('?').next().unwrap();
+    let inputs = config["inputs"].as_table().unwrap();
+    assert_eq!(inputs.len(), 1, "{name}: one listener");
+    let (kind, listener) = inputs.iter().next().unwrap();
+    let listener = &listener[0];
+    assert_eq!(
+        listener["service_address"].as_str(),
+        Some(address.as_str()),
+        "{name}"
+    );
+    let str_of = |key: &str| listener.get(key).and_then(|v| v.as_str());
+    match kind.as_str() {
+        "influxdb_v2_listener" => {
+            assert_eq!(path, "/api/v2/write", "{name}");
+            assert_eq!(
+                str_of("token"),
+                args.iter()
+                    .position(|a| a == "--token")
+                    .map(|i| args[i + 1].as_str()),
+                "{name}: token"
+            );
+        }
+        "influxdb_listener" => {
+            assert_eq!(path, "/write", "{name}");
+            let given = |flag: &str| {
+                args.iter()
+                    .position(|a| a == flag)
+                    .map(|i| args[i + 1].as_str())
+            };
+            assert_eq!(str_of("basic_username"), given("--username"), "{name}");
+            assert_eq!(str_of("basic_password"), given("--password"), "{name}");
+        }
+        "http_listener_v2" => {
+            assert!(
+                listener["paths"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p.as_str() == Some(path))),
+                "{name}: paths holds {path}"
+            );
+            assert!(
+                listener["methods"]
+                    .as_array()
+                    .is_some_and(|m| m.iter().any(|m| m.as_str() == Some("POST"))),
+                "{name}: writes are POST requests"
+            );
+            assert_eq!(
+                str_of("data_format"),
+                Some(flag(&args, "--format", "influx")),
+                "{name}"
+            );
+            // This listener does not read the precision in the address.
+            let precision = format!("1{}", flag(&args, "--precision", "ns"));
+            assert_eq!(
+                str_of("influx_timestamp_precision"),
+                Some(precision.as_str()),
+                "{name}"
+            );
+        }
+        other => panic!("{name}: {other} is not an HTTP write listener"),
+    }
+    let limit = str_of("max_body_size").map_or(32 * 1024 * 1024, bytes);
+    let body = flag(&args, "--max-body-size", "1048576")
+        .parse::<u64>()
+        .unwrap();
+    assert!(limit >= body, "{name}: max_body_size {limit} < {body}");
+
+    // Nothing on stdin: the command starts its sender, sends nothing and ends well.
+    let out = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

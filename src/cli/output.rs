@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use telemit::format::{JsonOptions, WavefrontOptions};
-use telemit::sender::{ConfigError, Event};
+use telemit::sender::{ConfigError, Event, HttpOptions};
 use telemit::tls::TlsOptions;
 use telemit::{
     DefaultTags, Encoder, Endpoint, Format, OnFull, Precision, Reading, Sender, SenderBuilder,
@@ -82,7 +82,8 @@ impl From<OnFullArg> for OnFull {
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
     /// Where to send: unix:///path, unixgram:///path, tcp://host:port, tls://host:port,
-    /// udp://host:port, or - for stdout
+    /// udp://host:port, http(s)://host:port/path (the InfluxDB write API: /write?db=NAME,
+    /// /api/v2/write?org=ORG&bucket=BUCKET, Telegraf's http listeners), or - for stdout
     #[arg(long, default_value = "-", value_name = "ENDPOINT", value_parser = |s: &str| s.parse::<Endpoint>().map_err(|e| e.to_string()))]
     pub to: Endpoint,
 
@@ -137,8 +138,15 @@ pub struct OutputArgs {
     #[arg(long, value_name = "N", help_heading = "Sender")]
     pub reopen_after: Option<u64>,
 
-    /// Largest datagram payload in bytes [default: 1432 for udp, 65535 for unixgram]
-    #[arg(long, value_parser = super::parse_bytes, value_name = "BYTES", help_heading = "Sender")]
+    /// Largest datagram payload in bytes, or HTTP request body before compression
+    /// [default: 1432 for udp, 65535 for unixgram, 1048576 for http]
+    #[arg(
+        long,
+        visible_alias = "max-body-size",
+        value_parser = super::parse_bytes,
+        value_name = "BYTES",
+        help_heading = "Sender"
+    )]
     pub max_datagram: Option<usize>,
 
     /// How long to keep delivering queued readings at exit before dropping (and counting) them
@@ -172,23 +180,26 @@ pub struct OutputArgs {
     pub spool_max: u64,
 
     /// Compress stream connections (unix, tcp, tls) with gzip; set content_encoding = "gzip"
-    /// in Telegraf's socket_listener
+    /// in Telegraf's socket_listener. For http(s): gzip request bodies
     #[arg(long, help_heading = "Sender")]
     pub gzip: bool,
 
-    /// For tls://: PEM file of CA certificates to trust besides the bundled web roots
+    #[command(flatten)]
+    pub http: HttpArgs,
+
+    /// For tls:// and https://: PEM file of CA certificates to trust besides the bundled web roots
     #[arg(long, value_name = "FILE", help_heading = "TLS")]
     pub tls_ca: Option<std::path::PathBuf>,
 
-    /// For tls://: PEM client certificate, for a Telegraf with tls_allowed_cacerts
+    /// For tls:// and https://: PEM client certificate, for a Telegraf with tls_allowed_cacerts
     #[arg(long, value_name = "FILE", requires = "tls_key", help_heading = "TLS")]
     pub tls_cert: Option<std::path::PathBuf>,
 
-    /// For tls://: PEM private key of --tls-cert
+    /// For tls:// and https://: PEM private key of --tls-cert
     #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "TLS")]
     pub tls_key: Option<std::path::PathBuf>,
 
-    /// For tls://: the name the server's certificate must carry, and the SNI sent, when it is
+    /// For tls:// and https://: the name the server's certificate must carry, and the SNI sent, when it is
     /// not the host in --to (e.g. connecting by IP address)
     #[arg(long, value_name = "NAME", help_heading = "TLS")]
     pub tls_server_name: Option<String>,
@@ -197,6 +208,60 @@ pub struct OutputArgs {
     /// or rejected any (see also -v, RUST_LOG, --log-format)
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// Options of the HTTP write API, named after Telegraf's `outputs.influxdb_v2`.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// For http(s)://: API token, sent as "Authorization: Token TOKEN" (InfluxDB 2.x/3.x;
+    /// InfluxDB 1.x takes USER:PASSWORD here)
+    #[arg(long, value_name = "TOKEN", help_heading = "HTTP")]
+    pub token: Option<String>,
+
+    /// For http(s)://: basic authentication user (InfluxDB 1.x with auth-enabled, Telegraf's
+    /// basic_username)
+    #[arg(long, value_name = "NAME", help_heading = "HTTP")]
+    pub username: Option<String>,
+
+    /// For http(s)://: basic authentication password
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        requires = "username",
+        help_heading = "HTTP"
+    )]
+    pub password: Option<String>,
+
+    /// For http(s)://: extra request header NAME:VALUE (repeatable), as Telegraf's http_headers
+    #[arg(long = "http-header", value_name = "NAME:VALUE", value_parser = parse_http_header, help_heading = "HTTP")]
+    pub http_headers: Vec<(String, String)>,
+
+    /// For http(s)://: gzip (same as --gzip) or identity, as Telegraf's content_encoding
+    #[arg(long, value_name = "ENCODING", value_parser = ["gzip", "identity"], help_heading = "HTTP")]
+    pub content_encoding: Option<String>,
+
+    /// For http(s)://: how long one request may take before it is sent again
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION", help_heading = "HTTP")]
+    pub http_timeout: Duration,
+}
+
+impl HttpArgs {
+    fn options(&self) -> HttpOptions {
+        HttpOptions {
+            token: self.token.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            http_headers: self.http_headers.clone(),
+            timeout: self.http_timeout,
+        }
+    }
+}
+
+fn parse_http_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?}: expected NAME:VALUE"))?;
+    Ok((name.trim().to_owned(), value.trim().to_owned()))
 }
 
 impl OutputArgs {
@@ -313,7 +378,8 @@ impl OutputArgs {
             .flush_timeout(self.flush_timeout)
             .backoff(self.backoff_min, self.backoff_max)
             .send_buffer(self.send_buffer)
-            .gzip(self.gzip)
+            .gzip(self.gzip || self.http.content_encoding.as_deref() == Some("gzip"))
+            .http(self.http.options())
             .tls(TlsOptions {
                 ca_file: self.tls_ca.clone(),
                 cert_file: self.tls_cert.clone(),

@@ -67,6 +67,13 @@ impl Listener {
                 }
                 Socket::Unixgram(socket, path.clone())
             }
+            Endpoint::Http { .. } | Endpoint::Https { .. } => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "cannot listen on http:// (an HTTP write API is a receiver of its own, such as \
+                     Telegraf's influxdb_listener): give unix://, unixgram://, tcp:// or udp://",
+                ));
+            }
             Endpoint::Stdout => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,

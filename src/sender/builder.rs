@@ -14,6 +14,7 @@ use super::queue::{OnFull, Queue};
 use super::spool::Spool;
 use super::stats::{DropReason, Stats};
 use super::ticker::{StatsSource, Ticker};
+use super::transport::http::{HttpOptions, HttpSettings};
 use super::transport::{self, SocketOptions, Target};
 use super::writer::Writer;
 use crate::backoff::Backoff;
@@ -62,6 +63,20 @@ pub enum ConfigError {
         /// The endpoint, as written.
         endpoint: String,
     },
+    /// An HTTP setting that cannot be used (a header, credentials, the address's precision).
+    #[error("http: {reason}")]
+    Http {
+        /// What is wrong.
+        reason: String,
+    },
+    /// HTTP settings were given for an endpoint that does not speak HTTP.
+    #[error(
+        "HTTP settings (token, username, headers) are given but {endpoint} is not an http:// or https:// endpoint"
+    )]
+    HttpNotUsed {
+        /// The endpoint, as written.
+        endpoint: String,
+    },
     /// A sequence field name that no reading may carry.
     #[error("sequence field {field:?}: {reason}")]
     SequenceField {
@@ -89,6 +104,7 @@ pub struct SenderBuilder {
     send_buffer: Option<usize>,
     measure_latency: bool,
     tls: TlsOptions,
+    http: HttpOptions,
     gzip: bool,
     spool: Option<(PathBuf, u64)>,
     on_event: Option<EventHook>,
@@ -115,6 +131,7 @@ impl SenderBuilder {
             send_buffer: None,
             measure_latency: false,
             tls: TlsOptions::default(),
+            http: HttpOptions::default(),
             gzip: false,
             spool: None,
             on_event: None,
@@ -182,8 +199,16 @@ impl SenderBuilder {
         self
     }
 
-    /// Compress a stream connection with gzip; the receiver must expect it (Telegraf's
-    /// `content_encoding = "gzip"`). Readings the peer may not have taken when a connection
+    /// How to authenticate to an `http://` or `https://` endpoint, extra headers, and the
+    /// request timeout (default: no authentication, 5 s).
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
+        self
+    }
+
+    /// Compress HTTP request bodies (`Content-Encoding: gzip`), or a stream connection, in
+    /// which case the receiver must expect it (Telegraf's `content_encoding = "gzip"`). On a
+    /// stream, readings the peer may not have taken when a connection
     /// fails are still sent again, from the last flush point it passed.
     pub fn gzip(mut self, on: bool) -> Self {
         self.gzip = on;
@@ -315,7 +340,19 @@ impl SenderBuilder {
             write_timeout: Duration::from_millis(200),
             send_buffer: self.send_buffer,
         };
-        let connector = transport::connector(&self.target, &options, &self.tls)?;
+        let http = HttpSettings {
+            options: &self.http,
+            gzip: self.gzip,
+            format: self.encoder.format(),
+            precision: self.encoder.precision(),
+        };
+        let is_http = matches!(&self.target, Target::Endpoint(e) if e.is_http());
+        if self.http.is_set() && !is_http {
+            return Err(ConfigError::HttpNotUsed {
+                endpoint: self.target.to_string(),
+            });
+        }
+        let connector = transport::connector(&self.target, &options, &self.tls, &http)?;
         let shape = connector.shape();
         let (limit, framing) = self.limits(&shape)?;
         let connector = transport::finish(connector, &self.target, &self.tls, self.gzip)?;

@@ -47,6 +47,27 @@ pub enum Event {
         /// Readings waiting in the spool.
         readings: u64,
     },
+    /// The receiver refused a batch (HTTP 4xx other than 429): its readings are counted as
+    /// rejected and not sent again. Reported for the first batch; later rejections are
+    /// counted without a word until a batch is taken whole.
+    Rejected {
+        /// Where.
+        endpoint: String,
+        /// Readings of this batch the receiver did not store.
+        readings: u64,
+        /// The status and the server's own message.
+        message: String,
+    },
+    /// The receiver asked to wait (HTTP 429 or 503): the batch is sent again after `retry_in`
+    /// (its `Retry-After`, or the backoff when it gave none).
+    Throttled {
+        /// Where.
+        endpoint: String,
+        /// The status and the server's own message.
+        message: String,
+        /// When the batch is sent again.
+        retry_in: Duration,
+    },
     /// The spool could not be read or updated.
     SpoolError {
         /// What the system said.
@@ -86,6 +107,24 @@ impl std::fmt::Display for Event {
                 "flush timeout: {readings} readings not yet delivered to {endpoint} wait in the spool for the next run"
             ),
             Event::SpoolError { error } => write!(f, "spool: {error}; retrying"),
+            Event::Rejected {
+                endpoint,
+                readings,
+                message,
+            } => write!(
+                f,
+                "{endpoint} rejected {readings} readings ({message}); they are not sent again, \
+                 and further rejections are counted without a message until a batch is taken"
+            ),
+            Event::Throttled {
+                endpoint,
+                message,
+                retry_in,
+            } => write!(
+                f,
+                "{endpoint} asks to wait ({message}); sending again in {:.1}s, readings wait in the queue",
+                retry_in.as_secs_f64()
+            ),
         }
     }
 }

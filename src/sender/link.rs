@@ -60,6 +60,8 @@ pub(super) struct Link {
     /// Readings that will be written again on the next connection.
     pub(super) resending: usize,
     pub(super) incident: Option<Incident>,
+    /// Batches are being rejected (see `refusal.rs`): the first was reported.
+    pub(super) rejecting: bool,
 }
 
 /// A delivery that stopped because the flush deadline passed.
@@ -194,17 +196,26 @@ impl Link {
                         .stats
                         .add_written(records as u64, payload.len() as u64);
                     // A UDP send to a closed port succeeds, and only the next one fails:
-                    // as on streams, an outage ends after a second without failure.
-                    if self.is_stable() {
+                    // as on streams, an outage ends after a second without failure. An
+                    // acknowledged send (HTTP) ends it at once.
+                    if self.is_stable() || self.shape.acknowledges {
                         self.delivered();
                     }
+                    self.rejecting = false;
                     let mut unused = Retained::default();
                     self.after_write(&mut unused);
                     return Ok(());
                 }
                 // The receiver's queue is full (unixgram): wait, as a blocking socket does.
                 Err(e) if is_retry(&e) => {}
-                Err(error) => self.lost(&error),
+                Err(error) => match super::transport::refusal(&error).cloned() {
+                    Some(refusal) => {
+                        if self.refused(refusal, payload.len(), records) {
+                            return Ok(());
+                        }
+                    }
+                    None => self.lost(&error),
+                },
             }
         }
     }

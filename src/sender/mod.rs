@@ -14,7 +14,8 @@
 //! - `core.rs`: the producer's side (prepare, encode, queue or spool); `prepare.rs`,
 //!   `ticker.rs`: reading options and the stats ticker.
 //! - `queue.rs`, `spool.rs`, `batch.rs`: where readings wait and how they are packed.
-//! - `writer.rs`: the writer thread's connection state machine; `retained.rs`: what to resend.
+//! - `writer.rs`: the writer thread's connection state machine; `retained.rs`: what to resend;
+//!   `refusal.rs`: a batch the receiver answered without taking (HTTP).
 //! - `transport/`: one file per kind of socket behind a small trait, and
 //!   [`MemoryTransport`] for tests.
 //! - [`stats`], [`latency`]: counters and enqueue-to-write latency.
@@ -29,6 +30,7 @@ pub mod latency;
 mod link;
 mod prepare;
 mod queue;
+mod refusal;
 mod retained;
 mod spool;
 pub mod stats;
@@ -44,6 +46,7 @@ pub use latency::LatencySummary;
 pub use queue::OnFull;
 pub use spool::Recovered;
 pub use stats::{DropReason, StatsSnapshot};
+pub use transport::http::{DEFAULT_HTTP_BODY, HttpOptions, MAX_HTTP_BODY, MAX_RETRY_AFTER};
 pub use transport::memory::MemoryTransport;
 pub use transport::{
     DEFAULT_UDP_DATAGRAM, DEFAULT_UNIXGRAM_DATAGRAM, MAX_UDP_PAYLOAD, TELEGRAF_MAX_LINE,

@@ -20,16 +20,20 @@ pub enum DropReason {
     /// A spool record found cut short or damaged when the spool was opened (a crash in the
     /// middle of writing it).
     SpoolDamaged,
+    /// The receiver answered that it will not take the reading (HTTP 4xx other than 429: a
+    /// field type conflict, a missing database, bad credentials); it is not sent again.
+    Rejected,
 }
 
 impl DropReason {
     /// All reasons, in the order reports list them.
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::QueueFull,
         DropReason::Unrepresentable,
         DropReason::Oversize,
         DropReason::SendError,
         DropReason::SpoolDamaged,
+        DropReason::Rejected,
     ];
 
     /// The name used in reports and in the `telemit` stats reading (`dropped_<name>`).
@@ -40,6 +44,7 @@ impl DropReason {
             DropReason::Oversize => "oversize",
             DropReason::SendError => "send_error",
             DropReason::SpoolDamaged => "spool_damaged",
+            DropReason::Rejected => "rejected",
         }
     }
 }
@@ -49,7 +54,7 @@ impl DropReason {
 pub(crate) struct Stats {
     readings_in: AtomicU64,
     written: AtomicU64,
-    dropped: [AtomicU64; 5],
+    dropped: [AtomicU64; DropReason::ALL.len()],
     spooled: AtomicU64,
     bytes: AtomicU64,
     batches: AtomicU64,
@@ -105,7 +110,7 @@ pub struct StatsSnapshot {
     /// Readings written to the socket (for datagrams: handed to the kernel).
     pub written: u64,
     /// Readings not delivered, by [`DropReason`] (index with `reason as usize`).
-    pub dropped: [u64; 5],
+    pub dropped: [u64; DropReason::ALL.len()],
     /// Readings written to the disk spool because the queue was full or the spool in use.
     pub spooled: u64,
     /// Readings in the spool now, from this run or earlier ones (filled in by

@@ -25,6 +25,9 @@ pub(crate) struct Writer {
     framing: Framing,
     packer: DatagramPacker,
     retained: Retained,
+    /// When datagram delivery stopped mid-batch: how many of the batch's first records had
+    /// been sent (or refused for good), so that giving up counts only the rest.
+    settled: usize,
 }
 
 impl Writer {
@@ -53,10 +56,12 @@ impl Writer {
                 on_event,
                 resending: 0,
                 incident: None,
+                rejecting: false,
             },
             framing,
             packer: DatagramPacker::new(packer_limit, framing),
             retained: Retained::default(),
+            settled: 0,
         }
     }
 
@@ -81,12 +86,13 @@ impl Writer {
                 }
                 delivered_last = delivered.is_ok();
                 if delivered.is_err() {
-                    self.give_up(&batch);
+                    let settled = std::mem::take(&mut self.settled);
+                    self.give_up(&batch, settled);
                 }
             } else if spooled {
                 if self.deliver_spooled(&mut batch, &mut resend).is_err() {
                     // Past the flush deadline: the rest stays in the spool for the next run.
-                    self.give_up(&Pending::default());
+                    self.give_up(&Pending::default(), 0);
                     break;
                 }
                 delivered_last = true;
@@ -162,7 +168,7 @@ impl Writer {
 
     /// The flush deadline passed with `batch` and the queue undelivered: into the spool if
     /// there is one (the next run sends them), else dropped and counted.
-    fn give_up(&mut self, batch: &Pending) {
+    fn give_up(&mut self, batch: &Pending, settled: usize) {
         let shared = self.link.shared.clone();
         let mut rest = Pending::default();
         shared.queue.take_now(&mut rest);
@@ -171,7 +177,7 @@ impl Writer {
         match &shared.spool {
             Some(spool) => {
                 let mut spool = spool.lock();
-                for record in batch.records().chain(rest.records()) {
+                for record in batch.records().skip(settled).chain(rest.records()) {
                     match spool.append(record) {
                         Ok(true) => kept += 1,
                         _ => dropped += 1,
@@ -187,7 +193,7 @@ impl Writer {
                     });
                 }
             }
-            None => dropped = (batch.len() + rest.len()) as u64,
+            None => dropped = (batch.len().saturating_sub(settled) + rest.len()) as u64,
         }
         if dropped > 0 {
             shared.stats.add_dropped(DropReason::SendError, dropped);
@@ -251,12 +257,14 @@ impl Writer {
 
     fn deliver_datagrams(&mut self, batch: &Pending) -> Result<(), Stopped> {
         let mut stopped = None;
+        let mut settled = 0;
         let mut oversize = 0;
         let mut packer = std::mem::replace(&mut self.packer, DatagramPacker::new(0, self.framing));
         for record in batch.records() {
             let pushed = packer.push(record, |payload, records| {
                 if stopped.is_none() {
                     stopped = self.link.send_datagram(payload, records).err();
+                    settled += if stopped.is_none() { records } else { 0 };
                 }
             });
             oversize += u64::from(pushed.is_err());
@@ -264,8 +272,10 @@ impl Writer {
         packer.finish(|payload, records| {
             if stopped.is_none() {
                 stopped = self.link.send_datagram(payload, records).err();
+                settled += if stopped.is_none() { records } else { 0 };
             }
         });
+        self.settled = settled;
         self.packer = packer;
         // The sender already refuses oversize records; this only guards a changed limit.
         self.link

@@ -53,6 +53,8 @@ pub struct Server {
     /// InfluxDB's UDP listener, or VictoriaMetrics' Influx TCP/UDP port.
     pub line_port: u16,
     _dir: tempfile::TempDir,
+    /// How to start it again: the binary, its arguments, and the path that answers when ready.
+    command: (String, Vec<String>, &'static str),
 }
 
 impl Drop for Server {
@@ -63,6 +65,21 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// Kills the server at once (SIGKILL, no shutdown), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same ports and data, and waits until it answers.
+    pub fn restart(&mut self) {
+        let (binary, args, ready) = &self.command;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.child = spawn(binary, &args, self._dir.path());
+        let port = self.http_port;
+        wait_for(binary, || ping(port, ready));
+    }
+
     /// InfluxDB 1.x with its HTTP API and a UDP listener writing to database `udp`.
     pub fn influxdb() -> Option<Server> {
         let binary = server_binary("influxd")?;
@@ -79,16 +96,17 @@ impl Server {
         );
         let config_path = dir.path().join("influxdb.conf");
         std::fs::write(&config_path, config).unwrap();
-        let child = spawn(
-            &binary,
-            &["-config", &config_path.to_string_lossy()],
-            dir.path(),
-        );
+        let args = vec![
+            "-config".to_owned(),
+            config_path.to_string_lossy().into_owned(),
+        ];
+        let child = spawn(&binary, &["-config", &args[1]], dir.path());
         let server = Server {
             child,
             http_port,
             line_port: udp_port,
             _dir: dir,
+            command: (binary, args, "/ping"),
         };
         wait_for("influxd", || ping(http_port, "/ping"));
         Some(server)
@@ -106,13 +124,14 @@ impl Server {
             "-loggerLevel=ERROR".to_owned(),
             "-search.latencyOffset=0s".to_owned(),
         ];
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let child = spawn(&binary, &args, dir.path());
+        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = spawn(&binary, &arg_refs, dir.path());
         let server = Server {
             child,
             http_port,
             line_port,
             _dir: dir,
+            command: (binary, args.to_vec(), "/health"),
         };
         wait_for("victoria-metrics", || ping(http_port, "/health"));
         Some(server)

@@ -230,6 +230,8 @@ impl Connect for MemoryTransport {
             confirms_delivery: true,
             compressible: datagram.is_none(),
             tls: false,
+            acknowledges: false,
+            compresses_bodies: false,
         }
     }
 

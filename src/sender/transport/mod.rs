@@ -4,6 +4,7 @@
 //! so a new kind of transport is one new file plus one line there.
 
 mod gzip;
+pub(crate) mod http;
 pub(crate) mod memory;
 mod outq;
 mod stdout;
@@ -77,6 +78,11 @@ pub(crate) struct Shape {
     pub compressible: bool,
     /// Whether it speaks TLS (and so takes TLS settings).
     pub tls: bool,
+    /// Whether the receiver answers each send, so a success proves delivery (HTTP).
+    pub acknowledges: bool,
+    /// Whether it compresses each body itself when gzip is asked for (HTTP's
+    /// `Content-Encoding`), rather than being wrapped in a gzip stream.
+    pub compresses_bodies: bool,
 }
 
 /// Datagram payload sizes: the default, and the largest the transport and Telegraf take.
@@ -96,6 +102,8 @@ impl Shape {
             confirms_delivery: true,
             compressible: true,
             tls: false,
+            acknowledges: false,
+            compresses_bodies: false,
         }
     }
 
@@ -140,12 +148,44 @@ pub(crate) trait Transport: Send {
     fn close(self: Box<Self>, timeout: Duration);
 }
 
+/// A send the receiver answered without taking it whole, carried inside the `io::Error` a
+/// transport returns (see [`refusal`]) so that the writer can tell it from a failed connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Refusal {
+    /// Not to be sent again: the readings are counted as rejected (HTTP 4xx other than 429).
+    /// In a partial write the server stored all but `dropped` of them.
+    #[error("{message}")]
+    Rejected {
+        message: String,
+        dropped: Option<u64>,
+    },
+    /// To be sent again after `delay` (the server's `Retry-After`), or after the backoff
+    /// when it gave none (HTTP 429, 503).
+    #[error("{message}")]
+    RetryAfter {
+        message: String,
+        delay: Option<Duration>,
+    },
+}
+
+impl From<Refusal> for io::Error {
+    fn from(refusal: Refusal) -> io::Error {
+        io::Error::other(refusal)
+    }
+}
+
+/// The refusal inside `error`, if a transport returned one.
+pub(crate) fn refusal(error: &io::Error) -> Option<&Refusal> {
+    error.get_ref()?.downcast_ref::<Refusal>()
+}
+
 /// The connector for `target`: the one place where a destination becomes a transport.
 /// (An empty host, as in `tcp://:8094`, is the local host.)
 pub(crate) fn connector(
     target: &Target,
     options: &SocketOptions,
     tls: &TlsOptions,
+    http: &http::HttpSettings<'_>,
 ) -> Result<Box<dyn Connect>, ConfigError> {
     Ok(match target {
         Target::Memory(memory) => Box::new(memory.clone()),
@@ -165,6 +205,12 @@ pub(crate) fn connector(
             Endpoint::Udp { host, port } => {
                 Box::new(udp::Connector::new(connect_host(host), *port, options))
             }
+            Endpoint::Http { host, .. } => Box::new(http::Connector::new(
+                endpoint, host, false, options, tls, http,
+            )?),
+            Endpoint::Https { host, .. } => Box::new(http::Connector::new(
+                endpoint, host, true, options, tls, http,
+            )?),
         },
     })
 }
@@ -183,7 +229,7 @@ pub(crate) fn finish(
             endpoint: target.to_string(),
         });
     }
-    if !gzip {
+    if !gzip || shape.compresses_bodies {
         return Ok(plain);
     }
     if !shape.compressible {
