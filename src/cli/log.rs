@@ -230,7 +230,7 @@ pub fn sender_event(event: &Event) {
         ),
         Event::Reconnected { .. } => (Level::INFO, "reconnected", None),
         Event::GaveUp { .. } => (Level::ERROR, "gave_up", None),
-        Event::Rejected { .. } => (Level::ERROR, "rejected", Some(event.to_string())),
+        Event::Rejected { .. } => (Level::ERROR, "rejected", None),
         Event::Throttled { .. } => (Level::WARN, "throttled", None),
         Event::LeftInSpool { .. } => (Level::WARN, "left_in_spool", None),
         Event::SpoolError { error } => {
