@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-/// Send readings to Telegraf's socket_listener as Influx line protocol, JSON or Wavefront.
+/// Send readings to Telegraf's socket_listener as Influx line protocol, JSON or Wavefront, or
+/// to the InfluxDB write API over HTTP.
 ///
-/// Readings go out byte-exact for Telegraf's parsers, over Unix stream or datagram sockets, TCP
-/// or UDP, through a batching sender that reconnects with backoff and counts every reading it
-/// could not deliver.
+/// Readings go out byte-exact for Telegraf's parsers, over Unix stream or datagram sockets, TCP,
+/// TLS, UDP or HTTP(S), through a batching sender that reconnects with backoff and counts every
+/// reading it could not deliver.
 #[derive(Debug, Parser)]
 #[command(name = "telemit", version, about, long_about, propagate_version = true)]
 #[command(after_help = "Examples:
