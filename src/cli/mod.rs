@@ -109,9 +109,30 @@ Examples:
 }
 
 impl Command {
-    /// The checks that take more than one option at a time (a `--tag` against `--format`),
-    /// which `config check` runs after the options' own parsers.
+    /// The checks that take more than one option at a time (a `--tag` against `--format`) or
+    /// read the files the options name (the mapping, TLS certificates and keys), which
+    /// `config check` runs after the options' own parsers.
     pub fn check_settings(&self) -> Result<(), String> {
+        let map = match self {
+            Command::Ws(args) => Some(&args.map),
+            Command::Map(args) => Some(&args.map),
+            _ => None,
+        };
+        // A file that is not here may be on the machine that runs the command: said, not fatal.
+        let absent = |key: &str, path: &std::path::Path| {
+            let absent = !path.exists();
+            if absent {
+                tracing::warn!(
+                    "{key} = {:?} is not on this machine; not checked",
+                    path.display()
+                );
+            }
+            absent
+        };
+        if let Some(path) = map.filter(|path| !absent("map", path)) {
+            telemit::mapping::Mapping::from_file(path)
+                .map_err(|e| format!("map {}: {e}", path.display()))?;
+        }
         let output = match self {
             Command::Send(args) => &args.output,
             Command::Pipe(args) => &args.output,
@@ -119,6 +140,16 @@ impl Command {
             Command::Bench(args) => &args.output,
             _ => return Ok(()),
         };
+        for (key, file) in [
+            ("tls_ca", &output.tls_ca),
+            ("tls_cert", &output.tls_cert),
+            ("tls_key", &output.tls_key),
+        ] {
+            if let Some(path) = file.as_ref().filter(|path| !absent(key, path)) {
+                std::fs::File::open(path)
+                    .map_err(|e| format!("{key} = {:?}: cannot read it: {e}", path.display()))?;
+            }
+        }
         output.default_tags().map(|_| ())
     }
 }
