@@ -146,7 +146,7 @@ fn push_escaped(out: &mut Vec<u8>, text: &[u8], special: u8) {
 
 /// The three kinds of token that differ in how Telegraf reads backslashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Token {
+pub(crate) enum Token {
     /// Escapes space and comma; backslashes pair up; only `\,` and `\ ` are unescaped.
     Measurement,
     /// Escapes space, comma and `=`; backslashes pair up; `\"` is unescaped too.
@@ -176,7 +176,7 @@ impl Token {
 /// - at the end: in a tag nothing reads back (the last backslash escapes the separator), in a
 ///   measurement or field key an even n does;
 /// - anywhere else: the n backslashes as they are.
-fn push_token(
+pub(crate) fn push_token(
     out: &mut Vec<u8>,
     text: &str,
     token: Token,
