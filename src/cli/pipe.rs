@@ -336,7 +336,7 @@ enum Next {
 fn after_send(
     result: Result<(), SendError>,
     number: u64,
-    text: &str,
+    line: &[u8],
     strict: bool,
     counts: &InputCounts,
 ) -> Next {
@@ -345,7 +345,8 @@ fn after_send(
         Err(SendError::Closed) => Next::Stop,
         Err(error) => {
             InputCounts::add(&counts.refused);
-            eprintln!("telemit: line {number}: {error}: {}", excerpt(text));
+            let text = String::from_utf8_lossy(line);
+            eprintln!("telemit: line {number}: {error}: {}", excerpt(&text));
             if strict {
                 counts.stopped_early.store(true, Ordering::Relaxed);
                 return Next::Stop;
@@ -450,21 +451,10 @@ where
             }
             Next::Continue
         };
-        let text = match std::str::from_utf8(line) {
-            Ok(text) => text,
-            Err(e) => {
-                eprintln!(
-                    "telemit: line {number}, column {}: not UTF-8: {}",
-                    e.valid_up_to() + 1,
-                    excerpt(&String::from_utf8_lossy(line))
-                );
-                return bad();
-            }
-        };
         if let Some(pass) = self.passthrough {
             let canonical = self
                 .check
-                .check(text, pass.precision)
+                .check(line, pass.precision)
                 .filter(|c| !pass.needs_timestamp || c.timestamp.is_some());
             if let Some(canonical) = canonical {
                 InputCounts::add(&counts.read);
@@ -478,9 +468,20 @@ where
                 self.record.extend_from_slice(line);
                 self.record.push(b'\n');
                 let sent = self.sender.send_encoded(&self.record);
-                return after_send(sent, number, text, strict, counts);
+                return after_send(sent, number, line, strict, counts);
             }
         }
+        let text = match std::str::from_utf8(line) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!(
+                    "telemit: line {number}, column {}: not UTF-8: {}",
+                    e.valid_up_to() + 1,
+                    excerpt(&String::from_utf8_lossy(line))
+                );
+                return bad();
+            }
+        };
         let parsed = match (self.parse)(text) {
             Ok(None) => return Next::Continue,
             Ok(Some(parsed)) => parsed,
@@ -507,6 +508,6 @@ where
                 eprintln!("telemit: line {number}: {warning}");
             }
         }
-        after_send(self.sender.send(&reading), number, text, strict, counts)
+        after_send(self.sender.send(&reading), number, line, strict, counts)
     }
 }

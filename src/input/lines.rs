@@ -83,7 +83,7 @@ impl<R: BufRead> LineReader<R> {
         };
         let mut used = 0;
         let mut count = 0;
-        while let Some(end) = available[used..].iter().position(|&b| b == b'\n') {
+        while let Some(end) = memchr::memchr(b'\n', &available[used..]) {
             if end > self.max_line {
                 break;
             }

@@ -11,7 +11,7 @@
 //! (including every line the parser refuses) is left to the parser, which reports it or reads
 //! it into a reading to encode.
 
-use super::token::{Part, is_float_syntax, is_forbidden, is_ws, unescape};
+use super::token::{Part, is_float_syntax, is_forbidden, unescape};
 use crate::format::influx::{Token, push_token};
 use crate::format::push_float;
 use crate::reading::{Part as ReadingPart, Precision, Timestamp};
@@ -40,20 +40,22 @@ pub struct Canonical {
 /// use telemit::input::line_protocol::CanonicalCheck;
 ///
 /// let mut check = CanonicalCheck::new();
-/// let line = "cpu,host=a\\ b load=0.5,n=3i,up=true,note=\"x\\\"y\" 1700000000";
+/// let line = b"cpu,host=a\\ b load=0.5,n=3i,up=true,note=\"x\\\"y\" 1700000000";
 /// let passed = check.check(line, Precision::Seconds).expect("canonical");
 /// assert_eq!(passed.timestamp, Some(1_700_000_000));
 /// // Valid, but written otherwise by the encoder: 0.5 and `true`.
-/// assert!(check.check("cpu load=.5", Precision::Seconds).is_none());
-/// assert!(check.check("cpu up=t", Precision::Seconds).is_none());
+/// assert!(check.check(b"cpu load=.5", Precision::Seconds).is_none());
+/// assert!(check.check(b"cpu up=t", Precision::Seconds).is_none());
 /// // Not line protocol at all.
-/// assert!(check.check("cpu load=", Precision::Seconds).is_none());
+/// assert!(check.check(b"cpu load=", Precision::Seconds).is_none());
 /// ```
 #[derive(Debug, Default)]
 pub struct CanonicalCheck {
     scratch: Vec<u8>,
     tag_keys: Vec<(usize, usize)>,
     field_keys: Vec<(usize, usize)>,
+    /// Whether the line checked has a byte beyond ASCII, so that it must be checked as UTF-8.
+    non_ascii: bool,
 }
 
 impl CanonicalCheck {
@@ -62,15 +64,16 @@ impl CanonicalCheck {
         CanonicalCheck::default()
     }
 
-    /// Whether `line` (without its `\n`) is canonical line protocol whose timestamp, if any, is
-    /// in `precision` and is written in that same precision.
-    pub fn check(&mut self, line: &str, precision: Precision) -> Option<Canonical> {
-        let bytes = line.as_bytes();
+    /// Whether `line` (without its `\n`) is canonical line protocol, in UTF-8, whose
+    /// timestamp, if any, is in `precision` and is written in that same precision.
+    pub fn check(&mut self, line: &[u8], precision: Precision) -> Option<Canonical> {
+        let bytes = line;
         if bytes.first().is_none_or(|&b| b == b'#') {
             return None;
         }
         self.tag_keys.clear();
         self.field_keys.clear();
+        self.non_ascii = false;
         let mut pos = self.token(line, 0, Part::Measurement)?;
         while bytes.get(pos) == Some(&b',') {
             let key = pos + 1;
@@ -99,55 +102,64 @@ impl CanonicalCheck {
         let timestamp = match bytes.get(pos) {
             None => None,
             Some(b' ') => {
-                let text = &bytes[pos + 1..];
-                if !canonical_digits(text, true) {
-                    return None;
-                }
-                let value = parse_ascii::<i64>(text)?;
+                let value = canonical_integer::<i64>(&bytes[pos + 1..], true)?;
                 Timestamp::new(value, precision).to_precision(precision)?;
                 Some(value)
             }
             Some(_) => return None,
         };
+        // Names and strings are all the line holds beyond ASCII.
+        if self.non_ascii && std::str::from_utf8(line).is_err() {
+            return None;
+        }
         Some(Canonical { timestamp })
     }
 
     /// The end of the `part` starting at `start`, if it is canonical: the grammar's scan of
     /// the parser, and, when it holds a backslash, the encoder's writing of its unescaped text
     /// compared with what is written.
-    fn token(&mut self, line: &str, start: usize, part: Part) -> Option<usize> {
-        let bytes = line.as_bytes();
+    fn token(&mut self, bytes: &[u8], start: usize, part: Part) -> Option<usize> {
         let tag = matches!(part, Part::TagKey | Part::TagValue);
+        let stop = match part {
+            Part::Measurement => WS | COMMA | BACKSLASH | CONTROL | NON_ASCII,
+            _ => WS | COMMA | EQUALS | BACKSLASH | CONTROL | NON_ASCII,
+        };
         let mut pos = start;
         let mut escaped = false;
-        while let Some(&b) = bytes.get(pos) {
-            if b == b'\\' {
+        loop {
+            while bytes
+                .get(pos)
+                .is_some_and(|&b| CLASS[usize::from(b)] & stop == 0)
+            {
+                pos += 1;
+            }
+            let Some(&b) = bytes.get(pos) else { break };
+            let class = CLASS[usize::from(b)];
+            if class & NON_ASCII != 0 {
+                self.non_ascii = true;
+                pos += 1;
+            } else if class & BACKSLASH != 0 {
                 escaped = true;
                 match bytes.get(pos + 1) {
                     Some(b'\\') if tag => pos += 1,
-                    Some(&n) if !is_forbidden(n) => {
-                        pos += 1;
-                        pos += line[pos..].chars().next().map_or(1, char::len_utf8);
-                    }
+                    // The escaped byte may start a multi-byte character: the scan goes on
+                    // after it as after any byte beyond ASCII.
+                    Some(&n) if !is_forbidden(n) => pos += 2,
                     _ => return None,
                 }
-                continue;
-            }
-            if part.ends_at(b) {
+            } else if class & CONTROL != 0 {
+                // Forbidden bytes are the parser's errors, other control characters the
+                // reading's: either way the parser has something to say.
+                return None;
+            } else {
                 break;
             }
-            // Forbidden bytes are the parser's errors, other control characters the
-            // reading's: either way the parser has something to say.
-            if b.is_ascii_control() {
-                return None;
-            }
-            pos += 1;
         }
         if pos == start {
             return None;
         }
         if escaped {
-            let raw = &line[start..pos];
+            let raw = std::str::from_utf8(&bytes[start..pos]).ok()?;
             let text = unescape(raw, part);
             if text.bytes().any(|b| b.is_ascii_control()) {
                 return None;
@@ -178,29 +190,33 @@ impl CanonicalCheck {
                     b'"' => break,
                     b'\\' if matches!(bytes.get(pos + 1), Some(b'"' | b'\\')) => pos += 2,
                     b'\\' | b'\r' => return None,
-                    _ => pos += 1,
+                    b => {
+                        self.non_ascii |= !b.is_ascii();
+                        pos += 1;
+                    }
                 }
             }
             return Some(pos + 1);
         }
         let len = bytes[start..]
             .iter()
-            .position(|&b| b == b',' || is_ws(b))
+            .position(|&b| CLASS[usize::from(b)] & (COMMA | WS) != 0)
             .unwrap_or(bytes.len() - start);
         let text = &bytes[start..start + len];
         let canonical = match text {
             b"true" | b"false" => true,
-            [number @ .., b'i'] => {
-                canonical_digits(number, true) && parse_ascii::<i64>(number).is_some()
-            }
-            [number @ .., b'u'] => {
-                canonical_digits(number, false) && parse_ascii::<u64>(number).is_some()
-            }
-            _ => self.canonical_float(text),
+            [number @ .., b'i'] => canonical_integer::<i64>(number, true).is_some(),
+            [number @ .., b'u'] => canonical_integer::<u64>(number, false).is_some(),
+            _ => match plain_float(text) {
+                Some(canonical) => canonical,
+                None => self.canonical_float(text),
+            },
         };
         canonical.then_some(start + len)
     }
 
+    /// Whether `text` reads as a finite float that the encoder writes as `text`: read it and
+    /// write it.
     fn canonical_float(&mut self, text: &[u8]) -> bool {
         if !is_float_syntax(text) {
             return false;
@@ -214,6 +230,46 @@ impl CanonicalCheck {
     }
 }
 
+/// Whether a float written `-?[0-9]+\.[0-9]+` is written as the encoder writes it, without
+/// reading it: `None` where that takes reading it ([`CanonicalCheck::canonical_float`]).
+///
+/// The encoder writes the shortest digits that read back as the same `f64`, in plain notation
+/// with at least one fraction digit for 1e-5 ≤ |v| < 1e16 (`0.00001`, `1.0`,
+/// `1000000000000000.0`), and in exponent notation otherwise. A decimal of at most 15
+/// significant digits reads back from its `f64` unchanged (IEEE 754 double: 15 decimal digits
+/// survive the round trip), so when it has no trailing zero (but `.0`) it is those shortest
+/// digits.
+fn plain_float(text: &[u8]) -> Option<bool> {
+    let magnitude = text.strip_prefix(b"-").unwrap_or(text);
+    let dot = magnitude.iter().position(|&b| b == b'.')?;
+    let (whole, fraction) = (&magnitude[..dot], &magnitude[dot + 1..]);
+    let digits = |t: &[u8]| !t.is_empty() && t.iter().all(u8::is_ascii_digit);
+    if !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    if (whole.len() > 1 && whole[0] == b'0') || (fraction.len() > 1 && fraction.ends_with(b"0")) {
+        return Some(false);
+    }
+    if whole == b"0" {
+        if fraction == b"0" {
+            return Some(true); // 0.0 and -0.0
+        }
+        let zeros = fraction.iter().take_while(|&&b| b == b'0').count();
+        // Below 1e-5 the encoder writes an exponent.
+        if zeros > 4 {
+            return Some(false);
+        }
+        let significant = fraction.len() - zeros;
+        return (significant <= 15).then_some(true);
+    }
+    // At 1e16 and beyond the encoder writes an exponent.
+    if whole.len() > 16 {
+        return Some(false);
+    }
+    let significant = whole.len() + if fraction == b"0" { 0 } else { fraction.len() };
+    (significant <= 15).then_some(true)
+}
+
 /// Records a key, or gives up on a key given twice or too many keys: for canonical tokens
 /// equal bytes mean equal keys, since the encoder writes each text one way.
 fn push_key(keys: &mut Vec<(usize, usize)>, bytes: &[u8], start: usize, end: usize) -> Option<()> {
@@ -225,17 +281,46 @@ fn push_key(keys: &mut Vec<(usize, usize)>, bytes: &[u8], start: usize, end: usi
     Some(())
 }
 
-/// Whether `text` is `-?[0-9]+` (`[0-9]+` when not `signed`) as `itoa` writes it: no leading
-/// zero, no `-0`.
-fn canonical_digits(text: &[u8], signed: bool) -> bool {
+/// The value of `text` if it is `-?[0-9]+` (`[0-9]+` unless `signed`) written as `itoa`
+/// writes it (no leading zero, no `-0`) and within `T`'s range.
+fn canonical_integer<T: Integer>(text: &[u8], signed: bool) -> Option<T> {
     let (negative, magnitude) = match text.split_first() {
         Some((b'-', rest)) if signed => (true, rest),
         _ => (false, text),
     };
     match magnitude.first() {
-        None => false,
-        Some(b'0') => magnitude.len() == 1 && !negative,
-        Some(_) => magnitude.iter().all(u8::is_ascii_digit),
+        None => return None,
+        Some(b'0') if magnitude.len() > 1 || negative => return None,
+        _ => {}
+    }
+    if !magnitude.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if magnitude.len() <= 18 {
+        // 18 digits fit any 64-bit integer: no overflow to check.
+        let value = magnitude
+            .iter()
+            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+        return T::from_magnitude(value, negative);
+    }
+    parse_ascii(text)
+}
+
+/// The two integer types of line protocol, built from at most 18 digits.
+trait Integer: std::str::FromStr {
+    fn from_magnitude(magnitude: u64, negative: bool) -> Option<Self>;
+}
+
+impl Integer for i64 {
+    fn from_magnitude(magnitude: u64, negative: bool) -> Option<Self> {
+        let value = i64::try_from(magnitude).ok()?;
+        Some(if negative { -value } else { value })
+    }
+}
+
+impl Integer for u64 {
+    fn from_magnitude(magnitude: u64, _: bool) -> Option<Self> {
+        Some(magnitude)
     }
 }
 
@@ -243,3 +328,31 @@ fn canonical_digits(text: &[u8], signed: bool) -> bool {
 fn parse_ascii<T: std::str::FromStr>(text: &[u8]) -> Option<T> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
+
+/// Separators of the sections of a line: Telegraf's `ws`.
+const WS: u8 = 1;
+const COMMA: u8 = 2;
+const EQUALS: u8 = 4;
+const BACKSLASH: u8 = 8;
+/// Control characters other than `ws`: errors in a name, in the parser or the reading.
+const CONTROL: u8 = 16;
+const NON_ASCII: u8 = 32;
+
+/// The class of every byte, for scanning names a table lookup per byte.
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            b' ' | b'\t' | 0x0b | 0x0c => WS,
+            b',' => COMMA,
+            b'=' => EQUALS,
+            b'\\' => BACKSLASH,
+            0..=0x1f | 0x7f => CONTROL,
+            0x80.. => NON_ASCII,
+            _ => 0,
+        };
+        b += 1;
+    }
+    table
+};
