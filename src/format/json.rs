@@ -155,7 +155,11 @@ fn push_string(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
     out.push(b'"');
-    if !bytes.iter().any(|&b| JSON_STRING_SPECIAL[usize::from(b)]) {
+    // A table lookup per byte and no branch: keys and tags are short.
+    let special = bytes
+        .iter()
+        .fold(false, |any, &b| any | JSON_STRING_SPECIAL[usize::from(b)]);
+    if !special {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;

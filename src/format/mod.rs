@@ -256,13 +256,37 @@ pub(crate) fn timestamp_in(
     precision: Precision,
     format: Format,
 ) -> Result<i64, EncodeError> {
-    timestamp.to_precision(precision).ok_or_else(|| {
+    convert(timestamp, precision).ok_or_else(|| {
         EncodeError::new(
             format,
             Part::Timestamp,
             format!("{}{}", timestamp.value, timestamp.precision),
             Unrepresentable::TimestampOutOfRange,
         )
+    })
+}
+
+/// [`Timestamp::to_precision`] with every scale a constant, so that no conversion divides by
+/// a number known only at run time (a 64-bit division costs tens of cycles): in the same unit
+/// only the range is checked.
+fn convert(timestamp: Timestamp, precision: Precision) -> Option<i64> {
+    let nanos_per = |unit: Precision| match unit {
+        Precision::Seconds => 1_000_000_000,
+        Precision::Milliseconds => 1_000_000,
+        Precision::Microseconds => 1_000,
+        Precision::Nanoseconds => 1,
+    };
+    let nanos = timestamp
+        .value
+        .checked_mul(nanos_per(timestamp.precision))?;
+    if timestamp.precision == precision {
+        return Some(timestamp.value);
+    }
+    Some(match precision {
+        Precision::Seconds => nanos / 1_000_000_000,
+        Precision::Milliseconds => nanos / 1_000_000,
+        Precision::Microseconds => nanos / 1_000,
+        Precision::Nanoseconds => nanos,
     })
 }
 

@@ -235,6 +235,11 @@ const MAX_TEN_DIGITS: i64 = 9_999_999_999;
 
 /// Writes `seconds` (0..=9 999 999 999) as exactly ten digits.
 fn push_ten_digits(out: &mut Vec<u8>, seconds: i64) {
+    if seconds >= 1_000_000_000 {
+        // Since 2001-09-09 every timestamp has ten digits already.
+        push_int(out, seconds);
+        return;
+    }
     let mut digits = [b'0'; 10];
     let mut rest = seconds;
     for digit in digits.iter_mut().rev() {
@@ -244,11 +249,23 @@ fn push_ten_digits(out: &mut Vec<u8>, seconds: i64) {
     out.extend_from_slice(&digits);
 }
 
-/// True when Telegraf reads `text` unquoted: ASCII letters, digits and `- _ . / \ ,`.
+/// True when Telegraf reads `text` unquoted: ASCII letters, digits and `- _ . / \\ ,`.
 fn is_bare(text: &str) -> bool {
-    text.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'\\' | b','))
+    // A table lookup per byte and no branch: names are short, an early exit saves nothing.
+    text.bytes().fold(true, |bare, b| bare & BARE[usize::from(b)])
 }
+
+/// The bytes of [`is_bare`].
+static BARE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/' | b'\\' | b',');
+        b += 1;
+    }
+    table
+};
 
 fn push_token(out: &mut Vec<u8>, text: &str) {
     if is_bare(text) {

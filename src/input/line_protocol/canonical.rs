@@ -296,25 +296,31 @@ fn canonical_integer<T: Integer>(text: &[u8], signed: bool) -> Option<T> {
     if !magnitude.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    if magnitude.len() <= 18 {
-        // 18 digits fit any 64-bit integer: no overflow to check.
-        let value = magnitude
+    // 19 digits fit a u64 as they are, 20 may not.
+    let value = match magnitude.len() {
+        ..=19 => magnitude
             .iter()
-            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
-        return T::from_magnitude(value, negative);
-    }
-    parse_ascii(text)
+            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0')),
+        20 => magnitude.iter().try_fold(0u64, |acc, &d| {
+            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })?,
+        _ => return None,
+    };
+    T::from_magnitude(value, negative)
 }
 
-/// The two integer types of line protocol, built from at most 18 digits.
-trait Integer: std::str::FromStr {
+/// The two integer types of line protocol, from a magnitude and a sign.
+trait Integer: Sized {
     fn from_magnitude(magnitude: u64, negative: bool) -> Option<Self>;
 }
 
 impl Integer for i64 {
     fn from_magnitude(magnitude: u64, negative: bool) -> Option<Self> {
-        let value = i64::try_from(magnitude).ok()?;
-        Some(if negative { -value } else { value })
+        if negative {
+            0i64.checked_sub_unsigned(magnitude)
+        } else {
+            i64::try_from(magnitude).ok()
+        }
     }
 }
 
