@@ -138,29 +138,31 @@ fn check(reading: &Reading, options: &WavefrontOptions) -> Result<(), EncodeErro
     let refuse = |part: Part, value: &str, reason| {
         Err(EncodeError::new(Format::Wavefront, part, value, reason))
     };
-    let quotable = |part: Part, text: &str, quoted: bool| match quoting_fault(text, quoted) {
-        Some(reason) => refuse(part, text, reason),
-        None => Ok(()),
-    };
+    // The part is named only for an error: building it (a key's copy) costs an allocation.
+    let quotable =
+        |part: &dyn Fn() -> Part, text: &str, quoted: bool| match quoting_fault(text, quoted) {
+            Some(reason) => refuse(part(), text, reason),
+            None => Ok(()),
+        };
     let measurement = reading.measurement();
     let bare_measurement = is_bare(measurement);
-    quotable(Part::Measurement, measurement, !bare_measurement)?;
+    quotable(&|| Part::Measurement, measurement, !bare_measurement)?;
     if let Some(source) = &options.default_source {
         quotable(
-            Part::TagValue("source".to_owned()),
+            &|| Part::TagValue("source".to_owned()),
             source,
             !is_bare(source),
         )?;
     }
     for (key, value) in reading.tags() {
-        quotable(Part::TagKey, key, tag_key_needs_quotes(key))?;
-        quotable(Part::TagValue(key.clone()), value, !is_bare(value))?;
+        quotable(&|| Part::TagKey, key, tag_key_needs_quotes(key))?;
+        quotable(&|| Part::TagValue(key.clone()), value, !is_bare(value))?;
     }
     for (key, value) in reading.fields() {
         if key != "value" {
             // The metric name `measurement.key` is quoted as a whole when either part needs
             // it: the key's end is then the name's end, and a quote at its start follows a dot.
-            quotable(Part::FieldKey, key, !(bare_measurement && is_bare(key)))?;
+            quotable(&|| Part::FieldKey, key, !(bare_measurement && is_bare(key)))?;
         }
         let refused_kind = match value {
             FieldValue::String(_) => Some("string"),
@@ -252,7 +254,8 @@ fn push_ten_digits(out: &mut Vec<u8>, seconds: i64) {
 /// True when Telegraf reads `text` unquoted: ASCII letters, digits and `- _ . / \\ ,`.
 fn is_bare(text: &str) -> bool {
     // A table lookup per byte and no branch: names are short, an early exit saves nothing.
-    text.bytes().fold(true, |bare, b| bare & BARE[usize::from(b)])
+    text.bytes()
+        .fold(true, |bare, b| bare & BARE[usize::from(b)])
 }
 
 /// The bytes of [`is_bare`].
@@ -261,7 +264,8 @@ static BARE: [bool; 256] = {
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/' | b'\\' | b',');
+        table[b] =
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/' | b'\\' | b',');
         b += 1;
     }
     table
