@@ -64,32 +64,31 @@ impl CanonicalCheck {
         CanonicalCheck::default()
     }
 
-    /// Whether `line` (without its `\n`) is canonical line protocol, in UTF-8, whose
+    /// Whether `bytes`, a line without its `\n`, is canonical line protocol, in UTF-8, whose
     /// timestamp, if any, is in `precision` and is written in that same precision.
-    pub fn check(&mut self, line: &[u8], precision: Precision) -> Option<Canonical> {
-        let bytes = line;
+    pub fn check(&mut self, bytes: &[u8], precision: Precision) -> Option<Canonical> {
         if bytes.first().is_none_or(|&b| b == b'#') {
             return None;
         }
         self.tag_keys.clear();
         self.field_keys.clear();
         self.non_ascii = false;
-        let mut pos = self.token(line, 0, Part::Measurement)?;
+        let mut pos = self.token(bytes, 0, Part::Measurement)?;
         while bytes.get(pos) == Some(&b',') {
             let key = pos + 1;
-            pos = self.token(line, key, Part::TagKey)?;
+            pos = self.token(bytes, key, Part::TagKey)?;
             push_key(&mut self.tag_keys, bytes, key, pos)?;
             if bytes.get(pos) != Some(&b'=') {
                 return None;
             }
-            pos = self.token(line, pos + 1, Part::TagValue)?;
+            pos = self.token(bytes, pos + 1, Part::TagValue)?;
         }
         if bytes.get(pos) != Some(&b' ') {
             return None;
         }
         loop {
             let key = pos + 1;
-            pos = self.token(line, key, Part::FieldKey)?;
+            pos = self.token(bytes, key, Part::FieldKey)?;
             push_key(&mut self.field_keys, bytes, key, pos)?;
             if bytes.get(pos) != Some(&b'=') {
                 return None;
@@ -109,7 +108,7 @@ impl CanonicalCheck {
             Some(_) => return None,
         };
         // Names and strings are all the line holds beyond ASCII.
-        if self.non_ascii && std::str::from_utf8(line).is_err() {
+        if self.non_ascii && std::str::from_utf8(bytes).is_err() {
             return None;
         }
         Some(Canonical { timestamp })
