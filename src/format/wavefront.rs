@@ -54,27 +54,32 @@ pub fn encode(
     options: &WavefrontOptions,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    check(reading, options)?;
-    let source_key = ["source", "host"]
-        .into_iter()
-        .find(|key| reading.tag(key).is_some());
-    let source = source_key
-        .and_then(|key| reading.tag(key))
-        .or(options.default_source.as_deref());
+    let bare = check(reading, options)?;
+    // The `source` tag, else the `host` tag: one pass over the tags.
+    let (mut source_tag, mut host_tag) = (None, None);
+    for (key, value) in reading.tags() {
+        match key.as_str() {
+            "source" => source_tag = Some(("source", value.as_str())),
+            "host" => host_tag = Some(("host", value.as_str())),
+            _ => {}
+        }
+    }
+    let source_key = source_tag.or(host_tag).map(|(key, _)| key);
+    let source =
+        (source_tag.or(host_tag).map(|(_, value)| value)).or(options.default_source.as_deref());
     let timestamp = match reading.timestamp() {
         Some(t) => Some(seconds(t)?),
         None => None,
     };
 
     let measurement = reading.measurement();
-    let bare_measurement = is_bare(measurement);
     // Everything after the value is the same on every line: written once, on the first line,
     // then copied from there.
     let mut tail: Option<std::ops::Range<usize>> = None;
-    for (key, value) in reading.fields() {
+    for (i, (key, value)) in reading.fields().iter().enumerate() {
         if key == "value" {
             push_token(out, measurement);
-        } else if bare_measurement && is_bare(key) {
+        } else if bare.name(i, key) {
             out.extend_from_slice(measurement.as_bytes());
             out.push(b'.');
             out.extend_from_slice(key.as_bytes());
@@ -133,15 +138,32 @@ fn push_tail(
     out.push(b'\n');
 }
 
+/// What [`check`] found out about the metric names, so that `encode` does not scan them again.
+struct BareNames {
+    measurement: bool,
+    /// Bit `i`: the name `measurement.key` of field `i` goes unquoted (for the first 64).
+    fields: u64,
+}
+
+impl BareNames {
+    /// Whether the metric name of field `i`, `measurement.key`, is written bare.
+    fn name(&self, i: usize, key: &str) -> bool {
+        if i < 64 {
+            self.fields >> i & 1 == 1
+        } else {
+            self.measurement && is_bare(key)
+        }
+    }
+}
+
 /// Refuses, before anything is written, what Telegraf would read differently.
-fn check(reading: &Reading, options: &WavefrontOptions) -> Result<(), EncodeError> {
-    let refuse = |part: Part, value: &str, reason| {
-        Err(EncodeError::new(Format::Wavefront, part, value, reason))
-    };
+fn check(reading: &Reading, options: &WavefrontOptions) -> Result<BareNames, EncodeError> {
+    let refuse =
+        |part: Part, value: &str, reason| EncodeError::new(Format::Wavefront, part, value, reason);
     // The part is named only for an error: building it (a key's copy) costs an allocation.
     let quotable =
         |part: &dyn Fn() -> Part, text: &str, quoted: bool| match quoting_fault(text, quoted) {
-            Some(reason) => refuse(part(), text, reason),
+            Some(reason) => Err(refuse(part(), text, reason)),
             None => Ok(()),
         };
     let measurement = reading.measurement();
@@ -158,11 +180,19 @@ fn check(reading: &Reading, options: &WavefrontOptions) -> Result<(), EncodeErro
         quotable(&|| Part::TagKey, key, tag_key_needs_quotes(key))?;
         quotable(&|| Part::TagValue(key.clone()), value, !is_bare(value))?;
     }
-    for (key, value) in reading.fields() {
+    let mut bare = BareNames {
+        measurement: bare_measurement,
+        fields: 0,
+    };
+    for (i, (key, value)) in reading.fields().iter().enumerate() {
         if key != "value" {
             // The metric name `measurement.key` is quoted as a whole when either part needs
             // it: the key's end is then the name's end, and a quote at its start follows a dot.
-            quotable(&|| Part::FieldKey, key, !(bare_measurement && is_bare(key)))?;
+            let bare_name = bare_measurement && is_bare(key);
+            if bare_name && i < 64 {
+                bare.fields |= 1 << i;
+            }
+            quotable(&|| Part::FieldKey, key, !bare_name)?;
         }
         let refused_kind = match value {
             FieldValue::String(_) => Some("string"),
@@ -171,7 +201,11 @@ fn check(reading: &Reading, options: &WavefrontOptions) -> Result<(), EncodeErro
         };
         if let Some(kind) = refused_kind {
             let part = Part::FieldValue(key.clone());
-            return refuse(part, &value.to_string(), Unrepresentable::NotNumeric(kind));
+            return Err(refuse(
+                part,
+                &value.to_string(),
+                Unrepresentable::NotNumeric(kind),
+            ));
         }
         // Telegraf reads every value as a float64.
         let exact = match value {
@@ -181,14 +215,14 @@ fn check(reading: &Reading, options: &WavefrontOptions) -> Result<(), EncodeErro
         };
         if !exact {
             let part = Part::FieldValue(key.clone());
-            return refuse(
+            return Err(refuse(
                 part,
                 &value.to_string(),
                 Unrepresentable::BeyondFloatPrecision,
-            );
+            ));
         }
     }
-    Ok(())
+    Ok(bare)
 }
 
 /// Why `text`, written in quotes when `quoted`, cannot be read back: a `"` without a backslash
