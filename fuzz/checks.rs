@@ -105,7 +105,23 @@ pub fn telegraf_json(data: &[u8]) {
 /// Any bytes as a stdin line: parsing never panics, and whatever parses is encoded in every
 /// format without panicking; a reading that encodes as influx parses back identical.
 pub fn line_protocol(data: &[u8]) {
-    use telemit::input::line_protocol::parse_line;
+    use telemit::input::line_protocol::{CanonicalCheck, parse_line};
+    // A line the canonical check passes is what parse-and-encode writes: `pipe` forwards it.
+    let line = data.split(|&b| b == b'\n').next().unwrap_or_default();
+    if CanonicalCheck::new()
+        .check(line, Precision::Nanoseconds)
+        .is_some()
+    {
+        let text = std::str::from_utf8(line).expect("the check passes only UTF-8");
+        let reading = parse_line(text, Precision::Nanoseconds)
+            .expect("a passed line parses")
+            .expect("a passed line is no comment");
+        let mut out = Vec::new();
+        Encoder::new(Format::Influx)
+            .encode(&reading, &mut out)
+            .expect("a passed line encodes");
+        assert_eq!(&out[..out.len() - 1], line, "forwarded as written");
+    }
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use telemit::input::line_protocol::CanonicalCheck;
 use telemit::input::precision::{now_nanos, unit_name, unit_words};
 use telemit::input::telegraf_json::{JsonNumbers, JsonParserOptions};
 use telemit::input::{InputPrecision, Line, LineReader, implausible_timestamp};
-use telemit::{InputFormat, OnFull, Precision, SendError, Sender, Timestamp};
+use telemit::{Format, InputFormat, OnFull, Precision, SendError, Sender, Timestamp};
 
 use super::output::OutputArgs;
 use super::{excerpt, termination_flag};
@@ -233,6 +234,7 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
             JsonNumbersArg::Auto => JsonNumbers::Auto,
         }));
     let (strict, max_line) = (args.strict, args.max_line);
+    let passthrough = Passthrough::of(&args);
 
     let counts = Arc::new(InputCounts::default());
     let reader = {
@@ -246,6 +248,7 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
                 &sender,
                 parse,
                 precision,
+                passthrough,
                 strict,
                 &counts,
             )
@@ -308,20 +311,107 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
     })
 }
 
+/// When lines of line protocol may go out as they came in: nothing the sender would add, and
+/// timestamps read and written in one unit. Each line is then checked
+/// ([`CanonicalCheck`]) and, when the encoder would write back its very bytes, forwarded
+/// without being read into a reading; every other line is parsed and encoded.
+#[derive(Debug, Clone, Copy)]
+struct Passthrough {
+    precision: Precision,
+    /// `--add-timestamp`: only lines with a timestamp go through unchanged.
+    needs_timestamp: bool,
+}
+
+impl Passthrough {
+    fn of(args: &PipeArgs) -> Option<Passthrough> {
+        let output = &args.output;
+        let InputPrecision::Fixed(precision) = args.input_precision.into() else {
+            return None;
+        };
+        let same = args.input == InputArg::Influx
+            && Format::from(output.format) == Format::Influx
+            && precision == Precision::from(output.precision)
+            && output.tags.is_empty()
+            && !args.seq;
+        same.then_some(Passthrough {
+            precision,
+            needs_timestamp: output.add_timestamp,
+        })
+    }
+}
+
+/// What the reading loop does after a send.
+enum Next {
+    Continue,
+    Stop,
+}
+
+/// Counts and reports the outcome of sending line `number`, as one place for both paths.
+fn after_send(
+    result: Result<(), SendError>,
+    number: u64,
+    line: &[u8],
+    strict: bool,
+    counts: &InputCounts,
+) -> Next {
+    match result {
+        Ok(()) | Err(SendError::QueueFull) => Next::Continue,
+        Err(SendError::Closed) => Next::Stop,
+        Err(error) => {
+            InputCounts::add(&counts.refused);
+            let text = String::from_utf8_lossy(line);
+            tracing::error!(
+                target: "telemit::input",
+                line = number,
+                "line {number}: {error}: {}",
+                excerpt(&text)
+            );
+            if strict {
+                counts.stopped_early.store(true, Ordering::Relaxed);
+                return Next::Stop;
+            }
+            Next::Continue
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn read_all(
     mut lines: LineReader<impl BufRead>,
     sender: &Sender,
     parse: impl Fn(&str) -> Result<Option<telemit::input::Parsed>, telemit::ParseError>,
     precision: InputPrecision,
+    passthrough: Option<Passthrough>,
     strict: bool,
     counts: &InputCounts,
 ) {
-    let mut timestamps = TimestampCheck::new("--input-precision");
-    let mut dropped_said = false;
+    let mut handler = Handler {
+        sender,
+        parse,
+        precision,
+        passthrough,
+        strict,
+        counts,
+        timestamps: TimestampCheck::new("--input-precision"),
+        check: CanonicalCheck::new(),
+        record: Vec::new(),
+        dropped_said: false,
+    };
     let max_line = lines.max_line();
     let mut number = 0u64;
     loop {
+        // Lines already in the input buffer are handled where they lie; the line that runs
+        // past it, the first and any too long come one at a time.
+        let (mut stop, mut seen) = (false, 0);
+        lines.buffered_lines(|line| {
+            seen += 1;
+            stop = matches!(handler.line(line, number + seen), Next::Stop);
+            !stop
+        });
+        number += seen;
+        if stop {
+            break;
+        }
         number += 1;
         let line = match lines.next_line() {
             Ok(None) => break,
@@ -349,11 +439,66 @@ fn read_all(
                 break;
             }
         };
+        if let Next::Stop = handler.line(line, number) {
+            break;
+        }
+    }
+}
+
+/// What reading one line needs, kept from line to line.
+struct Handler<'a, P> {
+    sender: &'a Sender,
+    parse: P,
+    precision: InputPrecision,
+    passthrough: Option<Passthrough>,
+    strict: bool,
+    counts: &'a InputCounts,
+    timestamps: TimestampCheck,
+    check: CanonicalCheck,
+    /// A forwarded line with its newline.
+    record: Vec<u8>,
+    dropped_said: bool,
+}
+
+impl<P> Handler<'_, P>
+where
+    P: Fn(&str) -> Result<Option<telemit::input::Parsed>, telemit::ParseError>,
+{
+    /// Sends line `number` (without its newline), or reports why not.
+    fn line(&mut self, line: &[u8], number: u64) -> Next {
+        let (strict, counts) = (self.strict, self.counts);
+        let bad = || {
+            InputCounts::add(&counts.read);
+            InputCounts::add(&counts.bad_lines);
+            if strict {
+                counts.stopped_early.store(true, Ordering::Relaxed);
+                return Next::Stop;
+            }
+            Next::Continue
+        };
+        if let Some(pass) = self.passthrough {
+            let canonical = self
+                .check
+                .check(line, pass.precision)
+                .filter(|c| !pass.needs_timestamp || c.timestamp.is_some());
+            if let Some(canonical) = canonical {
+                InputCounts::add(&counts.read);
+                let timestamp = canonical
+                    .timestamp
+                    .map(|value| Timestamp::new(value, pass.precision));
+                if let Some(warning) = self.timestamps.check(timestamp) {
+                    tracing::warn!(target: "telemit::input", line = number, "line {number}: {warning}");
+                }
+                self.record.clear();
+                self.record.extend_from_slice(line);
+                self.record.push(b'\n');
+                let sent = self.sender.send_encoded(&self.record);
+                return after_send(sent, number, line, strict, counts);
+            }
+        }
         let text = match std::str::from_utf8(line) {
             Ok(text) => text,
             Err(e) => {
-                InputCounts::add(&counts.read);
-                InputCounts::add(&counts.bad_lines);
                 tracing::error!(
                     target: "telemit::input",
                     line = number,
@@ -361,19 +506,13 @@ fn read_all(
                     e.valid_up_to() + 1,
                     excerpt(&String::from_utf8_lossy(line))
                 );
-                if strict {
-                    counts.stopped_early.store(true, Ordering::Relaxed);
-                    break;
-                }
-                continue;
+                return bad();
             }
         };
-        let parsed = match parse(text) {
-            Ok(None) => continue,
+        let parsed = match (self.parse)(text) {
+            Ok(None) => return Next::Continue,
             Ok(Some(parsed)) => parsed,
             Err(error) => {
-                InputCounts::add(&counts.read);
-                InputCounts::add(&counts.bad_lines);
                 tracing::error!(
                     target: "telemit::input",
                     line = number,
@@ -381,18 +520,14 @@ fn read_all(
                     error.on_line(number),
                     excerpt(text)
                 );
-                if strict {
-                    counts.stopped_early.store(true, Ordering::Relaxed);
-                    break;
-                }
-                continue;
+                return bad();
             }
         };
         InputCounts::add(&counts.read);
         if !parsed.duplicates.is_empty() {
             InputCounts::add(&counts.duplicates);
         }
-        if !parsed.dropped.is_empty() && !std::mem::replace(&mut dropped_said, true) {
+        if !parsed.dropped.is_empty() && !std::mem::replace(&mut self.dropped_said, true) {
             tracing::warn!(
                 target: "telemit::input",
                 line = number,
@@ -402,32 +537,12 @@ fn read_all(
         }
         let mut reading = parsed.reading;
         if let Some(timestamp) = reading.timestamp() {
-            let timestamp = precision.restamp(timestamp);
+            let timestamp = self.precision.restamp(timestamp);
             reading.set_timestamp(Some(timestamp));
-            if let Some(warning) = timestamps.check(Some(timestamp)) {
-                tracing::warn!(
-                    target: "telemit::input",
-                    line = number,
-                    "line {number}: {warning}"
-                );
+            if let Some(warning) = self.timestamps.check(Some(timestamp)) {
+                tracing::warn!(target: "telemit::input", line = number, "line {number}: {warning}");
             }
         }
-        match sender.send(&reading) {
-            Ok(()) | Err(SendError::QueueFull) => {}
-            Err(SendError::Closed) => break,
-            Err(error) => {
-                InputCounts::add(&counts.refused);
-                tracing::error!(
-                    target: "telemit::input",
-                    line = number,
-                    "line {number}: {error}: {}",
-                    excerpt(text)
-                );
-                if strict {
-                    counts.stopped_early.store(true, Ordering::Relaxed);
-                    break;
-                }
-            }
-        }
+        after_send(self.sender.send(&reading), number, line, strict, counts)
     }
 }

@@ -99,7 +99,7 @@ fn push_field_value(out: &mut Vec<u8>, value: &FieldValue) {
         FieldValue::Boolean(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
         FieldValue::String(s) => {
             out.push(b'"');
-            if classify(s.as_bytes()) & (QUOTE | BACKSLASH) == 0 {
+            if !super::has_any(s.as_bytes(), b"\"\\", false) {
                 out.extend_from_slice(s.as_bytes());
             } else {
                 push_escaped(out, s.as_bytes(), QUOTE | BACKSLASH);
@@ -146,7 +146,7 @@ fn push_escaped(out: &mut Vec<u8>, text: &[u8], special: u8) {
 
 /// The three kinds of token that differ in how Telegraf reads backslashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Token {
+pub(crate) enum Token {
     /// Escapes space and comma; backslashes pair up; only `\,` and `\ ` are unescaped.
     Measurement,
     /// Escapes space, comma and `=`; backslashes pair up; `\"` is unescaped too.
@@ -176,7 +176,7 @@ impl Token {
 /// - at the end: in a tag nothing reads back (the last backslash escapes the separator), in a
 ///   measurement or field key an even n does;
 /// - anywhere else: the n backslashes as they are.
-fn push_token(
+pub(crate) fn push_token(
     out: &mut Vec<u8>,
     text: &str,
     token: Token,
@@ -184,11 +184,15 @@ fn push_token(
 ) -> Result<(), EncodeError> {
     let bytes = text.as_bytes();
     let escaped = token.escaped();
-    let classes = classify(bytes);
-    if classes & (escaped | BACKSLASH) == 0 {
+    let special: &[u8] = match token {
+        Token::Measurement => b", \\",
+        Token::FieldKey | Token::Tag => b", =\\",
+    };
+    if !super::has_any(bytes, special, false) {
         out.extend_from_slice(bytes);
         return Ok(());
     }
+    let classes = classify(bytes);
     let pairs = token != Token::Tag;
     let unescapes_quote = token != Token::Measurement && classes & escaped != 0;
     let mut run = 0usize;

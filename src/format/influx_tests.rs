@@ -364,3 +364,33 @@ fn timestamps_follow_the_output_precision() {
         assert_eq!(String::from_utf8(out).unwrap(), text);
     }
 }
+
+mod word_scan {
+    use crate::format::has_any;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The word-at-a-time scan finds what a byte loop finds, for any bytes and lengths.
+        #[test]
+        fn finds_what_a_byte_loop_finds(
+            text in proptest::collection::vec(any::<u8>(), 0..40),
+            set in proptest::collection::vec(any::<u8>(), 0..5),
+            control: bool,
+        ) {
+            let expected = text.iter().any(|b| set.contains(b) || (control && *b < 0x20));
+            prop_assert_eq!(has_any(&text, &set, control), expected);
+        }
+
+        /// Near misses around each special byte in every position of a word.
+        #[test]
+        fn tells_neighbours_apart(position in 0usize..16, byte in any::<u8>()) {
+            let mut text = vec![b'a'; 16];
+            text[position] = byte;
+            let set = b", =\\\"";
+            prop_assert_eq!(
+                has_any(&text, set, true),
+                set.contains(&byte) || byte < 0x20
+            );
+        }
+    }
+}

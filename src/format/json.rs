@@ -151,11 +151,12 @@ fn check_keys(reading: &Reading, options: &JsonOptions) -> Result<(), EncodeErro
 }
 
 /// Appends `text` as a JSON string.
+#[inline]
 fn push_string(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
     out.push(b'"');
-    if !bytes.iter().any(|&b| JSON_STRING_SPECIAL[usize::from(b)]) {
+    if !super::has_any(bytes, b"\"\\", true) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;

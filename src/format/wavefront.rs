@@ -54,27 +54,32 @@ pub fn encode(
     options: &WavefrontOptions,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
-    check(reading, options)?;
-    let source_key = ["source", "host"]
-        .into_iter()
-        .find(|key| reading.tag(key).is_some());
-    let source = source_key
-        .and_then(|key| reading.tag(key))
-        .or(options.default_source.as_deref());
+    let bare = check(reading, options)?;
+    // The `source` tag, else the `host` tag: one pass over the tags.
+    let (mut source_tag, mut host_tag) = (None, None);
+    for (key, value) in reading.tags() {
+        match key.as_str() {
+            "source" => source_tag = Some(("source", value.as_str())),
+            "host" => host_tag = Some(("host", value.as_str())),
+            _ => {}
+        }
+    }
+    let source_key = source_tag.or(host_tag).map(|(key, _)| key);
+    let source =
+        (source_tag.or(host_tag).map(|(_, value)| value)).or(options.default_source.as_deref());
     let timestamp = match reading.timestamp() {
         Some(t) => Some(seconds(t)?),
         None => None,
     };
 
     let measurement = reading.measurement();
-    let bare_measurement = is_bare(measurement);
     // Everything after the value is the same on every line: written once, on the first line,
     // then copied from there.
     let mut tail: Option<std::ops::Range<usize>> = None;
-    for (key, value) in reading.fields() {
+    for (i, (key, value)) in reading.fields().iter().enumerate() {
         if key == "value" {
             push_token(out, measurement);
-        } else if bare_measurement && is_bare(key) {
+        } else if bare.name(i, key) {
             out.extend_from_slice(measurement.as_bytes());
             out.push(b'.');
             out.extend_from_slice(key.as_bytes());
@@ -133,34 +138,61 @@ fn push_tail(
     out.push(b'\n');
 }
 
+/// What [`check`] found out about the metric names, so that `encode` does not scan them again.
+struct BareNames {
+    measurement: bool,
+    /// Bit `i`: the name `measurement.key` of field `i` goes unquoted (for the first 64).
+    fields: u64,
+}
+
+impl BareNames {
+    /// Whether the metric name of field `i`, `measurement.key`, is written bare.
+    fn name(&self, i: usize, key: &str) -> bool {
+        if i < 64 {
+            self.fields >> i & 1 == 1
+        } else {
+            self.measurement && is_bare(key)
+        }
+    }
+}
+
 /// Refuses, before anything is written, what Telegraf would read differently.
-fn check(reading: &Reading, options: &WavefrontOptions) -> Result<(), EncodeError> {
-    let refuse = |part: Part, value: &str, reason| {
-        Err(EncodeError::new(Format::Wavefront, part, value, reason))
-    };
-    let quotable = |part: Part, text: &str, quoted: bool| match quoting_fault(text, quoted) {
-        Some(reason) => refuse(part, text, reason),
-        None => Ok(()),
-    };
+fn check(reading: &Reading, options: &WavefrontOptions) -> Result<BareNames, EncodeError> {
+    let refuse =
+        |part: Part, value: &str, reason| EncodeError::new(Format::Wavefront, part, value, reason);
+    // The part is named only for an error: building it (a key's copy) costs an allocation.
+    let quotable =
+        |part: &dyn Fn() -> Part, text: &str, quoted: bool| match quoting_fault(text, quoted) {
+            Some(reason) => Err(refuse(part(), text, reason)),
+            None => Ok(()),
+        };
     let measurement = reading.measurement();
     let bare_measurement = is_bare(measurement);
-    quotable(Part::Measurement, measurement, !bare_measurement)?;
+    quotable(&|| Part::Measurement, measurement, !bare_measurement)?;
     if let Some(source) = &options.default_source {
         quotable(
-            Part::TagValue("source".to_owned()),
+            &|| Part::TagValue("source".to_owned()),
             source,
             !is_bare(source),
         )?;
     }
     for (key, value) in reading.tags() {
-        quotable(Part::TagKey, key, tag_key_needs_quotes(key))?;
-        quotable(Part::TagValue(key.clone()), value, !is_bare(value))?;
+        quotable(&|| Part::TagKey, key, tag_key_needs_quotes(key))?;
+        quotable(&|| Part::TagValue(key.clone()), value, !is_bare(value))?;
     }
-    for (key, value) in reading.fields() {
+    let mut bare = BareNames {
+        measurement: bare_measurement,
+        fields: 0,
+    };
+    for (i, (key, value)) in reading.fields().iter().enumerate() {
         if key != "value" {
             // The metric name `measurement.key` is quoted as a whole when either part needs
             // it: the key's end is then the name's end, and a quote at its start follows a dot.
-            quotable(Part::FieldKey, key, !(bare_measurement && is_bare(key)))?;
+            let bare_name = bare_measurement && is_bare(key);
+            if bare_name && i < 64 {
+                bare.fields |= 1 << i;
+            }
+            quotable(&|| Part::FieldKey, key, !bare_name)?;
         }
         let refused_kind = match value {
             FieldValue::String(_) => Some("string"),
@@ -169,7 +201,11 @@ fn check(reading: &Reading, options: &WavefrontOptions) -> Result<(), EncodeErro
         };
         if let Some(kind) = refused_kind {
             let part = Part::FieldValue(key.clone());
-            return refuse(part, &value.to_string(), Unrepresentable::NotNumeric(kind));
+            return Err(refuse(
+                part,
+                &value.to_string(),
+                Unrepresentable::NotNumeric(kind),
+            ));
         }
         // Telegraf reads every value as a float64.
         let exact = match value {
@@ -179,14 +215,14 @@ fn check(reading: &Reading, options: &WavefrontOptions) -> Result<(), EncodeErro
         };
         if !exact {
             let part = Part::FieldValue(key.clone());
-            return refuse(
+            return Err(refuse(
                 part,
                 &value.to_string(),
                 Unrepresentable::BeyondFloatPrecision,
-            );
+            ));
         }
     }
-    Ok(())
+    Ok(bare)
 }
 
 /// Why `text`, written in quotes when `quoted`, cannot be read back: a `"` without a backslash
@@ -235,6 +271,11 @@ const MAX_TEN_DIGITS: i64 = 9_999_999_999;
 
 /// Writes `seconds` (0..=9 999 999 999) as exactly ten digits.
 fn push_ten_digits(out: &mut Vec<u8>, seconds: i64) {
+    if seconds >= 1_000_000_000 {
+        // Since 2001-09-09 every timestamp has ten digits already.
+        push_int(out, seconds);
+        return;
+    }
     let mut digits = [b'0'; 10];
     let mut rest = seconds;
     for digit in digits.iter_mut().rev() {
@@ -244,11 +285,25 @@ fn push_ten_digits(out: &mut Vec<u8>, seconds: i64) {
     out.extend_from_slice(&digits);
 }
 
-/// True when Telegraf reads `text` unquoted: ASCII letters, digits and `- _ . / \ ,`.
+/// True when Telegraf reads `text` unquoted: ASCII letters, digits and `- _ . / \\ ,`.
 fn is_bare(text: &str) -> bool {
+    // A table lookup per byte and no branch: names are short, an early exit saves nothing.
     text.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'\\' | b','))
+        .fold(true, |bare, b| bare & BARE[usize::from(b)])
 }
+
+/// The bytes of [`is_bare`].
+static BARE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] =
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/' | b'\\' | b',');
+        b += 1;
+    }
+    table
+};
 
 fn push_token(out: &mut Vec<u8>, text: &str) {
     if is_bare(text) {

@@ -410,3 +410,27 @@ fn ten_digits_exactly() {
         assert_eq!(out, digits.as_bytes());
     }
 }
+
+#[test]
+fn names_past_the_sixty_fourth_field_are_quoted_as_the_first_are() {
+    let mut builder = m("cpu").tag("source", "a").tag("host", "b");
+    for i in 0..70 {
+        let key = if i % 3 == 0 {
+            format!("k {i}")
+        } else {
+            format!("k{i}")
+        };
+        builder = builder.field(key, i64::from(i));
+    }
+    let text = lines(builder, &WavefrontOptions::default()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 70);
+    for (i, line) in lines.iter().enumerate() {
+        let expected = if i % 3 == 0 {
+            format!("\"cpu.k {i}\" {i} source=a host=b")
+        } else {
+            format!("cpu.k{i} {i} source=a host=b")
+        };
+        assert_eq!(*line, expected);
+    }
+}

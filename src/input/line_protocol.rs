@@ -14,7 +14,9 @@
 use super::{ParseError, ParseErrorKind, Parsed};
 use crate::reading::{FieldValue, Precision, Reading, Timestamp};
 
+mod canonical;
 mod token;
+pub use canonical::{Canonical, CanonicalCheck};
 use token::{Part, is_float_syntax, is_forbidden, is_ws, unescape};
 
 /// Parses one line (without its `\n`; a trailing `\r` is ignored) whose timestamp, if any, is in

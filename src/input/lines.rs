@@ -65,6 +65,40 @@ impl<R: BufRead> LineReader<R> {
         self.number
     }
 
+    /// Hands `each` the whole lines (without their `\n`) that the input already holds in its
+    /// buffer, in place, without copying them, until `each` returns false or no whole line of
+    /// at most `max_line` bytes is left there; they are numbered as [`next_line`] numbers them.
+    /// Returns how many lines `each` got. The first line of the stream, a line running past the
+    /// buffer and a line that is too long are left to [`next_line`], which a caller calls when
+    /// this returns 0 (at the end of the stream it returns 0 as well).
+    ///
+    /// [`next_line`]: Self::next_line
+    pub fn buffered_lines(&mut self, mut each: impl FnMut(&[u8]) -> bool) -> usize {
+        if self.at_start {
+            return 0;
+        }
+        let Ok(available) = self.input.fill_buf() else {
+            // The error comes back from `next_line`.
+            return 0;
+        };
+        let mut used = 0;
+        let mut count = 0;
+        while let Some(end) = memchr::memchr(b'\n', &available[used..]) {
+            if end > self.max_line {
+                break;
+            }
+            let line = &available[used..used + end];
+            used += end + 1;
+            count += 1;
+            if !each(line) {
+                break;
+            }
+        }
+        self.input.consume(used);
+        self.number += count as u64;
+        count
+    }
+
     /// The next line, or `None` at the end of the stream.
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
         self.buffer.clear();

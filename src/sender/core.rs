@@ -200,6 +200,54 @@ impl Core {
         Ok(())
     }
 
+    /// Queues one reading its caller already holds encoded in the sender's format (see
+    /// [`Sender::send_encoded`](super::Sender::send_encoded)): counted, held to the transport's
+    /// limit and queued or spooled like an encoded reading in `send_as_is`.
+    pub fn send_encoded(&self, record: &[u8]) -> Result<(), SendError> {
+        let stats = &self.shared.stats;
+        stats.add_in();
+        // In a JSON array each object goes without its newline.
+        let record = match self.framing {
+            Framing::Lines => record,
+            Framing::JsonArray => record.strip_suffix(b"\n").unwrap_or(record),
+        };
+        let len = self.framing.single_len(record.len());
+        if len > self.limit {
+            stats.add_dropped(DropReason::Oversize, 1);
+            return Err(SendError::Oversize {
+                len,
+                max: self.limit,
+                transport: if self.datagram {
+                    "a datagram"
+                } else {
+                    "a stream line in Telegraf"
+                },
+            });
+        }
+        let pushed = match &self.shared.spool {
+            None => self.shared.queue.push(self.on_full, record),
+            Some(spool) => self
+                .push_or_spool(spool, record)
+                .inspect_err(|_| stats.add_dropped(DropReason::SendError, 1))?,
+        };
+        match pushed {
+            Pushed::Queued { dropped_oldest } => {
+                if dropped_oldest {
+                    stats.add_dropped(DropReason::QueueFull, 1);
+                }
+                Ok(())
+            }
+            Pushed::DroppedNewest => {
+                stats.add_dropped(DropReason::QueueFull, 1);
+                Err(SendError::QueueFull)
+            }
+            Pushed::Closed => {
+                stats.add_dropped(DropReason::SendError, 1);
+                Err(SendError::Closed)
+            }
+        }
+    }
+
     pub fn stats(&self) -> StatsSnapshot {
         let mut snapshot = self.shared.stats.snapshot();
         snapshot.queue_depth = self.shared.queue.depth() as u64;

@@ -124,6 +124,18 @@ impl Sender {
         self.core.send(reading)
     }
 
+    /// Queues one reading that is already encoded in the sender's format, as
+    /// [`Encoder::encode`] would append it (a newline-terminated line for influx and
+    /// wavefront; a JSON object, whose newline is dropped where objects are framed in an
+    /// array). It is counted and held to the transport's limit like a reading given to
+    /// [`Sender::send`], but not prepared (no default tags, timestamp or sequence number) and
+    /// not checked otherwise: the caller vouches for its bytes. `telemit pipe` forwards lines
+    /// it has checked to be canonical this way
+    /// ([`CanonicalCheck`](crate::input::line_protocol::CanonicalCheck)).
+    pub fn send_encoded(&self, record: &[u8]) -> Result<(), SendError> {
+        self.core.send_encoded(record)
+    }
+
     /// What the spool held when this sender opened it, if it has one.
     pub fn spool_recovered(&self) -> Option<Recovered> {
         self.core.recovered
