@@ -50,7 +50,7 @@ impl Retained {
         self.lens.clear();
     }
 
-    #[cfg(test)]
+    /// Records kept.
     pub fn len(&self) -> usize {
         self.lens.len()
     }

@@ -228,6 +228,8 @@ impl Connect for MemoryTransport {
             datagram: datagram.map(|max| DatagramLimits { default: max, max }),
             max_line: TELEGRAF_MAX_LINE,
             confirms_delivery: true,
+            unsent_is_unread: true,
+            reconnectable: true,
             compressible: datagram.is_none(),
             tls: false,
         }
@@ -313,13 +315,20 @@ impl Transport for Connection {
     }
 
     /// A graceful close: the peer reads everything before it closes its side.
-    fn close(self: Box<Self>, _timeout: Duration) {
+    fn close(self: Box<Self>, _timeout: Duration) -> io::Result<()> {
+        let mut confirmed = false;
         self.memory.change(|state| {
             if state.current == self.number {
                 take_held(state);
                 state.current = 0;
                 state.closed += 1;
+                confirmed = true;
             }
         });
+        if confirmed {
+            Ok(())
+        } else {
+            Err(io::ErrorKind::NotConnected.into())
+        }
     }
 }

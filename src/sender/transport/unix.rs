@@ -3,9 +3,9 @@
 use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{Connect, DRAIN_STEP, Shape, SocketOptions, Transport, drain, outq, with_path};
+use super::{Connect, Shape, SocketOptions, Transport, check_socket_open, close_stream, outq, with_path};
 
 pub(super) struct Connector {
     path: PathBuf,
@@ -23,7 +23,10 @@ impl Connector {
 
 impl Connect for Connector {
     fn shape(&self) -> Shape {
-        Shape::stream("unix")
+        Shape {
+            unsent_is_unread: true,
+            ..Shape::stream("unix")
+        }
     }
 
     fn connect(&mut self) -> io::Result<Box<dyn Transport>> {
@@ -44,13 +47,11 @@ impl Transport for Unix {
         outq::unsent_bytes(&self.0)
     }
 
-    fn close(self: Box<Self>, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        let mut stream = self.0;
-        if stream.shutdown(std::net::Shutdown::Write).is_ok()
-            && stream.set_read_timeout(Some(DRAIN_STEP)).is_ok()
-        {
-            drain(&mut stream, deadline);
-        }
+    fn check_open(&mut self) -> io::Result<()> {
+        check_socket_open(&self.0)
+    }
+
+    fn close(mut self: Box<Self>, timeout: Duration) -> io::Result<()> {
+        close_stream(&mut self.0, timeout)
     }
 }

@@ -54,7 +54,9 @@ impl Transport for Unixgram {
         whole(sent, payload.len())
     }
 
-    fn close(self: Box<Self>, _timeout: Duration) {}
+    fn close(self: Box<Self>, _timeout: Duration) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A datagram the kernel cut short is an error, never a silent loss.
