@@ -129,9 +129,15 @@ pub struct OutputArgs {
     #[arg(long, value_enum, default_value = "block", help_heading = "Sender")]
     pub on_full: OnFullArg,
 
-    /// Close and reopen a stream connection after N writes (gracefully: nothing is lost)
+    /// Close and reopen the connection after N readings on it (gracefully: the receiver
+    /// confirms it read everything, or the rest is sent again)
     #[arg(long, value_name = "N", help_heading = "Sender")]
     pub reopen_after: Option<u64>,
+
+    /// Close and reopen the connection once it has been open this long, so that a load
+    /// balancer spreads long-running senders over its receivers
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "Sender")]
+    pub reopen_interval: Option<Duration>,
 
     /// Largest datagram payload in bytes [default: 1432 for udp, 65535 for unixgram]
     #[arg(long, value_name = "BYTES", help_heading = "Sender")]
@@ -297,6 +303,7 @@ impl OutputArgs {
             .queue_size(self.queue_size)
             .on_full(on_full)
             .reopen_after(self.reopen_after)
+            .reopen_interval(self.reopen_interval)
             .max_datagram(self.max_datagram)
             .flush_timeout(self.flush_timeout)
             .backoff(self.backoff_min, self.backoff_max)
@@ -309,7 +316,13 @@ impl OutputArgs {
                 server_name: self.tls_server_name.clone(),
             })
             .on_event(move |event: &Event| {
-                if !quiet || matches!(event, Event::GaveUp { .. }) {
+                let outcome = matches!(
+                    event,
+                    Event::GaveUp { .. }
+                        | Event::CloseUnconfirmed { .. }
+                        | Event::OutputClosed { .. }
+                );
+                if !quiet || outcome {
                     eprintln!("telemit: {event}");
                 }
             }))

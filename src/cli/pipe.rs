@@ -263,7 +263,11 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
         load(&counts.duplicates),
     );
     let rejected = bad_lines + refused;
-    if !args.output.quiet || rejected > 0 || stats.dropped_total() > rejected {
+    if !args.output.quiet
+        || rejected > 0
+        || stats.dropped_total() > rejected
+        || stats.unconfirmed > 0
+    {
         let how = if interrupted {
             "interrupted: "
         } else if counts.stopped_early.load(Ordering::Relaxed) {
@@ -277,8 +281,12 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
                 "; {n} readings had a key given twice, collapsed to its last value as Telegraf does"
             ),
         };
+        let unconfirmed = match stats.unconfirmed {
+            0 => String::new(),
+            n => format!("; {n} of those written were not confirmed as read by the receiver"),
+        };
         eprintln!(
-            "telemit: {how}read {} readings, wrote {}, rejected {} ({} bad lines, {} not sendable), dropped {}{collapsed}",
+            "telemit: {how}read {} readings, wrote {}, rejected {} ({} bad lines, {} not sendable), dropped {}{collapsed}{unconfirmed}",
             read,
             stats.written,
             rejected,
@@ -287,7 +295,7 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
             stats.dropped_total() - refused,
         );
     }
-    Ok(if rejected > 0 || stats.dropped_total() > 0 {
+    Ok(if rejected > 0 || stats.dropped_total() > 0 || stats.unconfirmed > 0 {
         1
     } else {
         0

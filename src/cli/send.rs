@@ -60,6 +60,8 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
         eprintln!("telemit: {warning}");
     }
 
+    // Waiting cannot help a socket path that is missing, not a socket, or not writable.
+    telemit::sender::check_reachable(&args.output.to)?;
     let sender = args.output.sender(OnFull::Block)?;
     let sent = sender.send(&reading);
     let stats = sender.shutdown();

@@ -181,7 +181,15 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
         );
     }
     result.map_err(|e| e.to_string())?;
-    Ok(if sent.dropped_total() > 0 { 1 } else { 0 })
+    if ws.connects == 0 {
+        eprintln!("telemit ws: never connected to {}", args.url);
+        return Ok(1);
+    }
+    Ok(if sent.dropped_total() > 0 || sent.unconfirmed > 0 {
+        1
+    } else {
+        0
+    })
 }
 
 async fn shutdown_signal(duration: Option<Duration>) {

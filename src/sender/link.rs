@@ -242,12 +242,15 @@ impl Link {
                     readings.saturating_sub(resending)
                 };
                 self.shared.stats.add_unconfirmed(unconfirmed);
-                self.emit(Event::CloseUnconfirmed {
-                    endpoint: self.endpoint_text.clone(),
+                // Like a lost connection: the next one waits for the backoff, and an outage
+                // of closes that are not confirmed is logged once.
+                self.failed(1, |endpoint| Event::CloseUnconfirmed {
+                    endpoint,
                     error: error.to_string(),
                     resending,
                     unconfirmed,
                 });
+                self.state = Connection::disconnected_at(Instant::now() + self.backoff.next_delay());
                 false
             }
         }

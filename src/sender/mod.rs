@@ -85,6 +85,14 @@ pub enum SendError {
     Spool(String),
 }
 
+/// Checks at once that a Unix socket endpoint (`unix://`, `unixgram://`) can be written to,
+/// for a one-shot sender that would otherwise wait out its flush timeout: the path exists,
+/// is a socket, this user may write to it (Telegraf's `socket_mode` and the socket's group),
+/// and a receiver listens. The error names the path and the fix. Other endpoints pass.
+pub fn check_reachable(endpoint: &Endpoint) -> Result<(), String> {
+    transport::check_reachable(endpoint).map_err(|e| e.to_string())
+}
+
 /// Sends readings to one endpoint from any number of threads.
 ///
 /// ```no_run

@@ -9,7 +9,7 @@ use super::core::Shared;
 use super::event::{Event, EventHook};
 use super::link::{Connection, Link, Reopen, Stopped, WriteFailure, write_all};
 use super::queue::Pending;
-use super::retained::Retained;
+use super::retained::{RECENT, Retained};
 use super::stats::DropReason;
 use super::transport::Connect;
 use crate::backoff::Backoff;
@@ -28,6 +28,8 @@ pub(crate) struct Writer {
     /// Records of the batch being delivered that are written (and counted) already: when
     /// delivery stops, only the rest are given up.
     done: usize,
+    /// Readings given up so far (dropped and counted), for the one message at the end.
+    given_up: u64,
 }
 
 impl Writer {
@@ -61,8 +63,13 @@ impl Writer {
             },
             framing,
             packer: DatagramPacker::new(packer_limit, framing),
-            retained: Retained::default(),
+            retained: if shape.unsent_is_unread {
+                Retained::default()
+            } else {
+                Retained::keeping_recent(RECENT)
+            },
             done: 0,
+            given_up: 0,
         }
     }
 
@@ -103,30 +110,31 @@ impl Writer {
                 continue;
             }
             if !open {
-                // Delivered to the end: an outage still open is over (a UDP send that
-                // "succeeds" proves nothing about the receiver).
-                if delivered_last
-                    && matches!(self.link.state, Connection::Ready { .. })
-                    && self.link.shape.confirms_delivery
-                {
-                    self.link.delivered();
-                }
                 break;
             }
         }
-        self.finish(&mut resend);
+        self.finish(&mut resend, delivered_last);
     }
 
     /// At shutdown: closes the connection gracefully; what the receiver did not take is
     /// written again on a new connection while the flush timeout lasts, and then dropped
     /// and counted (it was counted as written).
-    fn finish(&mut self, resend: &mut Pending) {
+    fn finish(&mut self, resend: &mut Pending, mut delivered_last: bool) {
         loop {
-            self.link.close(&mut self.retained, resend);
+            let was_open = matches!(self.link.state, Connection::Ready { .. });
+            let confirmed = self.link.close(&mut self.retained, resend);
+            if confirmed && was_open && delivered_last && resend.is_empty() {
+                // Delivered to the end: an outage still open is over (a UDP send that
+                // "succeeds" proves nothing about the receiver).
+                if self.link.shape.confirms_delivery {
+                    self.link.delivered();
+                }
+            }
             if resend.is_empty() || self.link.shared.past_deadline() || self.link.closed_for_good
             {
                 break;
             }
+            delivered_last = true;
             if self.deliver_stream(&Pending::default(), resend).is_err() {
                 break;
             }
@@ -137,6 +145,20 @@ impl Writer {
             self.link.shared.stats.take_back(resend.len() as u64);
             self.give_up(resend, 0);
             resend.clear();
+        }
+        let shared = self.link.shared.clone();
+        if self.given_up > 0 && !self.link.closed_for_good {
+            self.link.emit(Event::GaveUp {
+                endpoint: self.link.endpoint_text.clone(),
+                dropped: self.given_up,
+            });
+        }
+        let waiting = shared.spool.as_ref().map_or(0, |spool| spool.lock().len());
+        if waiting > 0 && shared.past_deadline() {
+            self.link.emit(Event::LeftInSpool {
+                endpoint: self.link.endpoint_text.clone(),
+                readings: waiting,
+            });
         }
     }
 
@@ -208,27 +230,11 @@ impl Writer {
                     }
                 }
                 shared.stats.add_spooled(kept);
-                let waiting = spool.len();
-                drop(spool);
-                if waiting > 0 && !self.link.closed_for_good {
-                    self.link.emit(Event::LeftInSpool {
-                        endpoint: self.link.endpoint_text.clone(),
-                        readings: waiting,
-                    });
-                }
             }
             None => dropped = (batch_left + rest.len()) as u64,
         }
-        if dropped > 0 {
-            shared.stats.add_dropped(DropReason::SendError, dropped);
-        }
-        // A closed output said so once already.
-        if dropped > 0 && !self.link.closed_for_good {
-            self.link.emit(Event::GaveUp {
-                endpoint: self.link.endpoint_text.clone(),
-                dropped,
-            });
-        }
+        shared.stats.add_dropped(DropReason::SendError, dropped);
+        self.given_up += dropped;
     }
 
     /// Writes the batch (after anything to resend) on a stream, reconnecting until it is
@@ -245,6 +251,7 @@ impl Writer {
             if self.link.reopen_due() {
                 self.link.reopen_now(&mut self.retained, resend);
             }
+            self.link.ready()?;
             let budget = self.link.reopen_budget();
             let transport = self.link.ready()?;
             // A receiver that closed its side since the last write would read nothing.

@@ -161,6 +161,16 @@ pub(crate) trait Transport: Send {
     fn close(self: Box<Self>, timeout: Duration) -> io::Result<()>;
 }
 
+/// Checks at once that `endpoint`, when it is a Unix socket path, can be written to (see
+/// `unix::check_reachable`); other endpoints pass.
+pub(crate) fn check_reachable(endpoint: &Endpoint) -> io::Result<()> {
+    match endpoint {
+        Endpoint::Unix(path) => unix::check_reachable(path, false),
+        Endpoint::Unixgram(path) => unix::check_reachable(path, true),
+        _ => Ok(()),
+    }
+}
+
 /// The connector for `target`: the one place where a destination becomes a transport.
 pub(crate) fn connector(
     target: &Target,
