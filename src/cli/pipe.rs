@@ -295,11 +295,13 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
             stats.dropped_total() - refused,
         );
     }
-    Ok(if rejected > 0 || stats.dropped_total() > 0 || stats.unconfirmed > 0 {
-        1
-    } else {
-        0
-    })
+    Ok(
+        if rejected > 0 || stats.dropped_total() > 0 || stats.unconfirmed > 0 {
+            1
+        } else {
+            0
+        },
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

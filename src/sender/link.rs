@@ -250,7 +250,8 @@ impl Link {
                     resending,
                     unconfirmed,
                 });
-                self.state = Connection::disconnected_at(Instant::now() + self.backoff.next_delay());
+                self.state =
+                    Connection::disconnected_at(Instant::now() + self.backoff.next_delay());
                 false
             }
         }

@@ -50,8 +50,8 @@ impl Retained {
             self.times.push_back(now);
         }
         while let (Some(&front), Some(&time)) = (self.lens.front(), self.times.front()) {
-            let recent = now.duration_since(time) < self.keep_for
-                && self.bytes.len() <= RECENT_MAX_BYTES;
+            let recent =
+                now.duration_since(time) < self.keep_for && self.bytes.len() <= RECENT_MAX_BYTES;
             if self.bytes.len() - front < unsent || recent {
                 break;
             }

@@ -130,8 +130,7 @@ impl Writer {
                     self.link.delivered();
                 }
             }
-            if resend.is_empty() || self.link.shared.past_deadline() || self.link.closed_for_good
-            {
+            if resend.is_empty() || self.link.shared.past_deadline() || self.link.closed_for_good {
                 break;
             }
             delivered_last = true;
@@ -261,9 +260,10 @@ impl Writer {
                 self.link.lost(&error);
                 continue;
             }
-            let end = batch
-                .len()
-                .min(self.done.saturating_add(usize::try_from(budget).unwrap_or(usize::MAX)));
+            let end = batch.len().min(
+                self.done
+                    .saturating_add(usize::try_from(budget).unwrap_or(usize::MAX)),
+            );
             let chunk = record_bytes(batch, self.done, end);
             let result = write_all(transport.as_mut(), resend.live_bytes(), &shared)
                 .and_then(|()| write_all(transport.as_mut(), chunk, &shared));

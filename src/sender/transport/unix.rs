@@ -121,14 +121,16 @@ fn group_of(path: &Path) -> String {
     let Ok(gid) = std::fs::metadata(path).map(|m| m.gid()) else {
         return "the socket's group".to_owned();
     };
-    let name = std::fs::read_to_string("/etc/group").ok().and_then(|groups| {
-        groups.lines().find_map(|line| {
-            let mut parts = line.split(':');
-            let name = parts.next()?;
-            let id = parts.nth(1)?.parse::<u32>().ok()?;
-            (id == gid).then(|| name.to_owned())
-        })
-    });
+    let name = std::fs::read_to_string("/etc/group")
+        .ok()
+        .and_then(|groups| {
+            groups.lines().find_map(|line| {
+                let mut parts = line.split(':');
+                let name = parts.next()?;
+                let id = parts.nth(1)?.parse::<u32>().ok()?;
+                (id == gid).then(|| name.to_owned())
+            })
+        });
     match name {
         Some(name) => format!("the group {name} (gid {gid})"),
         None => format!("the socket's group (gid {gid})"),

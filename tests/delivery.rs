@@ -1,0 +1,220 @@
+//! What `telemit pipe` claims against receivers that close on it: at once, after so many
+//! bytes, or by vanishing, on TCP, TLS and Unix sockets. The summary's "wrote" must be what
+//! the receiver read (or, where TCP cannot tell, say that it is not confirmed), and a run
+//! whose readings did not all arrive exits non-zero.
+
+mod support;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::peers::{Behaviour, KINDS, Kind, Peer};
+
+const READINGS: usize = 50;
+
+/// The readings fed to `telemit pipe`, one line each (as `telemit pipe` writes them).
+fn lines() -> Vec<String> {
+    (0..READINGS)
+        .map(|n| format!("m,n={n:02} v={n}i"))
+        .collect()
+}
+
+/// What a `telemit pipe` run said and did.
+#[derive(Debug)]
+struct Run {
+    status: i32,
+    written: u64,
+    dropped: u64,
+    unconfirmed: u64,
+    stderr: String,
+}
+
+/// Runs `telemit pipe` to `peer`, feeding `lines` one every `pace`; after the first line it
+/// waits until the receiver has accepted the connection (and acted on it).
+fn pipe(peer: &Peer, lines: &[String], pace: Duration) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_telemit"));
+    command.args([
+        "pipe",
+        "--to",
+        &peer.endpoint.to_string(),
+        "--flush-timeout",
+        "1s",
+        "--backoff-min",
+        "20ms",
+        "--backoff-max",
+        "100ms",
+    ]);
+    if let Some(ca) = &peer.tls.ca_file {
+        command.arg("--tls-ca").arg(ca);
+        command.args(["--tls-server-name", "localhost"]);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for (i, line) in lines.iter().enumerate() {
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+        if i == 0 {
+            for _ in 0..500 {
+                if peer.connections() > 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(pace);
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let summary = stderr
+        .lines()
+        .find(|l| l.contains("readings, wrote"))
+        .unwrap_or_else(|| panic!("no summary in {stderr}"));
+    let number_after = |word: &str| -> u64 {
+        summary
+            .split(word)
+            .nth(1)
+            .and_then(|rest| {
+                rest.trim_start()
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let unconfirmed = summary
+        .split("; ")
+        .find(|part| part.contains("not confirmed"))
+        .and_then(|part| part.split(' ').next()?.parse().ok())
+        .unwrap_or(0);
+    Run {
+        status: output.status.code().unwrap_or(-1),
+        written: number_after("wrote"),
+        dropped: number_after("dropped"),
+        unconfirmed,
+        stderr,
+    }
+}
+
+fn unique(lines: &[String]) -> usize {
+    lines.iter().collect::<HashSet<_>>().len()
+}
+
+/// A receiver that closes its side as soon as it accepts reads nothing the sender counts
+/// after it noticed: at most the first line (written before the close could be seen), and
+/// the run exits non-zero rather than claiming the 50.
+#[test]
+fn a_receiver_that_half_closes_at_once_is_not_claimed_as_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in KINDS {
+        let peer = Peer::start(kind, dir.path(), Behaviour::HalfCloseAtOnce);
+        let run = pipe(&peer, &lines(), Duration::from_millis(2));
+        let received = peer.lines();
+        let case = format!("{kind:?}: {run:?}; received {received:?}");
+        assert_eq!(run.status, 1, "{case}");
+        assert_eq!(run.written + run.dropped, READINGS as u64, "{case}");
+        assert!(run.written <= 1, "{case}");
+        // What is counted as written was read; the one line written before the close was
+        // seen may have been read and still be given up (at-least-once, never over).
+        assert!(run.written as usize <= unique(&received), "{case}");
+        assert!(unique(&received) <= 1, "{case}");
+        assert!(
+            run.stderr.contains("the receiver closed the connection"),
+            "{case}"
+        );
+        peer.stop();
+    }
+}
+
+/// A receiver that reads 10 lines and 5 bytes of the 11th, closes, and then reads the next
+/// connection to the end gets every reading: the cut line and everything after it are
+/// written again on the new connection, and the run exits 0.
+#[test]
+fn a_receiver_closing_after_n_bytes_gets_the_rest_on_the_next_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = lines();
+    let cut = lines[..10].iter().map(|l| l.len() + 1).sum::<usize>() + 5;
+    for kind in KINDS {
+        let peer = Peer::start(kind, dir.path(), Behaviour::CloseAfter(cut));
+        let run = pipe(&peer, &lines, Duration::from_millis(20));
+        let received = peer.lines();
+        let case = format!("{kind:?}: {run:?}; {} lines received", received.len());
+        assert_eq!(run.status, 0, "{case}");
+        assert_eq!(run.written, READINGS as u64, "{case}");
+        assert_eq!(run.dropped, 0, "{case}");
+        assert_eq!(run.unconfirmed, 0, "{case}");
+        assert_eq!(unique(&received), READINGS, "{case}");
+        assert_eq!(peer.received()[0].len(), cut, "{case}");
+        if kind == Kind::Unix {
+            // The kernel says exactly what the receiver read: nothing is sent twice.
+            assert_eq!(received.len(), READINGS, "{case}");
+        }
+        peer.stop();
+    }
+}
+
+/// A receiver that reads 10 lines, then hangs and disappears (its connection open and
+/// unread, its listener gone): the graceful close at exit times out, and the run exits
+/// non-zero. On a Unix socket the kernel says exactly what was read, so "wrote" is 10; on
+/// TCP and TLS what cannot be known is reported as not confirmed.
+#[test]
+fn a_receiver_that_vanishes_leaves_a_run_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = lines();
+    let read = lines[..10].iter().map(|l| l.len() + 1).sum::<usize>();
+    for kind in KINDS {
+        let peer = Peer::start(kind, dir.path(), Behaviour::Vanish(read));
+        // Paced over more than a second, so that on TCP the oldest readings are past what
+        // the sender keeps for resending.
+        let run = pipe(&peer, &lines, Duration::from_millis(30));
+        let received = peer.lines();
+        let case = format!("{kind:?}: {run:?}; {} lines received", received.len());
+        assert_eq!(received.len(), 10, "{case}");
+        assert_eq!(run.status, 1, "{case}");
+        assert_eq!(run.written + run.dropped, READINGS as u64, "{case}");
+        assert!(
+            run.stderr.contains("did not read to the end and close"),
+            "{case}"
+        );
+        match kind {
+            Kind::Unix => {
+                assert_eq!(run.written, 10, "{case}");
+                assert_eq!(run.unconfirmed, 0, "{case}");
+            }
+            Kind::Tcp | Kind::Tls => {
+                // Its kernel acknowledged more than it read: what is not sent again is
+                // written but not confirmed.
+                assert_eq!(run.written, run.unconfirmed, "{case}");
+                assert!(run.written > 0, "{case}");
+            }
+        }
+        peer.stop();
+    }
+}
+
+/// A receiver that reads to the end and closes (Telegraf's `socket_listener`) confirms the
+/// close: every reading written, nothing unconfirmed, exit 0.
+#[test]
+fn a_faithful_receiver_confirms_the_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = lines();
+    for kind in KINDS {
+        let peer = Peer::start(kind, dir.path(), Behaviour::Faithful);
+        let run = pipe(&peer, &lines, Duration::ZERO);
+        let received = peer.lines();
+        let case = format!("{kind:?}: {run:?}");
+        assert_eq!(run.status, 0, "{case}");
+        assert_eq!(run.written, READINGS as u64, "{case}");
+        assert_eq!(run.unconfirmed, 0, "{case}");
+        assert_eq!(received, lines, "{case}");
+        peer.stop();
+    }
+}
