@@ -218,3 +218,137 @@ fn a_faithful_receiver_confirms_the_close() {
         peer.stop();
     }
 }
+
+/// `telemit pipe --to - | head -1`: once the reader of standard output is gone, the rest is
+/// dropped and counted, said once, and the run ends at once with a non-zero status instead
+/// of retrying a closed pipe (and then waiting out the flush timeout).
+#[test]
+fn a_closed_standard_output_ends_the_run_at_once() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["pipe", "--to", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        // Endless input, like `yes`; it stops when telemit stops reading.
+        let mut n = 0u64;
+        while writeln!(stdin, "m v={n}i").is_ok() {
+            n += 1;
+        }
+        n
+    });
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first, "m v=0i\n");
+    let closed = std::time::Instant::now();
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    let took = closed.elapsed();
+    let fed = feeder.join().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(took < Duration::from_secs(2), "took {took:?}: {stderr}");
+    assert_eq!(
+        stderr.matches("closed: Broken pipe").count(),
+        1,
+        "said once: {stderr}"
+    );
+    assert!(!stderr.contains("flush timeout"), "{stderr}");
+    assert!(fed > 0);
+}
+
+/// A one-shot `send` to a Unix socket path that cannot be written fails at once, naming the
+/// path and the fix, instead of waiting out the 5 s flush timeout.
+#[test]
+fn send_to_an_unusable_unix_socket_fails_at_once_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("telegraf.sock");
+    let regular = dir.path().join("file.sock");
+    std::fs::write(&regular, b"").unwrap();
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let cases = [
+        (&missing, "is Telegraf running"),
+        (&regular, "a regular file, not a socket"),
+        (&stale, "no process listens on this socket"),
+    ];
+    for (path, hint) in cases {
+        let started = std::time::Instant::now();
+        let output = Command::new(env!("CARGO_BIN_EXE_telemit"))
+            .args(["send", "--to", &format!("unix://{}", path.display())])
+            .args(["-m", "m", "-f", "v=1"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_ne!(output.status.code(), Some(0), "{stderr}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{stderr}");
+        assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+        assert!(stderr.contains(hint), "{hint}: {stderr}");
+    }
+}
+
+/// A socket this user may not write to names Telegraf's `socket_mode` and the group (root
+/// may write anywhere, so this only runs as another user).
+#[test]
+fn send_to_a_unix_socket_without_write_permission_names_socket_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("telegraf.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        .unwrap();
+    if root {
+        // Root may write to any socket: there is no refusal to see.
+        return;
+    }
+    // The socket is ours; make it unwritable to us by dropping the owner's write bit too.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["send", "--to", &format!("unix://{}", path.display())])
+        .args(["-m", "m", "-f", "v=1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("socket_mode"), "{stderr}");
+    assert!(stderr.contains("group"), "{stderr}");
+}
+
+/// `telemit ws` that never reaches its stream exits non-zero and says so.
+#[test]
+fn ws_that_never_connected_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let port = support::free_port();
+    let output = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["ws", &format!("ws://127.0.0.1:{port}/stream")])
+        .arg("--map")
+        .arg(examples.join("binance-kline.toml"))
+        .args([
+            "--duration",
+            "1s",
+            "--backoff-min",
+            "50ms",
+            "--backoff-max",
+            "100ms",
+        ])
+        .arg("--to")
+        .arg(format!(
+            "unix://{}",
+            dir.path().join("unused.sock").display()
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("never connected"), "{stderr}");
+}

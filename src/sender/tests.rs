@@ -411,3 +411,44 @@ fn settings_that_do_not_fit_the_transport_are_refused_with_the_offending_value()
         "{seq}"
     );
 }
+
+#[test]
+fn reopen_interval_reopens_by_age_and_counts_reopens_apart() {
+    let memory = MemoryTransport::new();
+    let (sender, events) = sender(&memory, |b| {
+        b.reopen_interval(Some(Duration::from_millis(40)))
+    });
+    let mut expected = Vec::new();
+    for n in 0..6 {
+        sender.send(&reading(n)).unwrap();
+        expected.extend(line(n));
+        assert!(memory.wait_for_bytes(expected.len(), Duration::from_secs(5)));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stats = sender.shutdown();
+    assert_eq!(memory.bytes(), expected);
+    // Every write after the first finds its connection older than the interval.
+    assert_eq!(memory.connections(), 6, "{}", stats.summary());
+    assert_eq!(stats.reopens, 5, "{}", stats.summary());
+    assert_eq!(stats.reconnects, 0);
+    assert!(events.lock().unwrap().is_empty(), "{events:?}");
+}
+
+#[test]
+fn reopen_after_counts_readings_and_splits_a_batch_where_the_count_falls() {
+    let memory = MemoryTransport::new();
+    // Readings gather in the queue while no connection can be opened: one batch of 7.
+    memory.refuse_connections(true);
+    let (sender, _events) = sender(&memory, |b| b.reopen_after(Some(3)));
+    for n in 0..7 {
+        sender.send(&reading(n)).unwrap();
+    }
+    memory.refuse_connections(false);
+    let stats = sender.shutdown();
+    let expected: Vec<u8> = (0..7).flat_map(line).collect();
+    assert_eq!(memory.bytes(), expected);
+    // 3 + 3 + 1 readings: three connections, two planned reopens.
+    assert_eq!(memory.connections(), 3, "{}", stats.summary());
+    assert_eq!(stats.reopens, 2, "{}", stats.summary());
+    assert_eq!(stats.written, 7);
+}
