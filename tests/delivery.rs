@@ -292,33 +292,39 @@ fn send_to_an_unusable_unix_socket_fails_at_once_with_the_fix() {
     }
 }
 
-/// A socket this user may not write to names Telegraf's `socket_mode` and the group (root
-/// may write anywhere, so this only runs as another user).
+/// A socket this user may not write to names Telegraf's `socket_mode` and the group. Root
+/// may write to any socket, so as root the command runs as `nobody` (with `setpriv`).
 #[test]
 fn send_to_a_unix_socket_without_write_permission_names_socket_mode() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = dir.path().join("telegraf.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    // Not even the owner may write (root ignores this; `nobody` is not the owner).
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
     let root = std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
         .find(|l| l.starts_with("Uid:"))
         .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
         .unwrap();
-    if root {
-        // Root may write to any socket: there is no refusal to see.
-        return;
-    }
-    // The socket is ours; make it unwritable to us by dropping the owner's write bit too.
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_telemit"))
+    let mut command = if root {
+        let mut command = Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        command.arg(env!("CARGO_BIN_EXE_telemit"));
+        command
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_telemit"))
+    };
+    let output = command
         .args(["send", "--to", &format!("unix://{}", path.display())])
         .args(["-m", "m", "-f", "v=1"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Permission denied"), "{stderr}");
     assert!(stderr.contains("socket_mode"), "{stderr}");
     assert!(stderr.contains("group"), "{stderr}");
 }
