@@ -274,7 +274,7 @@ fn send_to_an_unusable_unix_socket_fails_at_once_with_the_fix() {
     drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
     let cases = [
         (&missing, "is Telegraf running"),
-        (&regular, "a regular file, not a socket"),
+        (&regular, "it is a regular file, not a socket"),
         (&stale, "no process listens on this socket"),
     ];
     for (path, hint) in cases {
@@ -285,7 +285,7 @@ fn send_to_an_unusable_unix_socket_fails_at_once_with_the_fix() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_ne!(output.status.code(), Some(0), "{stderr}");
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(started.elapsed() < Duration::from_secs(2), "{stderr}");
         assert!(stderr.contains(&path.display().to_string()), "{stderr}");
         assert!(stderr.contains(hint), "{hint}: {stderr}");
@@ -323,7 +323,7 @@ fn send_to_a_unix_socket_without_write_permission_names_socket_mode() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("Permission denied"), "{stderr}");
     assert!(stderr.contains("socket_mode"), "{stderr}");
     assert!(stderr.contains("group"), "{stderr}");

@@ -61,7 +61,10 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
     }
 
     // Waiting cannot help a socket path that is missing, not a socket, or not writable.
-    telemit::sender::check_reachable(&args.output.to)?;
+    if let Err(error) = telemit::sender::check_reachable(&args.output.to) {
+        eprintln!("telemit: the reading was not delivered: {error}");
+        return Ok(1);
+    }
     let sender = args.output.sender(OnFull::Block)?;
     let sent = sender.send(&reading);
     let stats = sender.shutdown();

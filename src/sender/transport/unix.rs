@@ -61,6 +61,8 @@ impl Transport for Unix {
 /// A failed connection to the Unix socket at `path`, with the path and, where the cause is
 /// one waiting cannot fix, what to change.
 pub(crate) fn explain(error: io::Error, path: &Path) -> io::Error {
+    use std::os::unix::fs::FileTypeExt;
+    let file_type = std::fs::metadata(path).map(|m| m.file_type());
     let hint = match error.kind() {
         io::ErrorKind::NotFound => format!(
             " (nothing listens there: is Telegraf running with a socket_listener whose \
@@ -72,10 +74,22 @@ pub(crate) fn explain(error: io::Error, path: &Path) -> io::Error {
              Telegraf's socket_listener and add this user to {}, or run as a member of it)",
             group_of(path)
         ),
-        io::ErrorKind::ConnectionRefused => {
-            " (no process listens on this socket: a socket file left by a Telegraf that stopped)"
-                .to_owned()
-        }
+        io::ErrorKind::ConnectionRefused => match file_type {
+            Ok(kind) if !kind.is_socket() => format!(
+                " (it is {}, not a socket: give the path of Telegraf's socket_listener \
+                 service_address)",
+                if kind.is_dir() {
+                    "a directory"
+                } else if kind.is_file() {
+                    "a regular file"
+                } else {
+                    "a special file"
+                }
+            ),
+            _ => " (no process listens on this socket: a socket file left by a Telegraf \
+                  that stopped)"
+                .to_owned(),
+        },
         _ => String::new(),
     };
     let error = with_path(error, path);
@@ -86,33 +100,12 @@ pub(crate) fn explain(error: io::Error, path: &Path) -> io::Error {
 /// datagram one when `datagram`), by connecting to it: the path exists, is a socket, this
 /// user may write to it, and something listens. The error names the path and the fix.
 pub(crate) fn check_reachable(path: &Path, datagram: bool) -> io::Result<()> {
-    use std::os::unix::fs::FileTypeExt;
-    let metadata = std::fs::metadata(path).map_err(|e| explain(e, path))?;
-    if !metadata.file_type().is_socket() {
-        let kind = if metadata.is_dir() {
-            "a directory"
-        } else if metadata.is_file() {
-            "a regular file"
-        } else {
-            "not a socket"
-        };
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "{} is {kind}, not a socket: give the path of Telegraf's socket_listener \
-                 service_address",
-                path.display()
-            ),
-        ));
-    }
-    if datagram {
-        let socket = std::os::unix::net::UnixDatagram::unbound()?;
-        socket.connect(path).map_err(|e| explain(e, path))
+    let connected = if datagram {
+        std::os::unix::net::UnixDatagram::unbound()?.connect(path)
     } else {
-        UnixStream::connect(path)
-            .map(drop)
-            .map_err(|e| explain(e, path))
-    }
+        UnixStream::connect(path).map(drop)
+    };
+    connected.map_err(|e| explain(e, path))
 }
 
 /// "the group NAME (gid N)" of the file at `path`, for messages.
