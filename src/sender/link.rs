@@ -221,11 +221,11 @@ impl Link {
         else {
             return true;
         };
-        // A fresh count of what the receiver has not taken, trusted only while it is open.
-        if transport.check_open().is_ok() {
-            if let Some(unsent) = transport.unsent_bytes() {
-                retained.written(std::iter::empty(), unsent);
-            }
+        // A fresh count of what the receiver has not taken, trusted only if it was still open
+        // after the count was taken (a receiver that closes frees what it had not read).
+        let unsent = transport.unsent_bytes();
+        if let (Some(unsent), Ok(())) = (unsent, transport.check_open()) {
+            retained.written(std::iter::empty(), unsent);
         }
         match transport.close(GRACEFUL_CLOSE) {
             Ok(()) => {

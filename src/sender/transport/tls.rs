@@ -104,7 +104,7 @@ impl Transport for Tls {
     }
 }
 
-/// Reads and processes the TLS records waiting on the (non-blocking) socket, discarding any
+/// Reads and processes the TLS records waiting on the socket (set non-blocking), discarding any
 /// plaintext (Telegraf sends none): `Ok` while the server is open; an error once it sent
 /// `close_notify`, closed the connection, reset it, or sent an alert.
 fn read_pending(stream: &mut TlsStream) -> io::Result<()> {
