@@ -10,9 +10,10 @@ use super::queue::Pending;
 /// and a receiver that dies (or closes) with data unread in its buffer loses what it had
 /// acknowledged. Records younger than this are written again after such a failure.
 pub(crate) const RECENT: Duration = Duration::from_secs(1);
-/// The most bytes kept for [`RECENT`]: a receiver's buffer holds a few MiB at most, and this
-/// bounds the memory a fast sender keeps.
-pub(crate) const RECENT_MAX_BYTES: usize = 1 << 20;
+/// The most bytes kept for [`RECENT`]: a receiver that keeps up has less unread at any moment
+/// (a TCP `telemit listen` killed five times mid-stream lost nothing with this), and it bounds
+/// both the memory a fast sender keeps and the duplicates written after a failure.
+pub(crate) const RECENT_MAX_BYTES: usize = 256 * 1024;
 
 /// Whole records written on the current connection, trimmed to what the kernel still holds
 /// (and, where that does not say what the receiver read, to the recent ones).
