@@ -34,6 +34,11 @@ struct Run {
 /// Runs `telemit pipe` to `peer`, feeding `lines` one every `pace`; after the first line it
 /// waits until the receiver has accepted the connection (and acted on it).
 fn pipe(peer: &Peer, lines: &[String], pace: Duration) -> Run {
+    pipe_with(peer, lines, pace, &[])
+}
+
+/// [`pipe`] with more arguments.
+fn pipe_with(peer: &Peer, lines: &[String], pace: Duration, extra: &[&str]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_telemit"));
     command.args([
         "pipe",
@@ -46,6 +51,7 @@ fn pipe(peer: &Peer, lines: &[String], pace: Duration) -> Run {
         "--backoff-max",
         "100ms",
     ]);
+    command.args(extra);
     if let Some(ca) = &peer.tls.ca_file {
         command.arg("--tls-ca").arg(ca);
         command.args(["--tls-server-name", "localhost"]);
@@ -198,6 +204,48 @@ fn a_receiver_that_vanishes_leaves_a_run_that_says_so() {
         }
         peer.stop();
     }
+}
+
+/// `--reopen-after 10` over 50 readings is five connections, whatever the batching: four
+/// planned reopens, each close confirmed, none counted as a reconnect; `--reopen-interval`
+/// reopens by age.
+#[test]
+fn reopens_count_readings_or_age_and_are_not_reconnects() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = lines();
+    for kind in KINDS {
+        let peer = Peer::start(kind, dir.path(), Behaviour::Faithful);
+        // No pacing: the readings go in a few large batches, split where a reopen falls.
+        let run = pipe_with(&peer, &lines, Duration::ZERO, &["--reopen-after", "10"]);
+        let case = format!("{kind:?}: {run:?}");
+        assert_eq!(run.status, 0, "{case}");
+        assert_eq!(run.written, READINGS as u64, "{case}");
+        assert_eq!(peer.connections(), 5, "{case}");
+        assert!(run.stderr.contains("; 4 planned reopens"), "{case}");
+        assert!(!run.stderr.contains("reconnects"), "{case}");
+        assert_eq!(peer.lines(), lines, "{case}");
+        let per_connection: Vec<usize> = peer
+            .received()
+            .iter()
+            .map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count())
+            .collect();
+        assert_eq!(per_connection, [10; 5], "{case}");
+        peer.stop();
+    }
+    let peer = Peer::start(Kind::Unix, dir.path(), Behaviour::Faithful);
+    // 50 readings over about 1.5 s with a 400 ms interval: a few reopens, by age.
+    let run = pipe_with(
+        &peer,
+        &lines,
+        Duration::from_millis(30),
+        &["--reopen-interval", "400ms"],
+    );
+    let case = format!("{run:?}");
+    assert_eq!(run.status, 0, "{case}");
+    assert!((3..=5).contains(&peer.connections()), "{case}");
+    let reopens = format!("; {} planned reopens", peer.connections() - 1);
+    assert!(run.stderr.contains(&reopens), "{case}");
+    assert_eq!(peer.lines(), lines, "{case}");
 }
 
 /// A receiver that reads to the end and closes (Telegraf's `socket_listener`) confirms the

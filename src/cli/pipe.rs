@@ -285,8 +285,15 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
             0 => String::new(),
             n => format!("; {n} of those written were not confirmed as read by the receiver"),
         };
+        let mut connections = String::new();
+        if stats.reconnects > 0 {
+            connections.push_str(&format!("; {} reconnects after failures", stats.reconnects));
+        }
+        if stats.reopens > 0 {
+            connections.push_str(&format!("; {} planned reopens", stats.reopens));
+        }
         eprintln!(
-            "telemit: {how}read {} readings, wrote {}, rejected {} ({} bad lines, {} not sendable), dropped {}{collapsed}{unconfirmed}",
+            "telemit: {how}read {} readings, wrote {}, rejected {} ({} bad lines, {} not sendable), dropped {}{collapsed}{unconfirmed}{connections}",
             read,
             stats.written,
             rejected,

@@ -101,7 +101,9 @@ impl Peer {
     pub fn start(kind: Kind, dir: &Path, behaviour: Behaviour) -> Peer {
         let (listener, endpoint) = match kind {
             Kind::Unix => {
-                let path = dir.join(format!("peer-{behaviour:?}.sock").replace(['(', ')'], ""));
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                let path = dir.join(format!("peer-{n}.sock"));
                 let listener = UnixListener::bind(&path).unwrap();
                 (Listener::Unix(listener, path.clone()), Endpoint::Unix(path))
             }
