@@ -159,18 +159,19 @@ fn a_receiver_closing_after_n_bytes_gets_the_rest_on_the_next_connection() {
         assert_eq!(run.unconfirmed, 0, "{case}");
         assert_eq!(unique(&received), READINGS, "{case}");
         assert_eq!(peer.received()[0].len(), cut, "{case}");
-        if kind == Kind::Unix {
-            // The kernel says exactly what the receiver read: nothing is sent twice.
-            assert_eq!(received.len(), READINGS, "{case}");
-        }
+        // At-least-once: the 11th line, and any the kernel's count leaves in doubt, come
+        // again on the second connection, in order, and then the rest.
+        let second = &received[received.len() - (READINGS - 10)..];
+        assert_eq!(second, &lines[10..], "{case}");
         peer.stop();
     }
 }
 
 /// A receiver that reads 10 lines, then hangs and disappears (its connection open and
 /// unread, its listener gone): the graceful close at exit times out, and the run exits
-/// non-zero. On a Unix socket the kernel says exactly what was read, so "wrote" is 10; on
-/// TCP and TLS what cannot be known is reported as not confirmed.
+/// non-zero. On a Unix socket the kernel says what was not read (counting its bookkeeping
+/// too, so a few read lines may be counted dropped: never more written than read); on TCP
+/// and TLS what cannot be known is reported as not confirmed.
 #[test]
 fn a_receiver_that_vanishes_leaves_a_run_that_says_so() {
     let dir = tempfile::tempdir().unwrap();
@@ -192,7 +193,7 @@ fn a_receiver_that_vanishes_leaves_a_run_that_says_so() {
         );
         match kind {
             Kind::Unix => {
-                assert_eq!(run.written, 10, "{case}");
+                assert!(run.written <= 10, "{case}");
                 assert_eq!(run.unconfirmed, 0, "{case}");
             }
             Kind::Tcp | Kind::Tls => {

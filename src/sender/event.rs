@@ -93,10 +93,16 @@ impl std::fmt::Display for Event {
                 endpoint,
                 failures,
                 resent,
-            } => write!(
-                f,
-                "delivering to {endpoint} again after {failures} failed attempts; {resent} readings the peer may not have taken were sent again"
-            ),
+            } => {
+                write!(f, "delivering to {endpoint} again")?;
+                if *failures > 0 {
+                    write!(f, " after {failures} failed attempts")?;
+                }
+                write!(
+                    f,
+                    "; {resent} readings the peer may not have taken were sent again"
+                )
+            }
             Event::ConnectionLost { endpoint, error } => {
                 write!(f, "connection to {endpoint} lost: {error}; reconnecting")
             }
