@@ -209,9 +209,9 @@ impl Link {
 
     /// Closes the open connection gracefully (see [`Transport::close`]); whether the receiver
     /// confirmed that it read everything. When it does not, the readings the kernel says it
-    /// has not taken go to the front of `resend`, and the others written on the connection
-    /// are counted as unconfirmed where the kernel cannot tell read from acknowledged (TCP,
-    /// TLS).
+    /// has not taken (and, on TCP and TLS, the recent ones) join `resend`, the others written
+    /// on the connection are counted as unconfirmed where the kernel cannot tell read from
+    /// acknowledged (TCP, TLS), and the next connection waits for the backoff.
     pub(super) fn close(&mut self, retained: &mut Retained, resend: &mut Pending) -> bool {
         let Connection::Ready {
             mut transport,
