@@ -452,3 +452,52 @@ fn reopen_after_counts_readings_and_splits_a_batch_where_the_count_falls() {
     assert_eq!(stats.reopens, 2, "{}", stats.summary());
     assert_eq!(stats.written, 7);
 }
+
+/// A receiver that closes, unread, right after a write succeeded frees what it had not read,
+/// so the kernel's count of untaken bytes drops to zero: trusted, it would say the reading was
+/// taken. The check after the write finds the receiver closed, and the reading is written
+/// again on the next connection.
+#[test]
+fn a_write_the_receiver_closed_on_unread_is_written_again() {
+    let memory = MemoryTransport::new();
+    let (sender, events) = sender(&memory, |b| b);
+    memory.close_after_next_write();
+    sender.send(&reading(0)).unwrap();
+    wait_until("the receiver closed", || memory.breaks() == 1);
+    sender.send(&reading(1)).unwrap();
+    let stats = sender.shutdown();
+    let expected: Vec<u8> = (0..2).flat_map(line).collect();
+    assert_eq!(memory.bytes(), expected, "{}", stats.summary());
+    assert_eq!((stats.written, stats.dropped_total()), (2, 0));
+    assert_eq!(memory.connections(), 2);
+    assert_eq!(
+        count(&events, |e| matches!(e, Event::ConnectionLost { .. })),
+        1,
+        "{events:?}"
+    );
+}
+
+/// The same receiver with no second connection to be had: the reading is taken back from
+/// "written" and counted as dropped when the flush timeout runs out.
+#[test]
+fn a_write_the_receiver_closed_on_is_not_counted_as_written() {
+    let memory = MemoryTransport::new();
+    // A long backoff, so that no new connection is tried before connections are refused.
+    let (sender, _events) = sender(&memory, |b| {
+        b.flush_timeout(Duration::from_millis(200))
+            .backoff(Duration::from_secs(2), Duration::from_secs(2))
+    });
+    memory.close_after_next_write();
+    sender.send(&reading(0)).unwrap();
+    wait_until("the receiver closed", || memory.breaks() == 1);
+    memory.refuse_connections(true);
+    let stats = sender.shutdown();
+    assert!(memory.bytes().is_empty());
+    assert_eq!(stats.written, 0, "{}", stats.summary());
+    assert_eq!(
+        stats.dropped(DropReason::SendError),
+        1,
+        "{}",
+        stats.summary()
+    );
+}
