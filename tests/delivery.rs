@@ -407,3 +407,22 @@ fn ws_that_never_connected_exits_non_zero() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("never connected"), "{stderr}");
 }
+
+/// A one-shot `send` over TCP to a receiver that takes the reading into its kernel but never
+/// reads it (and never closes): the close at exit is not confirmed, and `send` says so and
+/// exits 1 rather than reporting success.
+#[test]
+fn send_to_a_receiver_that_never_reads_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = Peer::start(Kind::Tcp, dir.path(), Behaviour::Vanish(0));
+    let output = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["send", "--to", &peer.endpoint.to_string(), "m v=1"])
+        .args(["--flush-timeout", "1s"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("did not read to the end"), "{stderr}");
+    assert!(peer.lines().is_empty());
+    peer.stop();
+}

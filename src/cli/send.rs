@@ -79,5 +79,12 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
         );
         return Ok(1);
     }
+    if stats.unconfirmed > 0 {
+        eprintln!(
+            "telemit: the reading was written to {}, but the receiver did not confirm it read it",
+            args.output.to
+        );
+        return Ok(1);
+    }
     Ok(0)
 }
