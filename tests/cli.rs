@@ -359,14 +359,19 @@ fn sigterm_flushes_what_was_read_and_reports() {
         writeln!(stdin, "m v={i}i").unwrap();
     }
     stdin.flush().unwrap();
-    let (mut stream, _) = receiver.accept().unwrap();
+    // Reads to the end and closes, as Telegraf does: the close at exit is confirmed.
+    let reader = std::thread::spawn(move || {
+        let (mut stream, _) = receiver.accept().unwrap();
+        let mut received = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut received).unwrap();
+        received
+    });
     // stdin stays open: only the signal ends the run.
     std::thread::sleep(std::time::Duration::from_millis(300));
     signal(&pipe, "-TERM");
     let out = pipe.wait_with_output().unwrap();
     drop(stdin);
-    let mut received = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut received).unwrap();
+    let received = reader.join().unwrap();
     assert_eq!(received.lines().count(), 100);
     assert_eq!(
         text(&out.stderr),

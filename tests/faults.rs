@@ -346,7 +346,7 @@ fn stall_for_seconds(
 }
 
 #[test]
-fn reopen_after_1000_writes_loses_nothing() {
+fn reopen_after_1000_readings_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     for target in targets(dir.path(), &[Kind::Unix, Kind::Tcp, Kind::Tls]) {
         let endpoint = &target.endpoint;
@@ -360,7 +360,7 @@ fn reopen_after_1000_writes_loses_nothing() {
         let started = Instant::now();
         for seq in 0..TOTAL {
             sender.send(&numbered(seq)).unwrap();
-            // Paced like a live source, so that there are thousands of writes to count.
+            // Paced like a live source: batches of all sizes, split where a reopen falls.
             if seq % 20 == 0 {
                 std::thread::sleep(Duration::from_micros(50));
             }
@@ -375,13 +375,16 @@ fn reopen_after_1000_writes_loses_nothing() {
             0,
             "{endpoint}: a graceful reopen resends nothing"
         );
-        assert!(stats.reconnects >= 1, "{endpoint}: {}", stats.summary());
+        // One connection per 1 000 readings, however they were batched; planned reopens
+        // are not failures.
         assert_eq!(
-            stats.reconnects,
-            stats.batches / 1000,
+            stats.reopens,
+            TOTAL / 1000 - 1,
             "{endpoint}: {}",
             stats.summary()
         );
+        assert_eq!(stats.reconnects, 0, "{endpoint}: {}", stats.summary());
+        assert_eq!(stats.unconfirmed, 0, "{endpoint}: every close confirmed");
     }
 }
 
@@ -445,13 +448,10 @@ fn receiver_closing_every_connection_is_backed_off_then_replaced() {
         let stats = sender.shutdown();
         let arrived = receiver.wait_for(4_000, Duration::from_secs(3));
         assert_eq!(stats.dropped_total(), 0, "{endpoint}: {}", stats.summary());
-        if matches!(endpoint, Endpoint::Unix(_)) {
-            assert_eq!(arrived, 4_000, "{endpoint}: {}", stats.summary());
-        } else {
-            // Data written into a connection the peer then closed unread is gone; with TCP
-            // the kernel may have acknowledged it first.
-            assert!(arrived >= 2_000, "{endpoint}: {arrived} arrived");
-        }
+        // What went into a connection the peer then closed unread is written again: on Unix
+        // sockets the kernel says what was not read; on TCP, where it only says what was not
+        // acknowledged, the last second's readings are written again.
+        assert_eq!(arrived, 4_000, "{endpoint}: {}", stats.summary());
         assert_eq!(
             outages.begun.load(Ordering::Relaxed),
             1,

@@ -230,6 +230,8 @@ pub fn sender_event(event: &Event) {
         ),
         Event::Reconnected { .. } => (Level::INFO, "reconnected", None),
         Event::GaveUp { .. } => (Level::ERROR, "gave_up", None),
+        Event::CloseUnconfirmed { .. } => (Level::ERROR, "close_unconfirmed", None),
+        Event::OutputClosed { .. } => (Level::ERROR, "output_closed", None),
         Event::Rejected { .. } => (Level::ERROR, "rejected", None),
         Event::Throttled { .. } => (Level::WARN, "throttled", None),
         Event::LeftInSpool { .. } => (Level::WARN, "left_in_spool", None),

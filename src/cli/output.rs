@@ -134,9 +134,15 @@ pub struct OutputArgs {
     #[arg(long, value_enum, default_value = "block", help_heading = "Sender")]
     pub on_full: OnFullArg,
 
-    /// Close and reopen a stream connection after N writes (gracefully: nothing is lost)
+    /// Close and reopen the connection after N readings on it (gracefully: the receiver
+    /// confirms it read everything, or the rest is sent again)
     #[arg(long, value_name = "N", help_heading = "Sender")]
     pub reopen_after: Option<u64>,
+
+    /// Close and reopen the connection once it has been open this long, so that a load
+    /// balancer spreads long-running senders over its receivers
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "Sender")]
+    pub reopen_interval: Option<Duration>,
 
     /// Largest datagram payload in bytes, or HTTP request body before compression
     /// [default: 1432 for udp, 65535 for unixgram, 1048576 for http]
@@ -374,6 +380,7 @@ impl OutputArgs {
             .queue_size(self.queue_size)
             .on_full(on_full)
             .reopen_after(self.reopen_after)
+            .reopen_interval(self.reopen_interval)
             .max_datagram(self.max_datagram)
             .flush_timeout(self.flush_timeout)
             .backoff(self.backoff_min, self.backoff_max)

@@ -285,13 +285,24 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
             super::log::count(n, "reading", "readings")
         ),
     };
-    let cause = if dropped > 0 {
+    let unconfirmed = match stats.unconfirmed {
+        0 => String::new(),
+        n => format!("; {n} of those written were not confirmed as read by the receiver"),
+    };
+    let mut connections = String::new();
+    if stats.reconnects > 0 {
+        connections.push_str(&format!("; {} reconnects after failures", stats.reconnects));
+    }
+    if stats.reopens > 0 {
+        connections.push_str(&format!("; {} planned reopens", stats.reopens));
+    }
+    let cause = if dropped > 0 || stats.unconfirmed > 0 {
         super::log::last_failure()
     } else {
         String::new()
     };
     super::log::event_at!(
-        super::log::summary_level(rejected > 0 || dropped > 0),
+        super::log::summary_level(rejected > 0 || dropped > 0 || stats.unconfirmed > 0),
         target: "telemit::summary",
         lines = read,
         written = stats.written,
@@ -299,16 +310,18 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
         bad_lines,
         not_sendable = refused,
         dropped,
-        "{how}read {}, wrote {}, rejected {} ({bad_lines} bad, {refused} not sendable), dropped {dropped}{collapsed}{cause}",
+        "{how}read {}, wrote {}, rejected {} ({bad_lines} bad, {refused} not sendable), dropped {dropped}{collapsed}{unconfirmed}{connections}{cause}",
         super::log::count(read, "line", "lines"),
         super::log::count(stats.written, "reading", "readings"),
         super::log::count(rejected, "line", "lines"),
     );
-    Ok(if rejected > 0 || stats.dropped_total() > 0 {
-        1
-    } else {
-        0
-    })
+    Ok(
+        if rejected > 0 || stats.dropped_total() > 0 || stats.unconfirmed > 0 {
+            1
+        } else {
+            0
+        },
+    )
 }
 
 /// When lines of line protocol may go out as they came in: nothing the sender would add, and

@@ -60,6 +60,11 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
         tracing::warn!(target: "telemit::input", "{warning}");
     }
 
+    // Waiting cannot help a socket path that is missing, not a socket, or not writable.
+    if let Err(error) = telemit::sender::check_reachable(&args.output.to) {
+        tracing::error!(target: "telemit::summary", "the reading was not delivered: {error}");
+        return Ok(1);
+    }
     let sender = args.output.sender(OnFull::Block)?;
     let sent = sender.send(&reading);
     let stats = sender.shutdown();
@@ -73,6 +78,14 @@ pub fn run(args: SendArgs) -> Result<i32, String> {
             args.output.to,
             stats.summary(),
             super::log::last_failure()
+        );
+        return Ok(1);
+    }
+    if stats.unconfirmed > 0 {
+        tracing::error!(
+            target: "telemit::summary",
+            "the reading was written to {}, but the receiver did not confirm it read it",
+            args.output.to
         );
         return Ok(1);
     }

@@ -190,7 +190,15 @@ pub fn run(args: WsArgs) -> Result<i32, String> {
         );
     }
     result.map_err(|e| e.to_string())?;
-    Ok(if sent.dropped_total() > 0 { 1 } else { 0 })
+    if ws.connects == 0 {
+        tracing::error!(target: "telemit::summary", "never connected to {}", args.url);
+        return Ok(1);
+    }
+    Ok(if sent.dropped_total() > 0 || sent.unconfirmed > 0 {
+        1
+    } else {
+        0
+    })
 }
 
 /// Logs one of the stream's events under target `telemit::ws`: a message a rule failed on, or

@@ -9,6 +9,7 @@ use super::batch::Framing;
 use super::core::{Core, Shared, SpoolShared};
 use super::event::{Event, EventHook};
 use super::latency::LatencyRecorder;
+use super::link::Reopen;
 use super::prepare::Prepare;
 use super::queue::{OnFull, Queue};
 use super::spool::Spool;
@@ -96,6 +97,7 @@ pub struct SenderBuilder {
     queue_size: usize,
     on_full: OnFull,
     reopen_after: Option<u64>,
+    reopen_interval: Option<Duration>,
     backoff_floor: Duration,
     backoff_ceiling: Duration,
     max_datagram: Option<usize>,
@@ -123,6 +125,7 @@ impl SenderBuilder {
             queue_size: 10_000,
             on_full: OnFull::Block,
             reopen_after: None,
+            reopen_interval: None,
             backoff_floor: Duration::from_millis(100),
             backoff_ceiling: Duration::from_secs(10),
             max_datagram: None,
@@ -155,9 +158,18 @@ impl SenderBuilder {
         self
     }
 
-    /// Close and reopen a stream connection after this many writes.
-    pub fn reopen_after(mut self, writes: Option<u64>) -> Self {
-        self.reopen_after = writes.filter(|&n| n > 0);
+    /// Close and reopen the connection after this many readings on it ("reopen the socket
+    /// after N readings"), however they were batched: a batch is split where the count
+    /// falls. Each close is graceful (see [`StatsSnapshot::reopens`](crate::StatsSnapshot)).
+    pub fn reopen_after(mut self, readings: Option<u64>) -> Self {
+        self.reopen_after = readings.filter(|&n| n > 0);
+        self
+    }
+
+    /// Close and reopen the connection once it has been open this long (at its next write),
+    /// so that a load balancer in front of several receivers spreads long-lived senders.
+    pub fn reopen_interval(mut self, interval: Option<Duration>) -> Self {
+        self.reopen_interval = interval.filter(|d| !d.is_zero());
         self
     }
 
@@ -385,7 +397,10 @@ impl SenderBuilder {
             self.target.to_string(),
             framing,
             limit,
-            self.reopen_after,
+            Reopen {
+                after_readings: self.reopen_after,
+                interval: self.reopen_interval,
+            },
             Backoff::new(self.backoff_floor, self.backoff_ceiling),
             self.on_event.clone(),
         );

@@ -68,6 +68,29 @@ pub enum Event {
         /// When the batch is sent again.
         retry_in: Duration,
     },
+    /// A graceful close (at shutdown, or a planned reopen) that the receiver did not confirm:
+    /// it had closed its side or reset the connection before reading to the end, or did not
+    /// close within the wait.
+    CloseUnconfirmed {
+        /// Where.
+        endpoint: String,
+        /// Why it is not confirmed.
+        error: String,
+        /// Readings the kernel said the receiver had not taken: written again on the next
+        /// connection (or dropped and counted if there is none before the flush timeout).
+        resending: u64,
+        /// Readings written on the connection that the receiver may or may not have read
+        /// (TCP, TLS: its kernel acknowledged them, which does not mean it read them).
+        unconfirmed: u64,
+    },
+    /// The output closed for good (standard output whose reader went away): the readings not
+    /// yet written, and all later ones, are dropped and counted.
+    OutputClosed {
+        /// Where.
+        endpoint: String,
+        /// What the system said.
+        error: String,
+    },
     /// The spool could not be read or updated.
     SpoolError {
         /// What the system said.
@@ -91,10 +114,16 @@ impl std::fmt::Display for Event {
                 endpoint,
                 failures,
                 resent,
-            } => write!(
-                f,
-                "delivering to {endpoint} again after {failures} failed attempts; {resent} readings the peer may not have taken were sent again"
-            ),
+            } => {
+                write!(f, "delivering to {endpoint} again")?;
+                if *failures > 0 {
+                    write!(f, " after {failures} failed attempts")?;
+                }
+                write!(
+                    f,
+                    "; {resent} readings the peer may not have taken were sent again"
+                )
+            }
             Event::ConnectionLost { endpoint, error } => {
                 write!(f, "connection to {endpoint} lost: {error}; reconnecting")
             }
@@ -105,6 +134,28 @@ impl std::fmt::Display for Event {
             Event::LeftInSpool { endpoint, readings } => write!(
                 f,
                 "flush timeout: {readings} readings not yet delivered to {endpoint} wait in the spool for the next run"
+            ),
+            Event::CloseUnconfirmed {
+                endpoint,
+                error,
+                resending,
+                unconfirmed,
+            } => {
+                write!(f, "closing the connection to {endpoint}: {error}")?;
+                if *resending > 0 {
+                    write!(f, "; {resending} readings it had not taken are sent again")?;
+                }
+                if *unconfirmed > 0 {
+                    write!(
+                        f,
+                        "; {unconfirmed} readings written on it are not confirmed as read"
+                    )?;
+                }
+                Ok(())
+            }
+            Event::OutputClosed { endpoint, error } => write!(
+                f,
+                "{endpoint} closed: {error}; the rest of the readings are dropped"
             ),
             Event::SpoolError { error } => write!(f, "spool: {error}; retrying"),
             Event::Rejected {

@@ -1,6 +1,6 @@
-//! The connection state machine `Disconnected { retry_at } → Ready { transport, writes }`:
-//! connecting with backoff, one event per outage, reopening, and writing through the
-//! [`Transport`] trait.
+//! The connection state machine `Disconnected { retry_at } → Ready { transport, readings }`:
+//! connecting with backoff, one event per outage, planned reopens, graceful closes the
+//! receiver confirms, and writing through the [`Transport`] trait.
 
 use std::io;
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::core::Shared;
 use super::event::{Event, EventHook};
+use super::queue::Pending;
 use super::retained::Retained;
 use super::transport::{Connect, Shape, Transport};
 use crate::backoff::Backoff;
@@ -27,7 +28,8 @@ pub(super) enum Connection {
     },
     Ready {
         transport: Box<dyn Transport>,
-        writes: u64,
+        /// Readings written on this connection (resent ones included).
+        readings: u64,
         since: Instant,
         /// Bytes written on this connection.
         bytes: u64,
@@ -53,7 +55,12 @@ pub(super) struct Link {
     /// What kind of transport the connector opens.
     pub(super) shape: Shape,
     pub(super) endpoint_text: String,
-    pub(super) reopen_after: Option<u64>,
+    /// Planned reopens: after this many readings on one connection, or once it is this old.
+    pub(super) reopen: Reopen,
+    /// The last connection was closed on purpose: the next one is a reopen, not a reconnect.
+    pub(super) reopening: bool,
+    /// Set when the output failed for good (see [`Shape::reconnectable`]).
+    pub(super) closed_for_good: bool,
     pub(super) backoff: Backoff,
     pub(super) state: Connection,
     pub(super) on_event: Option<EventHook>,
@@ -64,8 +71,18 @@ pub(super) struct Link {
     pub(super) rejecting: bool,
 }
 
-/// A delivery that stopped because the flush deadline passed.
+/// A delivery that stopped because the flush deadline passed, or the output closed for good.
 pub(super) struct Stopped;
+
+/// When to close a healthy stream connection and open a new one (for load balancers, which
+/// balance connections, not readings).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Reopen {
+    /// After this many readings on one connection.
+    pub after_readings: Option<u64>,
+    /// Once a connection has been open this long.
+    pub interval: Option<Duration>,
+}
 
 impl Link {
     pub(super) fn emit(&self, event: Event) {
@@ -77,7 +94,7 @@ impl Link {
     /// The open transport, connecting (with backoff) until it is open or the deadline passes.
     pub(super) fn ready(&mut self) -> Result<&mut Box<dyn Transport>, Stopped> {
         loop {
-            if self.shared.past_deadline() {
+            if self.shared.past_deadline() || self.closed_for_good {
                 return Err(Stopped);
             }
             let retry_at = match &self.state {
@@ -93,10 +110,13 @@ impl Link {
                 Ok(transport) => {
                     if self.incident.is_some() {
                         self.shared.stats.add_reconnect();
+                    } else if self.reopening {
+                        self.shared.stats.add_reopen();
                     }
+                    self.reopening = false;
                     self.state = Connection::Ready {
                         transport,
-                        writes: 0,
+                        readings: 0,
                         since: Instant::now(),
                         bytes: 0,
                     };
@@ -168,23 +188,81 @@ impl Link {
         }
     }
 
-    /// Counts a write and reopens the connection when `reopen_after` says so.
-    pub(super) fn after_write(&mut self, retained: &mut Retained) {
-        let Connection::Ready { writes, .. } = &mut self.state else {
-            return;
+    /// Whether the open connection is due for a planned reopen.
+    pub(super) fn reopen_due(&self) -> bool {
+        match &self.state {
+            Connection::Ready {
+                readings, since, ..
+            } => {
+                self.reopen.after_readings.is_some_and(|n| *readings >= n)
+                    || self.reopen.interval.is_some_and(|d| since.elapsed() >= d)
+            }
+            Connection::Disconnected { .. } => false,
+        }
+    }
+
+    /// How many more readings the open connection takes before its planned reopen.
+    pub(super) fn reopen_budget(&self) -> u64 {
+        match (&self.state, self.reopen.after_readings) {
+            (Connection::Ready { readings, .. }, Some(n)) => n.saturating_sub(*readings),
+            _ => u64::MAX,
+        }
+    }
+
+    /// Closes the open connection gracefully (see [`Transport::close`]); whether the receiver
+    /// confirmed that it read everything. When it does not, the readings the kernel says it
+    /// has not taken (and, on TCP and TLS, the recent ones) join `resend`, the others written
+    /// on the connection are counted as unconfirmed where the kernel cannot tell read from
+    /// acknowledged (TCP, TLS), and the next connection waits for the backoff.
+    pub(super) fn close(&mut self, retained: &mut Retained, resend: &mut Pending) -> bool {
+        let Connection::Ready {
+            mut transport,
+            readings,
+            ..
+        } = std::mem::replace(&mut self.state, Connection::disconnected_at(Instant::now()))
+        else {
+            return true;
         };
-        *writes += 1;
-        if self.reopen_after.is_none_or(|n| *writes < n) {
-            return;
+        // A fresh count of what the receiver has not taken, trusted only if it was still open
+        // after the count was taken (a receiver that closes frees what it had not read).
+        let unsent = transport.unsent_bytes();
+        if let (Some(unsent), Ok(())) = (unsent, transport.check_open()) {
+            retained.written(std::iter::empty(), unsent);
         }
-        if let Connection::Ready { transport, .. } =
-            std::mem::replace(&mut self.state, Connection::disconnected_at(Instant::now()))
-        {
-            transport.close(GRACEFUL_CLOSE);
-            // The peer read everything before it closed its side.
-            retained.clear();
-            self.shared.stats.add_reconnect();
+        match transport.close(GRACEFUL_CLOSE) {
+            Ok(()) => {
+                retained.clear();
+                true
+            }
+            Err(error) => {
+                let resending = retained.len() as u64;
+                retained.take_into(resend);
+                self.resending = resend.len();
+                let unconfirmed = if self.shape.unsent_is_unread {
+                    0
+                } else {
+                    readings.saturating_sub(resending)
+                };
+                self.shared.stats.add_unconfirmed(unconfirmed);
+                // Like a lost connection: the next one waits for the backoff, and an outage
+                // of closes that are not confirmed is logged once.
+                self.failed(1, |endpoint| Event::CloseUnconfirmed {
+                    endpoint,
+                    error: error.to_string(),
+                    resending,
+                    unconfirmed,
+                });
+                self.state =
+                    Connection::disconnected_at(Instant::now() + self.backoff.next_delay());
+                false
+            }
         }
+    }
+
+    /// A planned reopen: closes the connection gracefully; the next write opens a new one.
+    pub(super) fn reopen_now(&mut self, retained: &mut Retained, resend: &mut Pending) {
+        self.close(retained, resend);
+        self.reopening = true;
     }
 
     pub(super) fn send_datagram(&mut self, payload: &[u8], records: usize) -> Result<(), Stopped> {
@@ -202,8 +280,12 @@ impl Link {
                         self.delivered();
                     }
                     self.rejecting = false;
-                    let mut unused = Retained::default();
-                    self.after_write(&mut unused);
+                    if let Connection::Ready { readings, .. } = &mut self.state {
+                        *readings += records as u64;
+                    }
+                    if self.reopen_due() {
+                        self.reopen_now(&mut Retained::default(), &mut Pending::default());
+                    }
                     return Ok(());
                 }
                 // The receiver's queue is full (unixgram): wait, as a blocking socket does.

@@ -7,8 +7,12 @@
 //! writes it with one `write` on a stream socket, or packs it into as few datagrams as the
 //! size limit allows. When the socket fails, the connection goes back to `Disconnected` and is
 //! opened again after a jittered exponential backoff; on stream sockets whatever the kernel
-//! had not handed to the peer (Linux `SIOCOUTQ`) is written again on the new connection, so
-//! delivery is at-least-once.
+//! had not handed to the peer (Linux `SIOCOUTQ`; on TCP also the last second's readings) is
+//! written again on the new connection, so delivery is at-least-once. Before and after each
+//! write the writer checks, without waiting, that the receiver has not closed its side: what
+//! was written after it closed is written again, not counted as written. At shutdown and at
+//! each planned reopen the close is graceful and confirmed by the receiver (see
+//! [`StatsSnapshot::unconfirmed`]).
 //!
 //! - `builder.rs`: [`SenderBuilder`] and [`ConfigError`]; `event.rs`: [`Event`].
 //! - `core.rs`: the producer's side (prepare, encode, queue or spool); `prepare.rs`,
@@ -86,6 +90,14 @@ pub enum SendError {
     /// The spool could not be written (a full disk, say): the reading is dropped.
     #[error("cannot write to the spool: {0}")]
     Spool(String),
+}
+
+/// Checks at once that a Unix socket endpoint (`unix://`, `unixgram://`) can be written to,
+/// for a one-shot sender that would otherwise wait out its flush timeout: the path exists,
+/// is a socket, this user may write to it (Telegraf's `socket_mode` and the socket's group),
+/// and a receiver listens. The error names the path and the fix. Other endpoints pass.
+pub fn check_reachable(endpoint: &Endpoint) -> Result<(), String> {
+    transport::check_reachable(endpoint).map_err(|e| e.to_string())
 }
 
 /// Sends readings to one endpoint from any number of threads.

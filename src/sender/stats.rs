@@ -59,6 +59,8 @@ pub(crate) struct Stats {
     bytes: AtomicU64,
     batches: AtomicU64,
     reconnects: AtomicU64,
+    reopens: AtomicU64,
+    unconfirmed: AtomicU64,
 }
 
 impl Stats {
@@ -74,6 +76,21 @@ impl Stats {
         self.written.fetch_add(readings, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.batches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Readings counted as written that turned out not to be taken (written after the
+    /// receiver closed its side, or not read before a close the receiver did not confirm),
+    /// and that could not be written again: the caller counts them as dropped or spooled.
+    pub(crate) fn take_back(&self, readings: u64) {
+        self.written.fetch_sub(readings, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_reopen(&self) {
+        self.reopens.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_unconfirmed(&self, readings: u64) {
+        self.unconfirmed.fetch_add(readings, Ordering::Relaxed);
     }
 
     pub(crate) fn add_spooled(&self, readings: u64) {
@@ -96,6 +113,8 @@ impl Stats {
             bytes: load(&self.bytes),
             batches: load(&self.batches),
             reconnects: load(&self.reconnects),
+            reopens: load(&self.reopens),
+            unconfirmed: load(&self.unconfirmed),
             queue_depth: 0,
         }
     }
@@ -107,7 +126,9 @@ impl Stats {
 pub struct StatsSnapshot {
     /// Readings handed to the sender.
     pub readings_in: u64,
-    /// Readings written to the socket (for datagrams: handed to the kernel).
+    /// Readings written to the socket (for datagrams: handed to the kernel). On stream
+    /// sockets a reading written after the receiver closed its side does not count: it is
+    /// written again on the next connection, or counted as dropped.
     pub written: u64,
     /// Readings not delivered, by [`DropReason`] (index with `reason as usize`).
     pub dropped: [u64; DropReason::ALL.len()],
@@ -120,8 +141,17 @@ pub struct StatsSnapshot {
     pub bytes: u64,
     /// Writes (stream) or datagrams sent.
     pub batches: u64,
-    /// Connections lost and opened again (reopens included).
+    /// Connections opened again after a failure (a refused connection, a lost one, a
+    /// receiver that closed its side).
     pub reconnects: u64,
+    /// Connections closed and opened again on purpose (`reopen_after`, `reopen_interval`);
+    /// not failures, so not among the reconnects.
+    pub reopens: u64,
+    /// Readings written on a TCP or TLS connection whose graceful close the receiver did not
+    /// confirm (it did not read to the end and close its side), beyond those the kernel said
+    /// were not taken (written again or dropped): they may or may not have been read. Unix
+    /// sockets know exactly what the receiver read, so this stays 0 there.
+    pub unconfirmed: u64,
     /// Readings waiting in the queue (filled in by [`Sender::stats`](crate::Sender::stats)).
     pub queue_depth: u64,
 }
@@ -146,6 +176,8 @@ impl StatsSnapshot {
             .field("bytes", self.bytes)
             .field("batches", self.batches)
             .field("reconnects", self.reconnects)
+            .field("reopens", self.reopens)
+            .field("unconfirmed", self.unconfirmed)
             .field("queue_depth", self.queue_depth)
             .field("spooled", self.spooled)
             .field("spool_depth", self.spool_depth);
@@ -175,6 +207,15 @@ impl StatsSnapshot {
         }
         if self.reconnects > 0 {
             text.push_str(&format!(", {} reconnects", self.reconnects));
+        }
+        if self.reopens > 0 {
+            text.push_str(&format!(", {} planned reopens", self.reopens));
+        }
+        if self.unconfirmed > 0 {
+            text.push_str(&format!(
+                ", {} written but not confirmed by the receiver",
+                self.unconfirmed
+            ));
         }
         if self.spooled > 0 || self.spool_depth > 0 {
             text.push_str(&format!(

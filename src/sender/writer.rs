@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use super::batch::{DatagramPacker, Framing};
 use super::core::Shared;
 use super::event::{Event, EventHook};
-use super::link::{Connection, GRACEFUL_CLOSE, Link, Stopped, WriteFailure, write_all};
+use super::link::{Connection, Link, Reopen, Stopped, WriteFailure, write_all};
 use super::queue::Pending;
-use super::retained::Retained;
+use super::retained::{RECENT, Retained};
 use super::stats::DropReason;
 use super::transport::Connect;
 use crate::backoff::Backoff;
@@ -25,9 +25,11 @@ pub(crate) struct Writer {
     framing: Framing,
     packer: DatagramPacker,
     retained: Retained,
-    /// When datagram delivery stopped mid-batch: how many of the batch's first records had
-    /// been sent (or refused for good), so that giving up counts only the rest.
-    settled: usize,
+    /// Records of the batch being delivered that are written (and counted) already: when
+    /// delivery stops, only the rest are given up.
+    done: usize,
+    /// Readings given up so far (dropped and counted), for the one message at the end.
+    given_up: u64,
 }
 
 impl Writer {
@@ -38,7 +40,7 @@ impl Writer {
         endpoint_text: String,
         framing: Framing,
         max_datagram: usize,
-        reopen_after: Option<u64>,
+        reopen: Reopen,
         backoff: Backoff,
         on_event: Option<EventHook>,
     ) -> Self {
@@ -50,7 +52,9 @@ impl Writer {
                 connector,
                 shape,
                 endpoint_text,
-                reopen_after,
+                reopen,
+                reopening: false,
+                closed_for_good: false,
                 backoff,
                 state: Connection::disconnected_at(Instant::now()),
                 on_event,
@@ -60,8 +64,13 @@ impl Writer {
             },
             framing,
             packer: DatagramPacker::new(packer_limit, framing),
-            retained: Retained::default(),
-            settled: 0,
+            retained: if shape.unsent_is_unread {
+                Retained::default()
+            } else {
+                Retained::keeping_recent(RECENT)
+            },
+            done: 0,
+            given_up: 0,
         }
     }
 
@@ -86,8 +95,11 @@ impl Writer {
                 }
                 delivered_last = delivered.is_ok();
                 if delivered.is_err() {
-                    let settled = std::mem::take(&mut self.settled);
-                    self.give_up(&batch, settled);
+                    let done = std::mem::take(&mut self.done);
+                    self.give_up(&batch, done);
+                    if self.link.closed_for_good {
+                        break;
+                    }
                 }
             } else if spooled {
                 if self.deliver_spooled(&mut batch, &mut resend).is_err() {
@@ -99,22 +111,54 @@ impl Writer {
                 continue;
             }
             if !open {
-                // Delivered to the end: an outage still open is over (a UDP send that
-                // "succeeds" proves nothing about the receiver).
-                if delivered_last
-                    && matches!(self.link.state, Connection::Ready { .. })
-                    && self.link.shape.confirms_delivery
-                {
-                    self.link.delivered();
-                }
                 break;
             }
         }
-        if let Connection::Ready { transport, .. } = std::mem::replace(
-            &mut self.link.state,
-            Connection::disconnected_at(Instant::now()),
-        ) {
-            transport.close(GRACEFUL_CLOSE);
+        self.finish(&mut resend, delivered_last);
+    }
+
+    /// At shutdown: closes the connection gracefully; what the receiver did not take is
+    /// written again on a new connection while the flush timeout lasts, and then dropped
+    /// and counted (it was counted as written).
+    fn finish(&mut self, resend: &mut Pending, mut delivered_last: bool) {
+        loop {
+            let was_open = matches!(self.link.state, Connection::Ready { .. });
+            let confirmed = self.link.close(&mut self.retained, resend);
+            if confirmed && was_open && delivered_last && resend.is_empty() {
+                // Delivered to the end: an outage still open is over (a UDP send that
+                // "succeeds" proves nothing about the receiver).
+                if self.link.shape.confirms_delivery {
+                    self.link.delivered();
+                }
+            }
+            if resend.is_empty() || self.link.shared.past_deadline() || self.link.closed_for_good {
+                break;
+            }
+            delivered_last = true;
+            if self.deliver_stream(&Pending::default(), resend).is_err() {
+                break;
+            }
+        }
+        self.retained.take_into(resend);
+        if !resend.is_empty() {
+            // Counted as written when first written; now they are given up like the rest.
+            self.link.shared.stats.take_back(resend.len() as u64);
+            self.give_up(resend, 0);
+            resend.clear();
+        }
+        let shared = self.link.shared.clone();
+        if self.given_up > 0 && !self.link.closed_for_good {
+            self.link.emit(Event::GaveUp {
+                endpoint: self.link.endpoint_text.clone(),
+                dropped: self.given_up,
+            });
+        }
+        let waiting = shared.spool.as_ref().map_or(0, |spool| spool.lock().len());
+        if waiting > 0 && shared.past_deadline() {
+            self.link.emit(Event::LeftInSpool {
+                endpoint: self.link.endpoint_text.clone(),
+                readings: waiting,
+            });
         }
     }
 
@@ -166,97 +210,153 @@ impl Writer {
         Ok(())
     }
 
-    /// The flush deadline passed with `batch` and the queue undelivered: into the spool if
-    /// there is one (the next run sends them), else dropped and counted.
-    fn give_up(&mut self, batch: &Pending, settled: usize) {
+    /// The flush deadline passed (or the output closed for good) with `batch`, after its
+    /// first `done` records, and the queue undelivered: into the spool if there is one (the
+    /// next run sends them), else dropped and counted.
+    fn give_up(&mut self, batch: &Pending, done: usize) {
         let shared = self.link.shared.clone();
         let mut rest = Pending::default();
         shared.queue.take_now(&mut rest);
+        let batch_left = batch.len().saturating_sub(done);
         let mut dropped = 0u64;
         let mut kept = 0u64;
         match &shared.spool {
             Some(spool) => {
                 let mut spool = spool.lock();
-                for record in batch.records().skip(settled).chain(rest.records()) {
+                for record in batch.records().skip(done).chain(rest.records()) {
                     match spool.append(record) {
                         Ok(true) => kept += 1,
                         _ => dropped += 1,
                     }
                 }
                 shared.stats.add_spooled(kept);
-                let waiting = spool.len();
-                drop(spool);
-                if waiting > 0 {
-                    self.link.emit(Event::LeftInSpool {
-                        endpoint: self.link.endpoint_text.clone(),
-                        readings: waiting,
-                    });
-                }
             }
-            None => dropped = (batch.len().saturating_sub(settled) + rest.len()) as u64,
+            None => dropped = (batch_left + rest.len()) as u64,
         }
-        if dropped > 0 {
-            shared.stats.add_dropped(DropReason::SendError, dropped);
-            self.link.emit(Event::GaveUp {
-                endpoint: self.link.endpoint_text.clone(),
-                dropped,
-            });
+        shared.stats.add_dropped(DropReason::SendError, dropped);
+        self.given_up += dropped;
+    }
+
+    /// Writes the batch (after anything to resend) on a stream, reconnecting until it is
+    /// done, and reopening where a planned reopen falls (splitting the batch there).
+    ///
+    /// The receiver is checked before each write and after it: one that closed its side
+    /// reads nothing more, so what was written to it since is written again on the next
+    /// connection. Readings are counted as written once, when first written; those given up
+    /// later are taken back (see `finish`).
+    fn deliver_stream(&mut self, batch: &Pending, resend: &mut Pending) -> Result<(), Stopped> {
+        let shared = self.link.shared.clone();
+        self.done = 0;
+        loop {
+            if self.link.reopen_due() {
+                self.link.reopen_now(&mut self.retained, resend);
+            }
+            self.link.ready()?;
+            let budget = self.link.reopen_budget();
+            let transport = self.link.ready()?;
+            // A receiver that closed its side since the last write would read nothing.
+            if let Err(error) = transport.check_open() {
+                self.retained.take_into(resend);
+                self.link.resending = resend.len();
+                self.link.lost(&error);
+                continue;
+            }
+            let end = batch.len().min(
+                self.done
+                    .saturating_add(usize::try_from(budget).unwrap_or(usize::MAX)),
+            );
+            let chunk = record_bytes(batch, self.done, end);
+            let result = write_all(transport.as_mut(), resend.live_bytes(), &shared)
+                .and_then(|()| write_all(transport.as_mut(), chunk, &shared));
+            let error = match result {
+                Ok(()) => {
+                    let unsent = transport.unsent_bytes();
+                    let open = transport.check_open();
+                    let bytes = (resend.live_bytes().len() + chunk.len()) as u64;
+                    let readings = (resend.len() + end - self.done) as u64;
+                    let chunk_records = batch.records().skip(self.done).take(end - self.done);
+                    shared.stats.add_written((end - self.done) as u64, bytes);
+                    self.done = end;
+                    match open {
+                        Ok(()) => {
+                            match unsent {
+                                Some(unsent) => self
+                                    .retained
+                                    .written(resend.records().chain(chunk_records), unsent),
+                                None => self.retained.clear(),
+                            }
+                            resend.clear();
+                            self.written_on_connection(readings, bytes, unsent);
+                            if self.link.reopen_due() {
+                                self.link.reopen_now(&mut self.retained, resend);
+                            }
+                            if self.done == batch.len() {
+                                return Ok(());
+                            }
+                            continue;
+                        }
+                        Err(error) => {
+                            // It closed while (or before) this was written: the kernel's
+                            // count of what it took no longer says what it read.
+                            self.retained
+                                .written(resend.records().chain(chunk_records), usize::MAX);
+                            resend.clear();
+                            error
+                        }
+                    }
+                }
+                Err(WriteFailure::Stopped) => return Err(Stopped),
+                Err(WriteFailure::Io(error)) => error,
+            };
+            // The peer may not have taken anything still in the kernel: send it again.
+            self.retained.take_into(resend);
+            self.link.resending = resend.len();
+            if !self.link.shape.reconnectable {
+                self.output_closed(&error);
+                return Err(Stopped);
+            }
+            self.link.lost(&error);
         }
     }
 
-    /// Writes the batch (after anything to resend) on a stream, reconnecting until it is done.
-    fn deliver_stream(&mut self, batch: &Pending, resend: &mut Pending) -> Result<(), Stopped> {
-        let shared = self.link.shared.clone();
-        loop {
-            let transport = self.link.ready()?;
-            let result = write_all(transport.as_mut(), resend.live_bytes(), &shared)
-                .and_then(|()| write_all(transport.as_mut(), batch.live_bytes(), &shared));
-            match result {
-                Ok(()) => {
-                    let unsent = transport.unsent_bytes();
-                    let bytes = (resend.live_bytes().len() + batch.live_bytes().len()) as u64;
-                    self.link
-                        .shared
-                        .stats
-                        .add_written(batch.len() as u64, bytes);
-                    match unsent {
-                        Some(unsent) => self
-                            .retained
-                            .written(resend.records().chain(batch.records()), unsent),
-                        None => self.retained.clear(),
-                    }
-                    resend.clear();
-                    // A write into the buffer of a peer that is going away succeeds too: the
-                    // outage is over only once the peer takes data.
-                    // A receiver that accepts and at once closes every connection takes the
-                    // first write too (its kernel does): an outage ends only on a connection
-                    // that has also lived long enough to count as stable.
-                    let stable = self.link.is_stable();
-                    if let Connection::Ready { bytes: total, .. } = &mut self.link.state {
-                        *total += bytes;
-                        if stable && unsent.is_none_or(|unsent| (unsent as u64) < *total) {
-                            self.link.delivered();
-                        }
-                    }
-                    self.link.after_write(&mut self.retained);
-                    return Ok(());
-                }
-                Err(WriteFailure::Stopped) => {
-                    // What was already retained or resent counted as written before.
-                    return Err(Stopped);
-                }
-                Err(WriteFailure::Io(error)) => {
-                    // The peer may not have taken anything still in the kernel: send it again.
-                    self.retained.take_into(resend);
-                    self.link.resending = resend.len();
-                    self.link.lost(&error);
-                }
+    /// Bookkeeping after a write the receiver is still open for: bytes and readings on the
+    /// connection, and the end of an outage once the receiver takes data.
+    fn written_on_connection(&mut self, readings: u64, bytes: u64, unsent: Option<usize>) {
+        // A write into the buffer of a peer that is going away succeeds too: the outage is
+        // over only once the peer takes data. A receiver that accepts and at once closes every
+        // connection takes the first write too (its kernel does): an outage ends only on a
+        // connection that has also lived long enough to count as stable.
+        let stable = self.link.is_stable();
+        if let Connection::Ready {
+            bytes: total,
+            readings: on_connection,
+            ..
+        } = &mut self.link.state
+        {
+            *total += bytes;
+            *on_connection += readings;
+            if stable && unsent.is_none_or(|unsent| (unsent as u64) < *total) {
+                self.link.delivered();
             }
         }
+    }
+
+    /// The output failed for good: say so once, stop taking readings, and let the caller
+    /// drop (and count) what is left.
+    fn output_closed(&mut self, error: &std::io::Error) {
+        self.link.closed_for_good = true;
+        self.link.state = Connection::disconnected_at(Instant::now());
+        self.link.shared.queue.close();
+        self.link.emit(Event::OutputClosed {
+            endpoint: self.link.endpoint_text.clone(),
+            error: error.to_string(),
+        });
     }
 
     fn deliver_datagrams(&mut self, batch: &Pending) -> Result<(), Stopped> {
         let mut stopped = None;
+        // Records sent (or refused for good) before delivery stopped: giving up counts only the
+        // rest.
         let mut settled = 0;
         let mut oversize = 0;
         let mut packer = std::mem::replace(&mut self.packer, DatagramPacker::new(0, self.framing));
@@ -275,7 +375,7 @@ impl Writer {
                 settled += if stopped.is_none() { records } else { 0 };
             }
         });
-        self.settled = settled;
+        self.done = settled;
         self.packer = packer;
         // The sender already refuses oversize records; this only guards a changed limit.
         self.link
@@ -287,4 +387,16 @@ impl Writer {
             None => Ok(()),
         }
     }
+}
+
+/// The bytes of records `from..to` of `batch`.
+fn record_bytes(batch: &Pending, from: usize, to: usize) -> &[u8] {
+    if from >= to {
+        return &[];
+    }
+    let start = match from {
+        0 => batch.start,
+        n => batch.ends[n - 1],
+    };
+    &batch.bytes[start..batch.ends[to - 1]]
 }

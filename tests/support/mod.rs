@@ -1,6 +1,7 @@
 //! Helpers the integration tests share, one file per concern:
 //!
 //! - `net`: free loopback ports, a tiny HTTP client, the kernel's UDP drop counter.
+//! - `peers`: receivers that close on the sender (at once, after N bytes) or vanish.
 //! - `servers`: real servers (InfluxDB 1.x, VictoriaMetrics) in temporary directories.
 //! - `receiver`: a `telemit::listen` receiver that counts what arrives.
 //! - `certificates`: a test CA and the certificates it signs.
@@ -15,6 +16,7 @@ pub mod allocations;
 pub mod binance;
 pub mod certificates;
 pub mod net;
+pub mod peers;
 pub mod processes;
 pub mod prometheus;
 pub mod receiver;

@@ -102,13 +102,14 @@ impl Transport for Gzip {
         usize::try_from(self.plaintext - safe).ok()
     }
 
-    fn close(self: Box<Self>, timeout: Duration) {
+    fn check_open(&mut self) -> io::Result<()> {
+        self.encoder.get_mut().inner.check_open()
+    }
+
+    fn close(self: Box<Self>, timeout: Duration) -> io::Result<()> {
         let mut encoder = self.encoder;
         // The trailer ends the gzip stream; then close the connection as usual.
-        if encoder.try_finish().is_ok() {
-            if let Ok(counted) = encoder.finish() {
-                counted.inner.close(timeout);
-            }
-        }
+        encoder.try_finish()?;
+        encoder.finish()?.inner.close(timeout)
     }
 }

@@ -283,6 +283,9 @@ impl Connect for Connector {
             }),
             max_line: MAX_HTTP_BODY,
             confirms_delivery: true,
+            // Each body is answered: nothing is left unread or unconfirmed.
+            unsent_is_unread: true,
+            reconnectable: true,
             compressible: false,
             tls: self.https,
             acknowledges: true,
@@ -365,7 +368,9 @@ impl Transport for Http {
         }
     }
 
-    fn close(self: Box<Self>, _timeout: Duration) {}
+    fn close(self: Box<Self>, _timeout: Duration) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What an answer means for the batch: 2xx delivered; 429 and 503 come back after the

@@ -24,7 +24,9 @@ use crate::reading::{Precision, Reading};
 /// - [`stall`](Self::stall): writes time out, as to a receiver that stopped reading;
 /// - [`hold`](Self::hold): writes succeed but the peer does not take the bytes yet; they count
 ///   as unsent (as the kernel's send queue does), and the sender writes them again if the
-///   connection then fails.
+///   connection then fails;
+/// - [`close_after_next_write`](Self::close_after_next_write): the next write succeeds, and the
+///   peer closes at once without reading it, as a receiver that goes away just then.
 ///
 /// ```
 /// use std::time::Duration;
@@ -93,6 +95,8 @@ struct State {
     fail: bool,
     stall: bool,
     hold: bool,
+    /// The peer closes, unread, right after the next write.
+    close_after_write: bool,
 }
 
 impl MemoryTransport {
@@ -177,7 +181,8 @@ impl MemoryTransport {
         self.lock().closed
     }
 
-    /// Connections that broke under a write (see [`fail_writes`](Self::fail_writes)).
+    /// Connections that broke under a write (see [`fail_writes`](Self::fail_writes) and
+    /// [`close_after_next_write`](Self::close_after_next_write)).
     pub fn breaks(&self) -> u64 {
         self.lock().broken
     }
@@ -201,6 +206,13 @@ impl MemoryTransport {
     /// While on, writes time out without taking anything.
     pub fn stall(&self, on: bool) {
         self.change(|state| state.stall = on);
+    }
+
+    /// The next write succeeds, then the peer closes without reading it: the bytes are lost
+    /// with the connection and no longer count as unsent (a Unix receiver that closes frees
+    /// what it had not read), and the sender finds the connection closed when it checks.
+    pub fn close_after_next_write(&self) {
+        self.change(|state| state.close_after_write = true);
     }
 
     /// While on, writes succeed but the peer keeps the bytes back; turning it off takes what
@@ -228,6 +240,8 @@ impl Connect for MemoryTransport {
             datagram: datagram.map(|max| DatagramLimits { default: max, max }),
             max_line: TELEGRAF_MAX_LINE,
             confirms_delivery: true,
+            unsent_is_unread: true,
+            reconnectable: true,
             compressible: datagram.is_none(),
             tls: false,
             acknowledges: false,
@@ -293,7 +307,12 @@ impl Connection {
 impl Transport for Connection {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         self.io(|state| {
-            if state.hold {
+            if state.close_after_write {
+                state.close_after_write = false;
+                state.held.clear();
+                state.current = 0;
+                state.broken += 1;
+            } else if state.hold {
                 state.held.extend_from_slice(bytes);
             } else {
                 take_held(state);
@@ -314,14 +333,32 @@ impl Transport for Connection {
         Some(self.memory.lock().held.len())
     }
 
+    fn check_open(&mut self) -> io::Result<()> {
+        if self.memory.lock().current == self.number {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the memory transport's peer closed the connection",
+            ))
+        }
+    }
+
     /// A graceful close: the peer reads everything before it closes its side.
-    fn close(self: Box<Self>, _timeout: Duration) {
+    fn close(self: Box<Self>, _timeout: Duration) -> io::Result<()> {
+        let mut confirmed = false;
         self.memory.change(|state| {
             if state.current == self.number {
                 take_held(state);
                 state.current = 0;
                 state.closed += 1;
+                confirmed = true;
             }
         });
+        if confirmed {
+            Ok(())
+        } else {
+            Err(io::ErrorKind::NotConnected.into())
+        }
     }
 }

@@ -74,6 +74,15 @@ pub(crate) struct Shape {
     /// Whether a write that succeeds shows the receiver is there (not so for UDP, where a
     /// send to a closed port succeeds).
     pub confirms_delivery: bool,
+    /// Whether [`Transport::unsent_bytes`] counts what the receiving program has not read
+    /// (Unix sockets: the kernel holds written data until the reader takes it) rather than
+    /// what the peer's kernel has not acknowledged (TCP: acknowledged data may still sit
+    /// unread in the receiver's buffer). Where it does, a connection whose close cannot be
+    /// confirmed still says exactly which readings to send again.
+    pub unsent_is_unread: bool,
+    /// Whether a connection that broke can be opened again: not so for standard output,
+    /// whose reader, once gone, is gone for good.
+    pub reconnectable: bool,
     /// Whether gzip can wrap it (stream sockets).
     pub compressible: bool,
     /// Whether it speaks TLS (and so takes TLS settings).
@@ -100,6 +109,8 @@ impl Shape {
             datagram: None,
             max_line: TELEGRAF_MAX_LINE,
             confirms_delivery: true,
+            unsent_is_unread: false,
+            reconnectable: true,
             compressible: true,
             tls: false,
             acknowledges: false,
@@ -144,8 +155,28 @@ pub(crate) trait Transport: Send {
         None
     }
 
-    /// Closes so that nothing written is lost, waiting up to `timeout` for the peer.
-    fn close(self: Box<Self>, timeout: Duration);
+    /// Whether the far end is still open, found out without waiting: an error says that the
+    /// peer closed its side (end of stream, TLS `close_notify`) or reset the connection, so
+    /// that nothing written from now on will be read.
+    fn check_open(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Closes gracefully, waiting up to `timeout`: shuts down the write side and waits for
+    /// the peer to read everything and close its side. `Ok` confirms that the peer read all
+    /// that was written (Telegraf's `socket_listener` closes a connection once it reads the
+    /// end of the stream); an error says why that cannot be confirmed.
+    fn close(self: Box<Self>, timeout: Duration) -> io::Result<()>;
+}
+
+/// Checks at once that `endpoint`, when it is a Unix socket path, can be written to (see
+/// `unix::check_reachable`); other endpoints pass.
+pub(crate) fn check_reachable(endpoint: &Endpoint) -> io::Result<()> {
+    match endpoint {
+        Endpoint::Unix(path) => unix::check_reachable(path, false),
+        Endpoint::Unixgram(path) => unix::check_reachable(path, true),
+        _ => Ok(()),
+    }
 }
 
 /// A send the receiver answered without taking it whole, carried inside the `io::Error` a
@@ -241,12 +272,13 @@ pub(crate) fn finish(
 }
 
 /// After a write-side shutdown: reads until the peer closes its side or `deadline` passes, so
-/// that the peer has read everything before the socket goes away.
-pub(super) fn drain(stream: &mut impl Read, deadline: Instant) {
+/// that the peer has read everything before the socket goes away. `Ok` once the peer closed
+/// its side (it read our end of stream); an error on a reset, or when the deadline passed.
+pub(super) fn drain(stream: &mut impl Read, deadline: Instant) -> io::Result<()> {
     let mut buf = [0u8; 512];
     while Instant::now() < deadline {
         match stream.read(&mut buf) {
-            Ok(0) => return,
+            Ok(0) => return Ok(()),
             Ok(_) => {}
             Err(e)
                 if matches!(
@@ -255,9 +287,62 @@ pub(super) fn drain(stream: &mut impl Read, deadline: Instant) {
                         | io::ErrorKind::WouldBlock
                         | io::ErrorKind::TimedOut
                 ) => {}
-            Err(_) => return,
+            Err(e) => return Err(e),
         }
     }
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the receiver did not read to the end and close within the graceful-close wait",
+    ))
+}
+
+/// The graceful close of a plain stream socket: first checks that the peer has not closed
+/// its side already (then it did not read to our end), then shuts down the write side and
+/// drains until the peer closes (see [`drain`]).
+pub(super) fn close_stream<S>(stream: &mut S, timeout: Duration) -> io::Result<()>
+where
+    S: Read + std::os::fd::AsFd,
+{
+    check_socket_open(&*stream)?;
+    finish_stream(stream, timeout)
+}
+
+/// Shuts down the write side of `stream` and drains it until the peer closes its side (see
+/// [`drain`]).
+pub(super) fn finish_stream<S>(stream: &mut S, timeout: Duration) -> io::Result<()>
+where
+    S: Read + std::os::fd::AsFd,
+{
+    let deadline = Instant::now() + timeout;
+    let socket = socket2::SockRef::from(&*stream);
+    socket.shutdown(std::net::Shutdown::Write)?;
+    socket.set_read_timeout(Some(DRAIN_STEP))?;
+    drain(stream, deadline)
+}
+
+/// Reads, without waiting, whatever the peer sent (Telegraf sends nothing on these sockets,
+/// so it is discarded) until the socket would block: `Ok` while the peer is open; an error
+/// when it closed its side (end of stream) or reset the connection.
+pub(super) fn check_socket_open(socket: &impl std::os::fd::AsFd) -> io::Result<()> {
+    let socket = socket2::SockRef::from(socket);
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 512];
+    loop {
+        match socket.recv_with_flags(&mut buf, libc::MSG_DONTWAIT) {
+            Ok(0) => return Err(peer_closed()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The error for a peer that closed its side of the connection.
+pub(super) fn peer_closed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "the receiver closed the connection",
+    )
 }
 
 /// How often `drain` wakes to check its deadline.

@@ -12,6 +12,7 @@ impl Connect for Connector {
         Shape {
             max_line: usize::MAX,
             compressible: false,
+            reconnectable: false,
             ..Shape::stream("stdout")
         }
     }
@@ -30,7 +31,7 @@ impl Transport for Stdout {
         Ok(n)
     }
 
-    fn close(mut self: Box<Self>, _timeout: Duration) {
-        let _ = self.0.flush();
+    fn close(mut self: Box<Self>, _timeout: Duration) -> io::Result<()> {
+        self.0.flush()
     }
 }

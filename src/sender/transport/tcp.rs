@@ -2,11 +2,13 @@
 
 use std::io::{self, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use socket2::{Protocol, Type};
 
-use super::{Connect, DRAIN_STEP, Shape, SocketOptions, Transport, drain, new_socket, outq};
+use super::{
+    Connect, Shape, SocketOptions, Transport, check_socket_open, close_stream, new_socket, outq,
+};
 
 pub(super) struct Connector {
     host: String,
@@ -51,16 +53,6 @@ pub(super) fn connect(host: &str, port: u16, options: &SocketOptions) -> io::Res
     Ok(socket.into())
 }
 
-/// Shuts down the write side, then waits for the peer to read everything and close.
-pub(super) fn close(stream: &mut TcpStream, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    if stream.shutdown(std::net::Shutdown::Write).is_ok()
-        && stream.set_read_timeout(Some(DRAIN_STEP)).is_ok()
-    {
-        drain(stream, deadline);
-    }
-}
-
 struct Tcp(TcpStream);
 
 impl Transport for Tcp {
@@ -72,7 +64,11 @@ impl Transport for Tcp {
         outq::unsent_bytes(&self.0)
     }
 
-    fn close(mut self: Box<Self>, timeout: Duration) {
-        close(&mut self.0, timeout);
+    fn check_open(&mut self) -> io::Result<()> {
+        check_socket_open(&self.0)
+    }
+
+    fn close(mut self: Box<Self>, timeout: Duration) -> io::Result<()> {
+        close_stream(&mut self.0, timeout)
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 
-use super::{Connect, Shape, SocketOptions, Transport, outq, tcp};
+use super::{Connect, Shape, SocketOptions, Transport, finish_stream, outq, peer_closed, tcp};
 use crate::sender::ConfigError;
 use crate::tls::{TlsOptions, explain};
 
@@ -87,11 +87,50 @@ impl Transport for Tls {
         outq::unsent_bytes(&self.stream.sock)
     }
 
-    fn close(self: Box<Self>, timeout: Duration) {
+    fn check_open(&mut self) -> io::Result<()> {
+        self.stream.sock.set_nonblocking(true)?;
+        let checked = read_pending(&mut self.stream);
+        self.stream.sock.set_nonblocking(false)?;
+        checked.map_err(|e| tls_failure(&mut self.stream, &self.server, e))
+    }
+
+    fn close(mut self: Box<Self>, timeout: Duration) -> io::Result<()> {
+        // A receiver that already sent close_notify or closed did not read to our end.
+        self.check_open()?;
         let mut stream = self.stream;
         stream.conn.send_close_notify();
-        if stream.flush().is_ok() {
-            tcp::close(&mut stream.sock, timeout);
+        stream.flush()?;
+        finish_stream(&mut stream.sock, timeout)
+    }
+}
+
+/// Reads and processes the TLS records waiting on the socket (set non-blocking), discarding any
+/// plaintext (Telegraf sends none): `Ok` while the server is open; an error once it sent
+/// `close_notify`, closed the connection, reset it, or sent an alert.
+fn read_pending(stream: &mut TlsStream) -> io::Result<()> {
+    loop {
+        match stream.conn.read_tls(&mut stream.sock) {
+            Ok(0) => return Err(peer_closed()),
+            Ok(_) => {
+                let state = stream
+                    .conn
+                    .process_new_packets()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                let plaintext = state.plaintext_bytes_to_read();
+                if plaintext > 0 {
+                    let mut sink = vec![0u8; plaintext];
+                    let _ = std::io::Read::read(&mut stream.conn.reader(), &mut sink);
+                }
+                if state.peer_has_closed() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "the receiver closed the connection (TLS close_notify)",
+                    ));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }

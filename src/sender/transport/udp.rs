@@ -60,5 +60,7 @@ impl Transport for Udp {
         whole(sent, payload.len())
     }
 
-    fn close(self: Box<Self>, _timeout: Duration) {}
+    fn close(self: Box<Self>, _timeout: Duration) -> io::Result<()> {
+        Ok(())
+    }
 }

@@ -3,9 +3,11 @@
 use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{Connect, DRAIN_STEP, Shape, SocketOptions, Transport, drain, outq, with_path};
+use super::{
+    Connect, Shape, SocketOptions, Transport, check_socket_open, close_stream, outq, with_path,
+};
 
 pub(super) struct Connector {
     path: PathBuf,
@@ -23,11 +25,14 @@ impl Connector {
 
 impl Connect for Connector {
     fn shape(&self) -> Shape {
-        Shape::stream("unix")
+        Shape {
+            unsent_is_unread: true,
+            ..Shape::stream("unix")
+        }
     }
 
     fn connect(&mut self) -> io::Result<Box<dyn Transport>> {
-        let stream = UnixStream::connect(&self.path).map_err(|e| with_path(e, &self.path))?;
+        let stream = UnixStream::connect(&self.path).map_err(|e| explain(e, &self.path))?;
         stream.set_write_timeout(Some(self.write_timeout))?;
         Ok(Box::new(Unix(stream)))
     }
@@ -44,13 +49,83 @@ impl Transport for Unix {
         outq::unsent_bytes(&self.0)
     }
 
-    fn close(self: Box<Self>, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        let mut stream = self.0;
-        if stream.shutdown(std::net::Shutdown::Write).is_ok()
-            && stream.set_read_timeout(Some(DRAIN_STEP)).is_ok()
-        {
-            drain(&mut stream, deadline);
-        }
+    fn check_open(&mut self) -> io::Result<()> {
+        check_socket_open(&self.0)
+    }
+
+    fn close(mut self: Box<Self>, timeout: Duration) -> io::Result<()> {
+        close_stream(&mut self.0, timeout)
+    }
+}
+
+/// A failed connection to the Unix socket at `path`, with the path and, where the cause is
+/// one waiting cannot fix, what to change.
+pub(crate) fn explain(error: io::Error, path: &Path) -> io::Error {
+    use std::os::unix::fs::FileTypeExt;
+    let file_type = std::fs::metadata(path).map(|m| m.file_type());
+    let hint = match error.kind() {
+        io::ErrorKind::NotFound => format!(
+            " (nothing listens there: is Telegraf running with a socket_listener whose \
+             service_address is \"unix://{}\"?)",
+            path.display()
+        ),
+        io::ErrorKind::PermissionDenied => format!(
+            " (this user may not write to the socket: set socket_mode = \"0660\" in \
+             Telegraf's socket_listener and add this user to {}, or run as a member of it)",
+            group_of(path)
+        ),
+        io::ErrorKind::ConnectionRefused => match file_type {
+            Ok(kind) if !kind.is_socket() => format!(
+                " (it is {}, not a socket: give the path of Telegraf's socket_listener \
+                 service_address)",
+                if kind.is_dir() {
+                    "a directory"
+                } else if kind.is_file() {
+                    "a regular file"
+                } else {
+                    "a special file"
+                }
+            ),
+            _ => " (no process listens on this socket: a socket file left by a Telegraf \
+                  that stopped)"
+                .to_owned(),
+        },
+        _ => String::new(),
+    };
+    let error = with_path(error, path);
+    io::Error::new(error.kind(), format!("{error}{hint}"))
+}
+
+/// Checks at once that the Unix socket at `path` can be written to (a stream socket, or a
+/// datagram one when `datagram`), by connecting to it: the path exists, is a socket, this
+/// user may write to it, and something listens. The error names the path and the fix.
+pub(crate) fn check_reachable(path: &Path, datagram: bool) -> io::Result<()> {
+    let connected = if datagram {
+        std::os::unix::net::UnixDatagram::unbound()?.connect(path)
+    } else {
+        UnixStream::connect(path).map(drop)
+    };
+    connected.map_err(|e| explain(e, path))
+}
+
+/// "the group NAME (gid N)" of the file at `path`, for messages.
+fn group_of(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(gid) = std::fs::metadata(path).map(|m| m.gid()) else {
+        return "the socket's group".to_owned();
+    };
+    let name = std::fs::read_to_string("/etc/group")
+        .ok()
+        .and_then(|groups| {
+            groups.lines().find_map(|line| {
+                let mut parts = line.split(':');
+                let name = parts.next()?;
+                let id = parts.nth(1)?.parse::<u32>().ok()?;
+                (id == gid).then(|| name.to_owned())
+            })
+        });
+    match name {
+        Some(name) => format!("the group {name} (gid {gid})"),
+        None => format!("the socket's group (gid {gid})"),
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{
     Connect, DEFAULT_UNIXGRAM_DATAGRAM, DatagramLimits, Shape, SocketOptions, TELEGRAF_MAX_LINE,
-    Transport, with_path,
+    Transport,
 };
 
 pub(super) struct Connector {
@@ -40,7 +40,7 @@ impl Connect for Connector {
         let socket = UnixDatagram::unbound()?;
         socket
             .connect(&self.path)
-            .map_err(|e| with_path(e, &self.path))?;
+            .map_err(|e| super::unix::explain(e, &self.path))?;
         socket.set_write_timeout(Some(self.write_timeout))?;
         Ok(Box::new(Unixgram(socket)))
     }
@@ -54,7 +54,9 @@ impl Transport for Unixgram {
         whole(sent, payload.len())
     }
 
-    fn close(self: Box<Self>, _timeout: Duration) {}
+    fn close(self: Box<Self>, _timeout: Duration) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A datagram the kernel cut short is an error, never a silent loss.
