@@ -82,7 +82,7 @@ fn pipe_with(peer: &Peer, lines: &[String], pace: Duration, extra: &[&str]) -> R
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let summary = stderr
         .lines()
-        .find(|l| l.contains("readings, wrote"))
+        .find(|l| l.contains(", wrote "))
         .unwrap_or_else(|| panic!("no summary in {stderr}"));
     let number_after = |word: &str| -> u64 {
         summary

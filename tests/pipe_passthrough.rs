@@ -63,7 +63,7 @@ fn canonical_input_goes_out_byte_for_byte() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         format!(
-            "telemit: read {count} readings, wrote {count}, rejected 0 (0 bad lines, 0 not sendable), dropped 0\n"
+            "telemit: read {count} lines, wrote {count} readings, rejected 0 lines (0 bad, 0 not sendable), dropped 0\n"
         )
     );
     assert_eq!(out.status.code(), Some(0));
@@ -104,7 +104,7 @@ cpu,host=a load=0.75";
         "telemit: line 3, column 9: expected '=' after the field key, found the end of the line: \"bad line\"\n\
          telemit: line 8, column 11: not UTF-8: \"cpu load=\\\"\u{fffd}\\\"\"\n\
          telemit: line 10: longer than 64 bytes (73 bytes); skipped (raise --max-line)\n\
-         telemit: read 10 readings, wrote 7, rejected 3 (3 bad lines, 0 not sendable), dropped 0; 2 readings had a key given twice, collapsed to its last value as Telegraf does\n"
+         telemit: read 10 lines, wrote 7 readings, rejected 3 lines (3 bad, 0 not sendable), dropped 0; 2 readings had a key given twice, collapsed to its last value as Telegraf does\n"
     );
     assert_eq!(out.status.code(), Some(1));
 
@@ -116,7 +116,7 @@ cpu,host=a load=0.75";
     );
     assert!(
         String::from_utf8_lossy(&strict.stderr).ends_with(
-            "telemit: stopped at the first bad line (--strict): read 3 readings, wrote 2, rejected 1 (1 bad lines, 0 not sendable), dropped 0\n"
+            "telemit: stopped at the first bad line (--strict): read 3 lines, wrote 2 readings, rejected 1 line (1 bad, 0 not sendable), dropped 0\n"
         )
     );
 }
