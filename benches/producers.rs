@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use telemit::{Encoder, Endpoint, Format, Sender};
+use telemit::{Encoder, Endpoint, Format, Precision, Sender, Timestamp};
 
 // The request-timing reading, shared with the tests.
 #[allow(dead_code)]
@@ -97,7 +97,8 @@ impl Drop for Discard {
     }
 }
 
-/// `producers` threads share one sender and send `total` readings between them; readings
+/// `producers` threads share one sender and send `total` readings between them, each a copy
+/// of one reading with its own sequence number and the time it is sent; readings
 /// written a second, from the moment they all start until shutdown returns.
 fn run(transport: Transport, producers: usize, total: u64, dir: &Path, id: usize) -> f64 {
     let receiver = Discard::start(transport, dir, id);
@@ -119,6 +120,8 @@ fn run(transport: Transport, producers: usize, total: u64, dir: &Path, id: usize
                 for n in 0..each {
                     let seq = p + n * producers as u64;
                     reading.set_field("seq", seq).unwrap();
+                    // Stamped as it is sent, as a server stamps what it measures.
+                    reading.set_timestamp(Some(Timestamp::now(Precision::Nanoseconds)));
                     sender.send(&reading).unwrap();
                 }
             })

@@ -113,8 +113,8 @@ impl Core {
         })?;
         match pushed {
             Pushed::Queued { dropped_oldest } => {
-                if dropped_oldest {
-                    stats.add_dropped(DropReason::QueueFull, 1);
+                if dropped_oldest > 0 {
+                    stats.add_dropped(DropReason::QueueFull, dropped_oldest);
                 }
                 Ok(())
             }
@@ -139,7 +139,7 @@ impl Core {
                 other => return Ok(other),
             }
         }
-        let mut dropped_oldest = false;
+        let mut dropped_oldest = 0;
         loop {
             if self.shared.queue.is_closed() {
                 return Ok(Pushed::Closed);
@@ -162,10 +162,10 @@ impl Core {
                         // Larger than the whole spool: nothing older to make room with.
                         return Ok(Pushed::DroppedNewest);
                     }
-                    if dropped_oldest {
+                    if dropped_oldest > 0 {
                         self.shared.stats.add_dropped(DropReason::QueueFull, 1);
                     }
-                    dropped_oldest = true;
+                    dropped_oldest = 1;
                 }
                 OnFull::Block => {
                     guard = spool.room.wait(guard).unwrap_or_else(|e| e.into_inner());

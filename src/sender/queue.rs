@@ -1,14 +1,36 @@
 //! The bounded queue between producers and the writer thread.
 //!
-//! Queued readings live encoded in one byte buffer, so a queued reading costs no allocation of
-//! its own; producers encode before they take the lock and only copy in under it. The writer
-//! swaps the whole buffer out at once, which is what makes batches grow under load while a lone
-//! reading still goes out immediately.
+//! Queued readings live encoded in byte buffers, so a queued reading costs no allocation of its
+//! own; producers encode before they take a lock and only copy in under it. The writer swaps
+//! the buffers out whole, which is what makes batches grow under load while a lone reading
+//! still goes out immediately.
+//!
+//! # How producers scale
+//!
+//! The queue is split into shards, about two per core. Each producing thread keeps to one shard
+//! (its *home*, fixed for the thread's life, so one thread's readings keep their order) and
+//! appends to it under that shard's own lock, which only the writer also takes, once per batch.
+//! So a reading touches no memory another producer writes: the shard's lock, its buffer and its
+//! byte count sit on cache lines of their own, and the writer's state and the closed flag,
+//! which every producer reads, are written only when the writer goes to sleep or wakes.
+//!
+//! The bound stays exact without a shared counter per reading. The queue's `capacity` slots are
+//! either free (one atomic counter), lent to a shard as *credits*, or holding a reading: a
+//! shard takes credits from the free counter in chunks (at most a quarter of the capacity
+//! spread over all shards), and the writer gives back one slot per reading it takes. A
+//! producer that finds neither credits at home nor free slots first takes back the credits
+//! every other shard holds unused; only if that finds none is the queue full, and the policy
+//! decides ([`OnFull`]). So per reading a producer pays one uncontended lock and a copy, and the
+//! shared counter once per chunk of readings; with 16 producers on 16 cores nothing they do per
+//! reading waits for another, and their rate adds up until the one writer's socket writes are
+//! the limit (the writer copies a batch from each shard that has one, then writes it with one
+//! system call).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
 /// What to do with a new reading when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -67,6 +89,16 @@ impl Pending {
         );
     }
 
+    /// Appends the live records of `other` (with their enqueue times) after these.
+    fn append(&mut self, other: &Pending) {
+        let shift = self.bytes.len();
+        self.bytes.extend_from_slice(other.live_bytes());
+        let start = other.start;
+        self.ends
+            .extend(other.ends.iter().map(|&end| end - start + shift));
+        self.enqueued.extend(other.enqueued.iter().copied());
+    }
+
     /// The records in order.
     pub fn records(&self) -> impl Iterator<Item = &[u8]> {
         let mut from = self.start;
@@ -96,108 +128,344 @@ impl Pending {
 /// Outcome of offering a reading to the queue.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Pushed {
-    Queued { dropped_oldest: bool },
+    /// Queued, after dropping this many older readings to make room (policy `DropOldest`).
+    Queued {
+        dropped_oldest: u64,
+    },
     DroppedNewest,
     Closed,
 }
 
 /// What the writer thread is doing, as far as producers need to know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WriterState {
+mod writer_state {
     /// Taking or writing a batch: it will look at the queue again without being told.
-    Busy,
+    pub const BUSY: u8 = 0;
     /// Asleep on an empty queue: the next reading must wake it.
-    Idle,
+    pub const IDLE: u8 = 1;
     /// Just wrote and waits a moment for more: only a full batch is worth a wake-up.
-    Lingering,
+    pub const LINGERING: u8 = 2;
 }
+use writer_state::{BUSY, IDLE, LINGERING};
 
 /// Queued bytes that make a lingering writer start at once.
 const FULL_BATCH_BYTES: usize = 32 * 1024;
+/// The most shards a queue has, however many cores there are.
+const MAX_SHARDS: usize = 64;
+/// The most credits a shard takes at once.
+const MAX_CHUNK: usize = 256;
+/// How long a producer blocked on a full queue waits before it looks again by itself (it is
+/// normally woken as soon as the writer takes readings).
+const ROOM_RECHECK: Duration = Duration::from_millis(10);
 
-struct State {
+/// The number of shards for this machine: two per core, a power of two.
+fn shard_count() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * 2).next_power_of_two().clamp(2, MAX_SHARDS)
+}
+
+static NEXT_PRODUCER: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's number among the threads that have sent through any queue, which picks
+    /// its home shard: consecutive numbers land on different shards.
+    static PRODUCER: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+fn producer_number() -> usize {
+    PRODUCER.with(|number| match number.get() {
+        Some(n) => n,
+        None => {
+            let n = NEXT_PRODUCER.fetch_add(1, Ordering::Relaxed);
+            number.set(Some(n));
+            n
+        }
+    })
+}
+
+/// One shard: the readings its producers queued and the slots it holds for more. Aligned so
+/// that no two shards share a cache line (or the pair of lines a core fetches together).
+#[repr(align(128))]
+struct Shard {
+    state: Mutex<ShardState>,
+    /// The live bytes queued here, readable without the lock; 0 when the shard is empty.
+    bytes: AtomicUsize,
+}
+
+#[derive(Default)]
+struct ShardState {
     pending: Pending,
-    closed: bool,
-    /// Wake-ups are system calls on both sides; a producer only makes one when the writer
-    /// would otherwise wait for nothing.
-    writer: WriterState,
-    /// Producers blocked on `not_full` (policy `Block`).
-    producers_waiting: usize,
+    /// Slots lent to this shard and not yet filled.
+    credits: usize,
+}
+
+impl Shard {
+    fn lock(&self) -> MutexGuard<'_, ShardState> {
+        // A panic elsewhere cannot leave the state half-updated in a way that matters here.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A value alone on its cache lines.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// What every producer reads and the writer rarely writes.
+struct Signals {
+    writer: AtomicU8,
+    closed: AtomicBool,
 }
 
 pub(crate) struct Queue {
-    state: Mutex<State>,
+    shards: Box<[Shard]>,
+    /// Slots neither lent to a shard nor holding a reading.
+    free: Padded<AtomicUsize>,
+    signals: Padded<Signals>,
+    /// Producers blocked in `wait_for_room`.
+    producers_waiting: Padded<AtomicUsize>,
+    /// Held by the writer from deciding to sleep until it sleeps, and by whoever wakes it.
+    sleep: Mutex<()>,
     not_empty: Condvar,
+    room: Mutex<()>,
     not_full: Condvar,
+    /// The writer's side of each shard: where a shard's readings land when taken, before they
+    /// join the batch (and the buffer the shard gets back next time).
+    spares: Mutex<Vec<Pending>>,
     capacity: usize,
+    /// Credits a shard takes from `free` at once.
+    chunk: usize,
     timed: bool,
 }
 
 impl Queue {
     /// A queue of at most `capacity` readings; `timed` notes when each was queued.
     pub fn new(capacity: usize, timed: bool) -> Self {
+        Self::with_shards(capacity, timed, shard_count())
+    }
+
+    fn with_shards(capacity: usize, timed: bool, shards: usize) -> Self {
+        let capacity = capacity.max(1);
         Queue {
-            state: Mutex::new(State {
-                pending: Pending::default(),
-                closed: false,
-                writer: WriterState::Busy,
-                producers_waiting: 0,
+            shards: (0..shards)
+                .map(|_| Shard {
+                    state: Mutex::new(ShardState::default()),
+                    bytes: AtomicUsize::new(0),
+                })
+                .collect(),
+            free: Padded(AtomicUsize::new(capacity)),
+            signals: Padded(Signals {
+                writer: AtomicU8::new(BUSY),
+                closed: AtomicBool::new(false),
             }),
+            producers_waiting: Padded(AtomicUsize::new(0)),
+            sleep: Mutex::new(()),
             not_empty: Condvar::new(),
+            room: Mutex::new(()),
             not_full: Condvar::new(),
-            capacity: capacity.max(1),
+            spares: Mutex::new((0..shards).map(|_| Pending::default()).collect()),
+            capacity,
+            chunk: (capacity / (4 * shards)).clamp(1, MAX_CHUNK),
             timed,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic elsewhere cannot leave `State` half-updated in a way that matters here.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// The calling thread's shard.
+    fn home(&self) -> usize {
+        producer_number() % self.shards.len()
     }
 
     /// Makes room as `policy` says, then appends `record` (one encoded reading).
     pub fn push(&self, policy: OnFull, record: &[u8]) -> Pushed {
-        let mut state = self.lock();
-        let mut dropped_oldest = false;
+        let home = self.home();
+        let shard = &self.shards[home];
+        let mut dropped_oldest = 0;
+        // Whether a look at every other shard found no credits since this shard last had none.
+        let mut full = false;
         loop {
-            if state.closed {
+            let mut state = shard.lock();
+            if self.signals.0.closed.load(Ordering::SeqCst) {
                 return Pushed::Closed;
             }
-            if state.pending.len() < self.capacity {
-                break;
+            if state.credits == 0 {
+                state.credits = self.take_credits();
             }
-            match policy {
-                OnFull::Block => {
-                    state.producers_waiting += 1;
-                    state = self.not_full.wait(state).unwrap_or_else(|e| e.into_inner());
-                    state.producers_waiting -= 1;
+            if state.credits > 0 {
+                state.credits -= 1;
+            } else if !full {
+                drop(state);
+                full = self.reclaim_credits(home) == 0;
+                continue;
+            } else {
+                match policy {
+                    OnFull::DropNewest => {
+                        drop(state);
+                        self.wake();
+                        return Pushed::DroppedNewest;
+                    }
+                    // The oldest of this shard's readings gives its slot to the new one: with
+                    // one producer, that is the oldest reading queued.
+                    OnFull::DropOldest if !state.pending.is_empty() => {
+                        state.pending.drop_oldest();
+                        dropped_oldest += 1;
+                    }
+                    OnFull::DropOldest => {
+                        drop(state);
+                        dropped_oldest += u64::from(self.drop_oldest_elsewhere(home));
+                        self.wake();
+                        full = false;
+                        continue;
+                    }
+                    OnFull::Block => {
+                        drop(state);
+                        self.wait_for_room();
+                        full = false;
+                        continue;
+                    }
                 }
-                OnFull::DropNewest => return Pushed::DroppedNewest,
-                OnFull::DropOldest => {
-                    state.pending.drop_oldest();
-                    dropped_oldest = true;
+            }
+            state.pending.bytes.extend_from_slice(record);
+            let end = state.pending.bytes.len();
+            state.pending.ends.push_back(end);
+            if self.timed {
+                state.pending.enqueued.push_back(Instant::now());
+            }
+            let bytes = end - state.pending.start;
+            // The first reading in an empty shard is sequentially consistent with the writer's
+            // check before it sleeps (`take`): either the writer sees these bytes, or this
+            // producer sees it idle below. Later readings find the count already non-zero, and
+            // a full fence per reading would cost more than the rest of queueing it.
+            let first = state.pending.len() == 1;
+            let order = if first {
+                Ordering::SeqCst
+            } else {
+                Ordering::Relaxed
+            };
+            shard.bytes.store(bytes, order);
+            drop(state);
+            match self.signals.0.writer.load(order) {
+                BUSY => {}
+                IDLE => self.wake_from(IDLE),
+                _ => {
+                    if bytes >= FULL_BATCH_BYTES || full || dropped_oldest > 0 {
+                        self.wake_from(LINGERING);
+                    }
                 }
+            }
+            return Pushed::Queued { dropped_oldest };
+        }
+    }
+
+    /// Takes up to a chunk of free slots for a shard; 0 when none are free.
+    fn take_credits(&self) -> usize {
+        let free = &self.free.0;
+        let mut current = free.load(Ordering::Relaxed);
+        loop {
+            if current == 0 {
+                return 0;
+            }
+            let n = current.min(self.chunk);
+            match free.compare_exchange_weak(
+                current,
+                current - n,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    // A producer is about to run out of room: a lingering writer should not
+                    // wait for its full batch.
+                    if current - n < self.capacity / 2
+                        && self.signals.0.writer.load(Ordering::Relaxed) == LINGERING
+                    {
+                        self.wake_from(LINGERING);
+                    }
+                    return n;
+                }
+                Err(now) => current = now,
             }
         }
-        state.pending.bytes.extend_from_slice(record);
-        let end = state.pending.bytes.len();
-        state.pending.ends.push_back(end);
-        if self.timed {
-            state.pending.enqueued.push_back(Instant::now());
-        }
-        let wake = match state.writer {
-            WriterState::Busy => false,
-            WriterState::Idle => true,
-            WriterState::Lingering => {
-                state.pending.bytes.len() - state.pending.start >= FULL_BATCH_BYTES
-                    || state.pending.len() >= self.capacity
+    }
+
+    /// Returns the credits other shards hold unused to the free slots (one shard locked at a
+    /// time, none held meanwhile); how many there were.
+    fn reclaim_credits(&self, home: usize) -> usize {
+        let mut reclaimed = 0;
+        for (i, shard) in self.shards.iter().enumerate() {
+            if i != home {
+                reclaimed += std::mem::take(&mut shard.lock().credits);
             }
-        };
-        if wake {
-            state.writer = WriterState::Busy;
+        }
+        if reclaimed > 0 {
+            self.free.0.fetch_add(reclaimed, Ordering::SeqCst);
+        }
+        reclaimed
+    }
+
+    /// Drops the oldest reading of the first other shard that has one, its slot returning to
+    /// the free ones; whether there was one.
+    fn drop_oldest_elsewhere(&self, home: usize) -> bool {
+        let count = self.shards.len();
+        for i in (1..count).map(|k| (home + k) % count) {
+            let shard = &self.shards[i];
+            let mut state = shard.lock();
+            if !state.pending.is_empty() {
+                state.pending.drop_oldest();
+                shard
+                    .bytes
+                    .store(state.pending.live_bytes().len(), Ordering::SeqCst);
+                drop(state);
+                self.free.0.fetch_add(1, Ordering::SeqCst);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Waits (a while at most) for the writer to free slots.
+    fn wait_for_room(&self) {
+        self.wake();
+        let room = self.room.lock().unwrap_or_else(|e| e.into_inner());
+        // Sequentially consistent with the writer's `give_back`: either it sees this producer
+        // waiting, or this producer sees the slots it freed.
+        self.producers_waiting.0.fetch_add(1, Ordering::SeqCst);
+        if self.free.0.load(Ordering::SeqCst) == 0 && !self.is_closed() {
+            let _ = self
+                .not_full
+                .wait_timeout(room, ROOM_RECHECK)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        self.producers_waiting.0.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Wakes the writer if its state is still `from`.
+    fn wake_from(&self, from: u8) {
+        let writer = &self.signals.0.writer;
+        if writer
+            .compare_exchange(from, BUSY, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            // The writer holds `sleep` from announcing its state until it waits.
+            let _sleep = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
             self.not_empty.notify_one();
         }
-        Pushed::Queued { dropped_oldest }
+    }
+
+    /// Gives `taken` slots back and wakes producers waiting for room.
+    fn give_back(&self, taken: usize) {
+        if taken == 0 {
+            return;
+        }
+        self.free.0.fetch_add(taken, Ordering::SeqCst);
+        if self.producers_waiting.0.load(Ordering::SeqCst) > 0 {
+            let _room = self.room.lock().unwrap_or_else(|e| e.into_inner());
+            self.not_full.notify_all();
+        }
+    }
+
+    /// Bytes queued in all shards, as last published.
+    fn queued_bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| shard.bytes.load(Ordering::SeqCst))
+            .sum()
     }
 
     /// Swaps everything queued into `batch` (which is cleared first), waiting while the queue
@@ -207,70 +475,122 @@ impl Queue {
     /// closed and empty.
     pub fn take(&self, batch: &mut Pending, linger: Option<Duration>) -> bool {
         batch.clear();
-        let mut state = self.lock();
+        let signals = &self.signals.0;
         if let Some(linger) = linger {
-            let gathered = state.pending.bytes.len() - state.pending.start;
-            if !state.closed && gathered < FULL_BATCH_BYTES && state.pending.len() < self.capacity {
-                state.writer = WriterState::Lingering;
-                state = self
+            let sleep = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
+            signals.writer.store(LINGERING, Ordering::SeqCst);
+            if !self.is_closed()
+                && self.queued_bytes() < FULL_BATCH_BYTES
+                && self.free.0.load(Ordering::SeqCst) >= self.capacity / 2
+            {
+                let _ = self
                     .not_empty
-                    .wait_timeout(state, linger)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+                    .wait_timeout(sleep, linger)
+                    .unwrap_or_else(|e| e.into_inner());
             }
+            signals.writer.store(BUSY, Ordering::SeqCst);
         }
-        while state.pending.is_empty() && !state.closed {
-            state.writer = WriterState::Idle;
-            state = self
-                .not_empty
-                .wait(state)
-                .unwrap_or_else(|e| e.into_inner());
+        loop {
+            // Read before the shards: a reading pushed after a shard was looked at saw the
+            // queue closed and was refused.
+            let closed = self.is_closed();
+            if self.gather(batch) > 0 || closed {
+                return !(closed && batch.is_empty());
+            }
+            let sleep = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
+            signals.writer.store(IDLE, Ordering::SeqCst);
+            if self.queued_bytes() == 0 && !self.is_closed() {
+                drop(
+                    self.not_empty
+                        .wait(sleep)
+                        .unwrap_or_else(|e| e.into_inner()),
+                );
+            }
+            signals.writer.store(BUSY, Ordering::SeqCst);
         }
-        state.writer = WriterState::Busy;
-        self.hand_over(&mut state, batch)
     }
 
     /// Swaps whatever is queued into `batch` without waiting; false once the queue is closed
     /// and was empty.
     pub fn take_now(&self, batch: &mut Pending) -> bool {
         batch.clear();
-        let mut state = self.lock();
-        self.hand_over(&mut state, batch)
+        let closed = self.is_closed();
+        self.gather(batch);
+        !(closed && batch.is_empty())
     }
 
-    /// Moves the queued readings into the (cleared) `batch` and gives producers its buffers,
-    /// grown to match, and room; false once the queue is closed and was empty.
-    fn hand_over(&self, state: &mut State, batch: &mut Pending) -> bool {
-        std::mem::swap(batch, &mut state.pending);
-        state.pending.reserve_like(batch);
-        if state.producers_waiting > 0 {
-            self.not_full.notify_all();
+    /// Moves the readings queued in every shard into `batch`, gives each shard back a buffer
+    /// at least as large as the one it gave, and frees their slots; how many readings.
+    ///
+    /// The first shard's buffer becomes the batch as it is (one producer's readings are never
+    /// copied again); further shards' readings are appended to it.
+    fn gather(&self, batch: &mut Pending) -> usize {
+        let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+        let mut taken = 0;
+        for (shard, spare) in self.shards.iter().zip(spares.iter_mut()) {
+            if shard.bytes.load(Ordering::SeqCst) == 0 {
+                continue;
+            }
+            {
+                let mut state = shard.lock();
+                if state.pending.is_empty() {
+                    continue;
+                }
+                std::mem::swap(&mut state.pending, spare);
+                state.pending.reserve_like(spare);
+                shard.bytes.store(0, Ordering::SeqCst);
+            }
+            taken += spare.len();
+            if batch.is_empty() {
+                std::mem::swap(batch, spare);
+            } else {
+                batch.append(spare);
+                spare.clear();
+            }
         }
-        !(state.closed && batch.is_empty())
+        drop(spares);
+        self.give_back(taken);
+        taken
     }
 
-    /// Wakes the writer if it sleeps: there is work for it outside the queue (the spool).
+    /// Wakes the writer if it sleeps: there is work for it (a full queue, or the spool).
     pub fn wake(&self) {
-        let mut state = self.lock();
-        if state.writer != WriterState::Busy {
-            state.writer = WriterState::Busy;
-            self.not_empty.notify_one();
+        if self.wake_if(IDLE) {
+            return;
+        }
+        self.wake_if(LINGERING);
+    }
+
+    fn wake_if(&self, from: u8) -> bool {
+        if self.signals.0.writer.load(Ordering::SeqCst) == from {
+            self.wake_from(from);
+            true
+        } else {
+            false
         }
     }
 
     pub fn is_closed(&self) -> bool {
-        self.lock().closed
+        self.signals.0.closed.load(Ordering::SeqCst)
     }
 
     /// Readings waiting.
     pub fn depth(&self) -> usize {
-        self.lock().pending.len()
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().pending.len())
+            .sum()
     }
 
     /// Stops accepting readings; what is queued can still be taken.
     pub fn close(&self) {
-        self.lock().closed = true;
-        self.not_empty.notify_all();
+        self.signals.0.closed.store(true, Ordering::SeqCst);
+        {
+            let _sleep = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
+            self.signals.0.writer.store(BUSY, Ordering::SeqCst);
+            self.not_empty.notify_all();
+        }
+        let _room = self.room.lock().unwrap_or_else(|e| e.into_inner());
         self.not_full.notify_all();
     }
 }
@@ -288,16 +608,12 @@ mod tests {
         let queue = Queue::new(2, false);
         assert_eq!(
             push(&queue, OnFull::DropOldest, "a\n"),
-            Pushed::Queued {
-                dropped_oldest: false
-            }
+            Pushed::Queued { dropped_oldest: 0 }
         );
         push(&queue, OnFull::DropOldest, "b\n");
         assert_eq!(
             push(&queue, OnFull::DropOldest, "c\n"),
-            Pushed::Queued {
-                dropped_oldest: true
-            }
+            Pushed::Queued { dropped_oldest: 1 }
         );
         assert_eq!(
             push(&queue, OnFull::DropNewest, "d\n"),
@@ -329,9 +645,7 @@ mod tests {
         queue.take(&mut batch, None);
         assert_eq!(
             producer.join().unwrap(),
-            Pushed::Queued {
-                dropped_oldest: false
-            }
+            Pushed::Queued { dropped_oldest: 0 }
         );
         queue.take(&mut batch, None);
         assert_eq!(batch.live_bytes(), b"b\n");
