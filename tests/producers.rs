@@ -61,7 +61,11 @@ fn eight_producers_deliver_everything_once_each_in_its_own_order() {
     for line in received.lines() {
         // load,producer=P n=Nu
         let (tags, field) = line.split_once(' ').unwrap();
-        let producer: u64 = tags.strip_prefix("load,producer=").unwrap().parse().unwrap();
+        let producer: u64 = tags
+            .strip_prefix("load,producer=")
+            .unwrap()
+            .parse()
+            .unwrap();
         let n: u64 = field
             .strip_prefix("n=")
             .and_then(|n| n.strip_suffix('u'))
@@ -100,7 +104,9 @@ fn bench_producers_split_the_count_and_number_readings_without_overlap() {
         .unwrap()
         .lines()
         .map(|line| {
-            let at = line.find("seq=").unwrap_or_else(|| panic!("no seq: {line}"));
+            let at = line
+                .find("seq=")
+                .unwrap_or_else(|| panic!("no seq: {line}"));
             let rest = &line[at + 4..];
             rest[..rest.find('u').unwrap()].parse().unwrap()
         })

@@ -244,9 +244,7 @@ impl Generator {
             let due = self.count.map_or(due, |n| due.min(n)).min(sent + 1000);
             while sent < due {
                 // Cannot fail: the value is an unsigned integer and the key is already there.
-                let _ = self
-                    .reading
-                    .set_field("seq", self.first + sent * self.step);
+                let _ = self.reading.set_field("seq", self.first + sent * self.step);
                 self.reading
                     .set_timestamp(Some(Timestamp::now(self.precision)));
                 if sender.send(&self.reading) == Err(SendError::Closed) {

@@ -88,12 +88,13 @@ impl Core {
     /// Sends `reading` without the reading options (the stats ticker's own readings).
     pub fn send_as_is(&self, reading: &Reading) -> Result<(), SendError> {
         let stats = &self.shared.stats;
-        stats.add_in();
         // Encoding happens before the queue's lock is taken: the writer is never kept waiting
         // behind a long reading, and the lock is held only to copy the bytes in.
         let pushed = ENCODED.with_borrow_mut(|record| {
             record.clear();
             if let Err(error) = self.encode(reading, record) {
+                // Rare: the shared counter will do.
+                stats.add_in();
                 let reason = match error {
                     SendError::Oversize { .. } => DropReason::Oversize,
                     _ => DropReason::Unrepresentable,
@@ -101,6 +102,8 @@ impl Core {
                 stats.add_dropped(reason, 1);
                 return Err(error);
             }
+            // Every producer counts on its own shard of the queue (see `Core::stats`).
+            self.shared.queue.count_in();
             let pushed = match &self.shared.spool {
                 None => self.shared.queue.push(self.on_full, record),
                 Some(spool) => self
@@ -202,6 +205,8 @@ impl Core {
 
     pub fn stats(&self) -> StatsSnapshot {
         let mut snapshot = self.shared.stats.snapshot();
+        // Readings that encoded are counted per producer, the others in `Stats`.
+        snapshot.readings_in += self.shared.queue.readings_in();
         snapshot.queue_depth = self.shared.queue.depth() as u64;
         if let Some(spool) = &self.shared.spool {
             snapshot.spool_depth = spool.lock().len();

@@ -28,7 +28,7 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 /// What to do with a new reading when the queue is full.
@@ -189,6 +189,8 @@ struct Shard {
     state: Mutex<ShardState>,
     /// The live bytes queued here, readable without the lock; 0 when the shard is empty.
     bytes: AtomicUsize,
+    /// Readings handed to the sender by this shard's producers (see [`Queue::count_in`]).
+    readings_in: AtomicU64,
 }
 
 #[derive(Default)]
@@ -249,6 +251,7 @@ impl Queue {
                 .map(|_| Shard {
                     state: Mutex::new(ShardState::default()),
                     bytes: AtomicUsize::new(0),
+                    readings_in: AtomicU64::new(0),
                 })
                 .collect(),
             free: Padded(AtomicUsize::new(capacity)),
@@ -271,6 +274,22 @@ impl Queue {
     /// The calling thread's shard.
     fn home(&self) -> usize {
         producer_number() % self.shards.len()
+    }
+
+    /// Counts one reading handed to the sender by the calling thread, on its home shard: one
+    /// counter shared by every producer would be written by all of them for every reading.
+    pub fn count_in(&self) {
+        self.shards[self.home()]
+            .readings_in
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Readings counted by [`Queue::count_in`] so far.
+    pub fn readings_in(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| shard.readings_in.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Makes room as `policy` says, then appends `record` (one encoded reading).
