@@ -1,9 +1,13 @@
 //! Producer threads sharing one `Sender`: 1, 2, 4 and 8 producers on a Unix stream socket and
 //! on UDP, each receiver drained in-process. Prints readings/s (written by the sender, from the
-//! first send until shutdown has written everything) and the ratio to 1 producer.
+//! first send until shutdown has written everything) and the ratio to 1 producer, and the CPU
+//! time the whole process spent per reading (producers, writer and receiver together): on a
+//! busy machine that figure is steadier than the rates, and if producers contended for the
+//! queue it would grow with their number.
 //!
 //! `cargo bench --bench producers` (TELEMIT_BENCH_READINGS sets the readings a run sends in
-//! total, split evenly among its producers, default 400 000). Each figure is the best of 3
+//! total, split evenly among its producers, default 400 000; TELEMIT_BENCH_TRANSPORTS, say
+//! `unix`, picks transports). Each figure is the best of 3
 //! runs, interleaved so that a burst of load from elsewhere on the machine does not land on
 //! one producer count only. The whole benchmark takes a few seconds.
 
@@ -15,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use telemit::usage::Usage;
 use telemit::{Encoder, Endpoint, Format, Precision, Sender, Timestamp};
 
 // The request-timing reading, shared with the tests.
@@ -32,6 +37,14 @@ enum Transport {
 }
 
 impl Transport {
+    /// The name TELEMIT_BENCH_TRANSPORTS knows it by.
+    fn key(self) -> &'static str {
+        match self {
+            Transport::Unix => "unix",
+            Transport::Udp => "udp",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Transport::Unix => "unix stream",
@@ -99,8 +112,9 @@ impl Drop for Discard {
 
 /// `producers` threads share one sender and send `total` readings between them, each a copy
 /// of one reading with its own sequence number and the time it is sent; readings
-/// written a second, from the moment they all start until shutdown returns.
-fn run(transport: Transport, producers: usize, total: u64, dir: &Path, id: usize) -> f64 {
+/// written a second, from the moment they all start until shutdown returns, and CPU
+/// nanoseconds a reading.
+fn run(transport: Transport, producers: usize, total: u64, dir: &Path, id: usize) -> (f64, f64) {
     let receiver = Discard::start(transport, dir, id);
     let sender = Arc::new(
         Sender::builder(receiver.endpoint.clone(), Encoder::new(Format::Influx))
@@ -129,18 +143,23 @@ fn run(transport: Transport, producers: usize, total: u64, dir: &Path, id: usize
         .collect();
     start.wait();
     let started = Instant::now();
+    let cpu_before = Usage::now().cpu;
     for thread in threads {
         thread.join().unwrap();
     }
     let stats = sender.shutdown();
     let elapsed = started.elapsed();
+    let cpu = Usage::now().cpu.saturating_sub(cpu_before);
     assert_eq!(
         stats.written,
         each * producers as u64,
         "{}",
         stats.summary()
     );
-    stats.written as f64 / elapsed.as_secs_f64()
+    (
+        stats.written as f64 / elapsed.as_secs_f64(),
+        cpu.as_nanos() as f64 / stats.written as f64,
+    )
 }
 
 fn main() {
@@ -155,26 +174,34 @@ fn main() {
         "producers sharing one sender: {total} readings a run (request timing, 3 tags, 3 fields), \
          best of {ROUNDS}, {cores} cores"
     );
+    let only = std::env::var("TELEMIT_BENCH_TRANSPORTS").unwrap_or_default();
     let mut id = 0;
     for transport in [Transport::Unix, Transport::Udp] {
+        if !only.is_empty() && !only.contains(transport.key()) {
+            continue;
+        }
         let mut best = [0f64; PRODUCERS.len()];
+        let mut cpu = [f64::INFINITY; PRODUCERS.len()];
         for _ in 0..ROUNDS {
             for (i, &producers) in PRODUCERS.iter().enumerate() {
                 id += 1;
-                best[i] = best[i].max(run(transport, producers, total, dir.path(), id));
+                let (rate, ns) = run(transport, producers, total, dir.path(), id);
+                best[i] = best[i].max(rate);
+                cpu[i] = cpu[i].min(ns);
             }
         }
         println!("\n{}", transport.name());
         println!(
-            "{:>10} {:>14} {:>14} {:>10}",
-            "producers", "readings/s", "per producer", "vs 1"
+            "{:>10} {:>14} {:>14} {:>10} {:>16}",
+            "producers", "readings/s", "per producer", "vs 1", "CPU ns a reading"
         );
         for (i, &producers) in PRODUCERS.iter().enumerate() {
             println!(
-                "{producers:>10} {:>14.0} {:>14.0} {:>9.2}x",
+                "{producers:>10} {:>14.0} {:>14.0} {:>9.2}x {:>16.0}",
                 best[i],
                 best[i] / producers as f64,
-                best[i] / best[0]
+                best[i] / best[0],
+                cpu[i]
             );
         }
     }

@@ -23,8 +23,8 @@
 //! decides ([`OnFull`]). So per reading a producer pays one uncontended lock and a copy, and the
 //! shared counter once per chunk of readings; with 16 producers on 16 cores nothing they do per
 //! reading waits for another, and their rate adds up until the one writer's socket writes are
-//! the limit (the writer copies a batch from each shard that has one, then writes it with one
-//! system call).
+//! the limit (the writer takes each shard's readings as they are, copying only small ones
+//! together into one batch, and writes a batch with one system call).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -207,6 +207,15 @@ impl Shard {
     }
 }
 
+/// What the writer keeps between batches.
+struct Gatherer {
+    /// For each shard, where its readings land when taken, before they join the batch (and
+    /// the buffer the shard gets back next time).
+    spares: Vec<Pending>,
+    /// The shard to look at first next time, so that every shard has its turn first.
+    next: usize,
+}
+
 /// A value alone on its cache lines.
 #[repr(align(128))]
 struct Padded<T>(T);
@@ -229,9 +238,8 @@ pub(crate) struct Queue {
     not_empty: Condvar,
     room: Mutex<()>,
     not_full: Condvar,
-    /// The writer's side of each shard: where a shard's readings land when taken, before they
-    /// join the batch (and the buffer the shard gets back next time).
-    spares: Mutex<Vec<Pending>>,
+    /// The writer's side of the shards.
+    gatherer: Mutex<Gatherer>,
     capacity: usize,
     /// Credits a shard takes from `free` at once.
     chunk: usize,
@@ -264,7 +272,10 @@ impl Queue {
             not_empty: Condvar::new(),
             room: Mutex::new(()),
             not_full: Condvar::new(),
-            spares: Mutex::new((0..shards).map(|_| Pending::default()).collect()),
+            gatherer: Mutex::new(Gatherer {
+                spares: (0..shards).map(|_| Pending::default()).collect(),
+                next: 0,
+            }),
             capacity,
             chunk: (capacity / (4 * shards)).clamp(1, MAX_CHUNK),
             timed,
@@ -517,7 +528,7 @@ impl Queue {
             // Read before the shards: a reading pushed after a shard was looked at saw the
             // queue closed and was refused.
             let closed = self.is_closed();
-            if self.gather(batch) > 0 || closed {
+            if self.gather(batch, FULL_BATCH_BYTES) > 0 || closed {
                 return !(closed && batch.is_empty());
             }
             let sleep = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
@@ -533,27 +544,40 @@ impl Queue {
         }
     }
 
-    /// Swaps whatever is queued into `batch` without waiting; false once the queue is closed
-    /// and was empty.
+    /// Swaps whatever is queued, all of it, into `batch` without waiting; false once the queue
+    /// is closed and was empty.
     pub fn take_now(&self, batch: &mut Pending) -> bool {
         batch.clear();
         let closed = self.is_closed();
-        self.gather(batch);
+        self.gather(batch, usize::MAX);
         !(closed && batch.is_empty())
     }
 
-    /// Moves the readings queued in every shard into `batch`, gives each shard back a buffer
-    /// at least as large as the one it gave, and frees their slots; how many readings.
+    /// Moves the readings queued in the shards into `batch`, gives each shard back a buffer at
+    /// least as large as the one it gave, and frees their slots; how many readings.
     ///
-    /// The first shard's buffer becomes the batch as it is (one producer's readings are never
-    /// copied again); further shards' readings are appended to it.
-    fn gather(&self, batch: &mut Pending) -> usize {
-        let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+    /// The first shard's buffer becomes the batch as it is, and further shards' readings are
+    /// copied after it only until the batch holds `full` bytes: under load every
+    /// shard fills a batch on its own, so a reading is copied once by its producer and then
+    /// only by the kernel; the shards left wait for the next batch, which starts with them.
+    /// Returns 0 only after looking at every shard.
+    fn gather(&self, batch: &mut Pending, full: usize) -> usize {
+        let mut gatherer = self.gatherer.lock().unwrap_or_else(|e| e.into_inner());
+        let Gatherer { spares, next } = &mut *gatherer;
+        let count = self.shards.len();
+        let first = *next;
+        *next = (first + 1) % count;
         let mut taken = 0;
-        for (shard, spare) in self.shards.iter().zip(spares.iter_mut()) {
+        for i in (0..count).map(|k| (first + k) % count) {
+            if batch.live_bytes().len() >= full {
+                *next = i;
+                break;
+            }
+            let shard = &self.shards[i];
             if shard.bytes.load(Ordering::SeqCst) == 0 {
                 continue;
             }
+            let spare = &mut spares[i];
             {
                 let mut state = shard.lock();
                 if state.pending.is_empty() {
@@ -571,7 +595,7 @@ impl Queue {
                 spare.clear();
             }
         }
-        drop(spares);
+        drop(gatherer);
         self.give_back(taken);
         taken
     }
@@ -733,7 +757,7 @@ mod tests {
                 last[p] = Some(n);
                 taken += 1;
             }
-            std::thread::sleep(Duration::from_micros(50));
+            std::thread::sleep(Duration::from_micros(200));
         }
         let dropped: u64 = producers.into_iter().map(|p| p.join().unwrap()).sum();
         assert_eq!(taken + dropped, PRODUCERS * EACH);
@@ -781,6 +805,27 @@ mod tests {
         assert!(open);
         assert_eq!(bytes, b"a\n");
         assert!(woke_at - pushed_at < Duration::from_millis(20));
+    }
+
+    #[test]
+    fn a_full_batch_from_one_shard_is_written_alone_and_the_next_starts_with_the_others() {
+        let queue = Queue::with_shards(10_000, false, 2);
+        let line = [b'x'; 99].iter().chain(b"\n").copied().collect::<Vec<u8>>();
+        for _ in 0..FULL_BATCH_BYTES / line.len() + 1 {
+            queue.push_to(0, OnFull::Block, &line);
+        }
+        queue.push_to(1, OnFull::Block, b"small\n");
+        let mut batch = Pending::default();
+        assert!(queue.take(&mut batch, None));
+        assert!(batch.records().all(|r| r == line), "shard 0 alone");
+        queue.push_to(0, OnFull::Block, b"later\n");
+        assert!(queue.take(&mut batch, None));
+        assert_eq!(
+            batch.live_bytes(),
+            b"small\nlater\n",
+            "shard 1 first, then shard 0"
+        );
+        assert_eq!(queue.depth(), 0);
     }
 
     #[test]
