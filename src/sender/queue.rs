@@ -253,6 +253,7 @@ impl Queue {
     }
 
     fn with_shards(capacity: usize, timed: bool, shards: usize) -> Self {
+        debug_assert!(shards.is_power_of_two());
         let capacity = capacity.max(1);
         Queue {
             shards: (0..shards)
@@ -282,9 +283,9 @@ impl Queue {
         }
     }
 
-    /// The calling thread's shard.
+    /// The calling thread's shard (a mask, not a division: the count is a power of two).
     fn home(&self) -> usize {
-        producer_number() % self.shards.len()
+        producer_number() & (self.shards.len() - 1)
     }
 
     /// Counts one reading handed to the sender by the calling thread, on its home shard: one
