@@ -72,10 +72,13 @@ impl Discard {
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        std::thread::spawn(move || {
+                        let drain = move || {
                             let mut buf = vec![0u8; 1 << 16];
                             while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
-                        });
+                        };
+                        // Named, so that a profile tells the receiver from the producers.
+                        let named = std::thread::Builder::new().name("receiver".into());
+                        named.spawn(drain).unwrap();
                     }
                 });
                 Endpoint::Unix(path)
@@ -87,12 +90,14 @@ impl Discard {
                     .unwrap();
                 let address = socket.local_addr().unwrap();
                 let stop = stop.clone();
-                std::thread::spawn(move || {
+                let drain = move || {
                     let mut buf = vec![0u8; 1 << 16];
                     while !stop.load(Ordering::Relaxed) {
                         let _ = socket.recv(&mut buf);
                     }
-                });
+                };
+                let named = std::thread::Builder::new().name("receiver".into());
+                named.spawn(drain).unwrap();
                 format!("udp://{address}").parse().unwrap()
             }
         };
@@ -127,18 +132,21 @@ fn run(transport: Transport, producers: usize, total: u64, dir: &Path, id: usize
         .map(|p| {
             let sender = sender.clone();
             let start = start.clone();
-            std::thread::spawn(move || {
-                // Producer p numbers its readings p, p + producers, p + 2 producers, …
-                let mut reading = samples::request_timing(p);
-                start.wait();
-                for n in 0..each {
-                    let seq = p + n * producers as u64;
-                    reading.set_field("seq", seq).unwrap();
-                    // Stamped as it is sent, as a server stamps what it measures.
-                    reading.set_timestamp(Some(Timestamp::now(Precision::Nanoseconds)));
-                    sender.send(&reading).unwrap();
-                }
-            })
+            let named = std::thread::Builder::new().name(format!("producer-{p}"));
+            named
+                .spawn(move || {
+                    // Producer p numbers its readings p, p + producers, p + 2 producers, …
+                    let mut reading = samples::request_timing(p);
+                    start.wait();
+                    for n in 0..each {
+                        let seq = p + n * producers as u64;
+                        reading.set_field("seq", seq).unwrap();
+                        // Stamped as it is sent, as a server stamps what it measures.
+                        reading.set_timestamp(Some(Timestamp::now(Precision::Nanoseconds)));
+                        sender.send(&reading).unwrap();
+                    }
+                })
+                .unwrap()
         })
         .collect();
     start.wait();

@@ -98,17 +98,19 @@ pub enum SendError {
 /// in batches. The queue's bound ([`SenderBuilder::queue_size`]) and the policy when it is full
 /// ([`OnFull`]) hold for all threads together, and every reading is counted exactly.
 ///
-/// What that gives on a 16-core host, worked out from this machine's profile of
-/// `benches/producers.rs` (one producer of 3-tag, 3-field readings, stamped as sent, into a Unix
-/// stream): the producer spends about 130 ns of its core on a reading (stamp, encode, copy into
-/// its shard) and the writer about 40 ns (nearly all of it the kernel's copy of the bytes into
-/// the socket). None of the producer's work touches memory another producer writes: its shard's
-/// lock is taken by the writer once per batch, and the shared count of free slots once per
-/// chunk of up to 256 readings. So 16 producers on 16 cores do 16 times the work at once, and
-/// the rate grows until the one writer is busy all the time, at about 130 / 40 ≈ 3 times one
-/// producer's work per reading plus one: some 4 to 5 times one producer, before the receiver's
-/// own limit. On UDP the writer pays a system call per datagram of 1 432 bytes (about 11
-/// readings), so there the writer's send path, not the hand-over, sets the ceiling.
+/// What that gives on a 16-core host, worked out from a profile of `benches/producers.rs` on a
+/// 2-core machine (3-tag, 3-field readings stamped as sent, into a Unix stream; of the CPU time,
+/// 79 % was the producers', 15 % the writer's, 6 % the receiver's): a producer spends about
+/// 150 ns on a reading (stamp, encode, copy into its shard) and the writer about 30 ns, nearly
+/// all of it the kernel's copy of the bytes into the socket. Nothing a producer does per
+/// reading writes memory that another producer writes: its shard's lock is taken by the writer
+/// once per batch, and the shared count of free slots once per chunk of up to 256 readings. So
+/// 16 producers on 16 cores do 16 times the work at once, and the rate grows until the one
+/// writer is busy all the time: at 30 ns a reading, about 33 million readings/s, 5 times one
+/// producer's 6 to 7 million. Once a shard holds a full batch the writer writes its buffer as
+/// it is, so however many producers there are, a reading is copied once by its producer and
+/// once by the kernel. On UDP the writer pays a system call per datagram of 1 432 bytes (about
+/// 11 readings), so there the writer's send path, not the hand-over, sets the ceiling.
 ///
 /// ```no_run
 /// use telemit::{Encoder, Format, Reading, Sender};
