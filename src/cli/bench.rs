@@ -40,6 +40,11 @@ pub struct BenchArgs {
     #[arg(long = "fields", default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=10_000))]
     pub field_count: u16,
 
+    /// Threads sending through the one sender at once; --rate and --count are split evenly
+    /// among them, and producer p of N numbers its readings p, p + N, p + 2N, …
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub producers: u16,
+
     /// Print the final report as one JSON object (on stdout, or on stderr with --to -)
     #[arg(long)]
     pub json: bool,
@@ -113,22 +118,33 @@ pub fn run(args: BenchArgs) -> Result<i32, String> {
     let cpu_before = Usage::now().cpu;
     let started = Instant::now();
     let sent = Arc::new(AtomicU64::new(0));
-    let generator = Generator {
-        reading,
-        precision: args.output.precision.into(),
-        rate: args.rate,
-        duration,
-        count,
-        stop: terminated.clone(),
-        sent: sent.clone(),
-    };
-    let generating = {
-        let sender = sender.clone();
-        std::thread::spawn(move || generator.run(&sender, started))
-    };
+    let producers = u64::from(args.producers);
+    let generating: Vec<_> = (0..producers)
+        .map(|p| {
+            let generator = Generator {
+                reading: reading.clone(),
+                precision: args.output.precision.into(),
+                rate: match args.rate {
+                    Rate::Max => Rate::Max,
+                    // The remainder goes to the first producers, one each.
+                    Rate::PerSecond(rate) => {
+                        Rate::PerSecond((rate / producers + u64::from(p < rate % producers)).max(1))
+                    }
+                },
+                duration,
+                count: count.map(|n| n / producers + u64::from(p < n % producers)),
+                first: p,
+                step: producers,
+                stop: terminated.clone(),
+                sent: sent.clone(),
+            };
+            let sender = sender.clone();
+            std::thread::spawn(move || generator.run(&sender, started))
+        })
+        .collect();
     // Watch from here: a producer blocked on a full queue (receiver away) must not keep an
     // interrupt from ending the run, and shutdown is what wakes it.
-    while !generating.is_finished() {
+    while !generating.iter().all(|g| g.is_finished()) {
         std::thread::sleep(Duration::from_millis(if progress { 250 } else { 20 }));
         if terminated.load(Ordering::Relaxed) {
             sender.shutdown();
@@ -146,14 +162,18 @@ pub fn run(args: BenchArgs) -> Result<i32, String> {
         }
     }
     let sending = started.elapsed();
-    let _ = generating.join();
+    let per_producer: Vec<Sent> = generating
+        .into_iter()
+        .map(|g| g.join().unwrap_or_default())
+        .collect();
     let stats = sender.shutdown();
     let total = started.elapsed();
     if progress {
         super::log::stderr_text("\n");
     }
     let report = Report {
-        sent: sent.load(Ordering::Relaxed),
+        sent: per_producer.iter().map(|p| p.readings).sum(),
+        per_producer,
         sending,
         total,
         stats,
@@ -181,27 +201,49 @@ to the terminal: --to - writes them to standard output. Send them somewhere, e.g
 `telemit bench --to udp://127.0.0.1:8094` with `telemit listen --on udp://127.0.0.1:8094 --quiet` \
 in another terminal, or measure telemit alone with `telemit bench --to - > /dev/null`";
 
-/// Sends copies of one reading, numbered by `seq` and stamped now, at a fixed rate.
+/// What one producer sent, and how long it took.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sent {
+    readings: u64,
+    elapsed: Duration,
+}
+
+impl Sent {
+    fn rate(&self) -> f64 {
+        self.readings as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Sends copies of one reading, numbered by `seq` (`first`, `first + step`, …) and stamped
+/// now, at a fixed rate.
 struct Generator {
     reading: Reading,
     precision: Precision,
     rate: Rate,
     duration: Option<Duration>,
     count: Option<u64>,
+    first: u64,
+    step: u64,
     stop: Arc<AtomicBool>,
+    /// Readings sent by all producers, for the progress line.
     sent: Arc<AtomicU64>,
 }
 
 impl Generator {
-    fn run(mut self, sender: &Sender, started: Instant) {
+    fn run(mut self, sender: &Sender, started: Instant) -> Sent {
         let mut sent = 0u64;
+        let mut reported = 0u64;
         loop {
             let elapsed = started.elapsed();
             if self.stop.load(Ordering::Relaxed)
                 || self.duration.is_some_and(|d| elapsed >= d)
                 || self.count.is_some_and(|n| sent >= n)
             {
-                return;
+                self.sent.fetch_add(sent - reported, Ordering::Relaxed);
+                return Sent {
+                    readings: sent,
+                    elapsed: started.elapsed(),
+                };
             }
             // What is due now, at most 1 000 at a time so the checks above stay timely.
             let due = match self.rate {
@@ -211,15 +253,17 @@ impl Generator {
             let due = self.count.map_or(due, |n| due.min(n)).min(sent + 1000);
             while sent < due {
                 // Cannot fail: the value is an unsigned integer and the key is already there.
-                let _ = self.reading.set_field("seq", sent);
+                let _ = self.reading.set_field("seq", self.first + sent * self.step);
                 self.reading
                     .set_timestamp(Some(Timestamp::now(self.precision)));
                 if sender.send(&self.reading) == Err(SendError::Closed) {
-                    return;
+                    self.stop.store(true, Ordering::Relaxed);
+                    break;
                 }
                 sent += 1;
             }
-            self.sent.store(sent, Ordering::Relaxed);
+            self.sent.fetch_add(sent - reported, Ordering::Relaxed);
+            reported = sent;
             if let Rate::PerSecond(rate) = self.rate {
                 let next_due = Duration::from_secs_f64(sent as f64 / rate as f64);
                 if let Some(wait) = next_due.checked_sub(started.elapsed()) {
@@ -232,6 +276,8 @@ impl Generator {
 
 struct Report {
     sent: u64,
+    /// Each producer's own count and time.
+    per_producer: Vec<Sent>,
     /// Time spent generating and enqueueing.
     sending: Duration,
     /// Until the sender had written (or dropped) everything.
@@ -247,6 +293,19 @@ impl Report {
         self.stats.written as f64 / self.total.as_secs_f64()
     }
 
+    /// The achieved rate shared out: what each producer contributed on average.
+    fn rate_per_producer(&self) -> f64 {
+        self.achieved_rate() / self.per_producer.len().max(1) as f64
+    }
+
+    /// The slowest and the fastest producer's own sending rate.
+    fn producer_range(&self) -> (f64, f64) {
+        let rates = self.per_producer.iter().map(Sent::rate);
+        let slowest = rates.clone().fold(f64::INFINITY, f64::min);
+        let fastest = rates.fold(0.0, f64::max);
+        (if slowest.is_finite() { slowest } else { 0.0 }, fastest)
+    }
+
     fn text(&self, endpoint: &str) -> String {
         let s = &self.stats;
         let mut drops: Vec<String> = DropReason::ALL
@@ -257,9 +316,11 @@ impl Report {
             drops.push("none".into());
         }
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let (slowest, fastest) = self.producer_range();
         format!(
             "telemit bench to {endpoint}\n\
              sent      {} readings in {:.3} s, all written after {:.3} s: {:.0} readings/s\n\
+             producers {}: {:.0} readings/s each (own sending rate: slowest {:.0}, fastest {:.0})\n\
              written   {} readings, {} bytes in {} writes ({:.1} readings a write), {} reconnects\n\
              dropped   {} ({})\n\
              latency   enqueue to socket write: p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms\n\
@@ -268,6 +329,10 @@ impl Report {
             self.sending.as_secs_f64(),
             self.total.as_secs_f64(),
             self.achieved_rate(),
+            self.per_producer.len(),
+            self.rate_per_producer(),
+            slowest,
+            fastest,
             s.written,
             s.bytes,
             s.batches,
@@ -293,11 +358,25 @@ impl Report {
             .map(|r| (r.as_str().to_owned(), s.dropped(*r).into()))
             .collect();
         let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let producers: Vec<serde_json::Value> = self
+            .per_producer
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "sent": p.readings,
+                    "seconds": p.elapsed.as_secs_f64(),
+                    "readings_per_second": p.rate(),
+                })
+            })
+            .collect();
         serde_json::json!({
             "sent": self.sent,
             "sending_seconds": self.sending.as_secs_f64(),
             "total_seconds": self.total.as_secs_f64(),
             "readings_per_second": self.achieved_rate(),
+            "producers": self.per_producer.len(),
+            "readings_per_second_per_producer": self.rate_per_producer(),
+            "per_producer": producers,
             "written": s.written,
             "bytes": s.bytes,
             "writes": s.batches,

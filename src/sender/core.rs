@@ -88,12 +88,13 @@ impl Core {
     /// Sends `reading` without the reading options (the stats ticker's own readings).
     pub fn send_as_is(&self, reading: &Reading) -> Result<(), SendError> {
         let stats = &self.shared.stats;
-        stats.add_in();
         // Encoding happens before the queue's lock is taken: the writer is never kept waiting
         // behind a long reading, and the lock is held only to copy the bytes in.
         let pushed = ENCODED.with_borrow_mut(|record| {
             record.clear();
             if let Err(error) = self.encode(reading, record) {
+                // Rare: the shared counter will do.
+                stats.add_in();
                 let reason = match error {
                     SendError::Oversize { .. } => DropReason::Oversize,
                     _ => DropReason::Unrepresentable,
@@ -101,6 +102,8 @@ impl Core {
                 stats.add_dropped(reason, 1);
                 return Err(error);
             }
+            // Every producer counts on its own shard of the queue (see `Core::stats`).
+            self.shared.queue.count_in();
             let pushed = match &self.shared.spool {
                 None => self.shared.queue.push(self.on_full, record),
                 Some(spool) => self
@@ -113,8 +116,8 @@ impl Core {
         })?;
         match pushed {
             Pushed::Queued { dropped_oldest } => {
-                if dropped_oldest {
-                    stats.add_dropped(DropReason::QueueFull, 1);
+                if dropped_oldest > 0 {
+                    stats.add_dropped(DropReason::QueueFull, dropped_oldest);
                 }
                 Ok(())
             }
@@ -139,7 +142,7 @@ impl Core {
                 other => return Ok(other),
             }
         }
-        let mut dropped_oldest = false;
+        let mut dropped_oldest = 0;
         loop {
             if self.shared.queue.is_closed() {
                 return Ok(Pushed::Closed);
@@ -162,10 +165,10 @@ impl Core {
                         // Larger than the whole spool: nothing older to make room with.
                         return Ok(Pushed::DroppedNewest);
                     }
-                    if dropped_oldest {
+                    if dropped_oldest > 0 {
                         self.shared.stats.add_dropped(DropReason::QueueFull, 1);
                     }
-                    dropped_oldest = true;
+                    dropped_oldest = 1;
                 }
                 OnFull::Block => {
                     guard = spool.room.wait(guard).unwrap_or_else(|e| e.into_inner());
@@ -205,7 +208,7 @@ impl Core {
     /// limit and queued or spooled like an encoded reading in `send_as_is`.
     pub fn send_encoded(&self, record: &[u8]) -> Result<(), SendError> {
         let stats = &self.shared.stats;
-        stats.add_in();
+        self.shared.queue.count_in();
         // In a JSON array each object goes without its newline.
         let record = match self.framing {
             Framing::Lines => record,
@@ -232,8 +235,8 @@ impl Core {
         };
         match pushed {
             Pushed::Queued { dropped_oldest } => {
-                if dropped_oldest {
-                    stats.add_dropped(DropReason::QueueFull, 1);
+                if dropped_oldest > 0 {
+                    stats.add_dropped(DropReason::QueueFull, dropped_oldest);
                 }
                 Ok(())
             }
@@ -250,6 +253,8 @@ impl Core {
 
     pub fn stats(&self) -> StatsSnapshot {
         let mut snapshot = self.shared.stats.snapshot();
+        // Readings that encoded are counted per producer, the others in `Stats`.
+        snapshot.readings_in += self.shared.queue.readings_in();
         snapshot.queue_depth = self.shared.queue.depth() as u64;
         if let Some(spool) = &self.shared.spool {
             snapshot.spool_depth = spool.lock().len();
