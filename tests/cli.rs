@@ -3,21 +3,12 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+#[allow(dead_code)]
+#[path = "support/processes.rs"]
+mod processes;
+
 fn telemit(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    processes::run_telemit(args, &[], stdin.as_bytes(), Stdio::piped())
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -4,34 +4,17 @@
 //! (`tcp://:8094`, `1ms`, `64KiB`, `1m30s`), and the deployment examples against the Telegraf
 //! config they feed.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[allow(dead_code)]
+#[path = "support/processes.rs"]
+mod processes;
+
 /// `telemit args…` with `env` set and no other `TELEMIT_*` variable, `stdin` written to it.
 fn telemit(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_telemit"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("TELEMIT_") {
-            command.env_remove(name);
-        }
-    }
-    let mut child = command
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    processes::run_telemit(args, env, stdin.as_bytes(), Stdio::piped())
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -272,17 +272,8 @@ fn a_unix_socket_without_permission_is_named_with_permission_denied() {
 
 /// Runs telemit with `args`, `stdin` on standard input; (exit code, stdout, stderr).
 fn run_telemit(args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The child may exit before reading its input: a broken pipe here is part of the test.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
+    let out =
+        support::processes::run_telemit(args, &[], stdin.as_bytes(), std::process::Stdio::piped());
     (
         out.status.code(),
         String::from_utf8(out.stdout).unwrap(),

@@ -13,23 +13,7 @@ bad line\n\
 cpu,host=c load=1 1700000000000000001\n";
 
 fn telemit_with(args: &[&str], envs: &[(&str, &str)], stdin: &str, stderr: Stdio) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_telemit"));
-    command
-        .env_remove("RUST_LOG")
-        .env_remove("TELEMIT_LOG_FORMAT");
-    let mut child = command
-        .args(args)
-        .envs(envs.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    // The process may exit before it reads everything; that is its business.
-    let _ = input.write_all(stdin.as_bytes());
-    drop(input);
-    child.wait_with_output().unwrap()
+    support::processes::run_telemit(args, envs, stdin.as_bytes(), stderr)
 }
 
 fn telemit(args: &[&str], envs: &[(&str, &str)], stdin: &str) -> (Option<i32>, String, String) {

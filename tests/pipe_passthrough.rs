@@ -1,8 +1,7 @@
 //! `telemit pipe` forwarding canonical line protocol as it came: the bytes that go out are the
 //! bytes parse-and-encode writes, and every other line keeps its report and its count.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use telemit::input::line_protocol::parse_line;
 use telemit::sender::MemoryTransport;
@@ -12,21 +11,12 @@ use telemit::{Encoder, Format, Precision, SendError, Sender};
 #[path = "support/samples.rs"]
 mod samples;
 
+#[allow(dead_code)]
+#[path = "support/processes.rs"]
+mod processes;
+
 fn telemit(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
-    // Written from a thread, so that a large input cannot deadlock against a full stdout.
-    let writer = std::thread::spawn(move || input.write_all(&stdin));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    out
+    processes::run_telemit(args, &[], stdin, std::process::Stdio::piped())
 }
 
 /// What the parse-and-encode path writes for each line of `input`: the parser's reading,

@@ -114,22 +114,7 @@ impl Core {
             record.shrink_to(TELEGRAF_MAX_LINE);
             Ok(pushed)
         })?;
-        match pushed {
-            Pushed::Queued { dropped_oldest } => {
-                if dropped_oldest > 0 {
-                    stats.add_dropped(DropReason::QueueFull, dropped_oldest);
-                }
-                Ok(())
-            }
-            Pushed::DroppedNewest => {
-                stats.add_dropped(DropReason::QueueFull, 1);
-                Err(SendError::QueueFull)
-            }
-            Pushed::Closed => {
-                stats.add_dropped(DropReason::SendError, 1);
-                Err(SendError::Closed)
-            }
-        }
+        self.account(pushed)
     }
 
     /// With a spool: into the queue while the spool is empty and the queue has room, else to
@@ -233,6 +218,13 @@ impl Core {
                 .push_or_spool(spool, record)
                 .inspect_err(|_| stats.add_dropped(DropReason::SendError, 1))?,
         };
+        self.account(pushed)
+    }
+
+    /// Counts what the queue did with one reading: a drop to make room, or the reading itself
+    /// refused.
+    fn account(&self, pushed: Pushed) -> Result<(), SendError> {
+        let stats = &self.shared.stats;
         match pushed {
             Pushed::Queued { dropped_oldest } => {
                 if dropped_oldest > 0 {

@@ -37,3 +37,38 @@ pub fn spawn_pipe(endpoint: &telemit::Endpoint) -> Child {
         .spawn()
         .unwrap()
 }
+
+/// `telemit args…` as a user runs it: `env` set and no other `TELEMIT_*` (or `RUST_LOG`)
+/// variable of the test's own environment, `stdin` written from a thread (so that a large
+/// input cannot deadlock against a full stdout, and a child that exits before reading it all
+/// is its own business), `stderr` as given; stdout captured.
+pub fn run_telemit(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &[u8],
+    stderr: Stdio,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_telemit"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TELEMIT_") || name == "RUST_LOG" {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
