@@ -103,6 +103,8 @@ pub struct Mapping {
     swept: i64,
     /// Whether [`Mapping::apply_each`] sweeps by arrival time.
     sweeping: bool,
+    /// The random key of series hashes.
+    seed: std::collections::hash_map::RandomState,
 }
 
 /// One reading a rule refills message after message.
@@ -195,6 +197,7 @@ impl Mapping {
             paths,
             swept: i64::MIN,
             sweeping: true,
+            seed: Default::default(),
         })
     }
 
@@ -302,6 +305,7 @@ impl Mapping {
                 values: &values,
                 arrival,
                 defaults: &self.defaults,
+                seed: &self.seed,
             };
             let refused = self.series.refused(index);
             let scratch = &mut self.scratch[index];
