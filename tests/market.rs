@@ -713,3 +713,180 @@ aggregate = [{ name = "n", expr = "count()" }]
     assert!(running, "telemit ws ended before the windows closed");
     assert_eq!(counted(), 5, "every trade in a closed window");
 }
+
+/// The `expr` of every rule of a Prometheus rules file (plain, `>` or `|` blocks).
+fn rule_exprs(yaml: &str) -> Vec<String> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let mut exprs = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let key = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+        let Some(value) = key.strip_prefix("expr:") else {
+            continue;
+        };
+        let value = value.trim();
+        if !value.starts_with(['>', '|']) {
+            exprs.push(value.to_owned());
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        let block: Vec<&str> = lines[i + 1..]
+            .iter()
+            .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > indent)
+            .map(|l| l.trim())
+            .collect();
+        exprs.push(block.join(" "));
+    }
+    exprs
+}
+
+/// The metric names a PromQL expression selects: identifiers that are neither functions
+/// (followed by `(`), keywords, label matchers, durations nor strings.
+fn metric_names(expr: &str) -> Vec<String> {
+    const KEYWORDS: [&str; 6] = ["and", "or", "unless", "bool", "offset", "atan2"];
+    // Followed by a list of labels in parentheses.
+    const GROUPING: [&str; 6] = [
+        "by", "without", "on", "ignoring", "group_left", "group_right",
+    ];
+    const AGGREGATIONS: [&str; 12] = [
+        "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "topk", "bottomk",
+        "quantile", "count_values",
+    ];
+    let mut names = Vec::new();
+    let chars: Vec<char> = expr.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let closing = match c {
+            '"' => Some('"'),
+            '{' => Some('}'),
+            '[' => Some(']'),
+            _ => None,
+        };
+        if let Some(closing) = closing {
+            i += 1;
+            while i < chars.len() && chars[i] != closing {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == '_' || c == ':' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "_:".contains(chars[i]))
+            {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let word = word.as_str();
+            while i < chars.len() && chars[i].is_whitespace() {
+                i += 1;
+            }
+            if GROUPING.contains(&word) && chars.get(i) == Some(&'(') {
+                while i < chars.len() && chars[i] != ')' {
+                    i += 1;
+                }
+                i += 1;
+            } else if chars.get(i) != Some(&'(')
+                && !KEYWORDS.contains(&word)
+                && !AGGREGATIONS.contains(&word)
+            {
+                names.push(word.to_owned());
+            }
+            continue;
+        }
+        // A number (with a unit or an exponent) is not a name.
+        if c.is_ascii_digit() {
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
+                i += 1;
+            }
+            continue;
+        }
+        i += 1;
+    }
+    names
+}
+
+#[test]
+fn metric_names_of_promql_leave_out_functions_keywords_and_matchers() {
+    assert_eq!(
+        metric_names(r#"sum by (symbol) (rate(a_b{x="y z"}[1m])) / c:d > 0.5e3 or absent(e)"#),
+        ["a_b", "c:d", "e"]
+    );
+    let yaml = "rules:\n  - alert: A\n    expr: >\n      x\n      or y\n    for: 1m\n  - expr: z > 1\n";
+    assert_eq!(rule_exprs(yaml), ["x or y", "z > 1"]);
+}
+
+/// The alert rules load in promtool, and every metric they select is a gauge that
+/// `telemit ws --metrics-listen` really serves for the market mapping, with the `symbol`
+/// label their annotations print.
+#[test]
+fn alert_rules_select_only_gauges_telemit_ws_serves() {
+    let Some(promtool) = support::server_binary("promtool") else {
+        return;
+    };
+    let rules = root().join("examples/prometheus/alerts.yml");
+    let checked = Command::new(&promtool)
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check rules: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let used: std::collections::BTreeSet<String> =
+        rule_exprs(&std::fs::read_to_string(&rules).unwrap())
+            .iter()
+            .flat_map(|expr| metric_names(expr))
+            .collect();
+    assert!(used.len() >= 3, "the alerts select {used:?}");
+
+    let port = replay_server(fixture());
+    let metrics_port = support::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::Unix(dir.path().join("telegraf.sock"));
+    let _receiver = Receiver::start(&endpoint, Format::Influx, true);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["ws", &format!("ws://127.0.0.1:{port}/stream"), "--map"])
+        .arg(root().join("examples/binance-market.toml"))
+        .args(["--to", &endpoint.to_string(), "--duration", "60s", "--quiet"])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let serves_all = |text: &str| used.iter().all(|name| text.contains(&format!("\n{name}{{")));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut served = String::new();
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", metrics_port)).is_ok() {
+            served = support::http(metrics_port, "GET", "/metrics", b"").1;
+            if serves_all(&served) {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let types: HashMap<&str, &str> = served
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    for name in &used {
+        assert_eq!(
+            types.get(name.as_str()),
+            Some(&"gauge"),
+            "{name} is not a gauge telemit ws serves:\n{served}"
+        );
+        let series = served
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{")))
+            .unwrap();
+        assert!(series.contains("symbol=\"BNBUSDT\""), "{series}");
+    }
+}
