@@ -890,3 +890,133 @@ fn alert_rules_select_only_gauges_telemit_ws_serves() {
         assert!(series.contains("symbol=\"BNBUSDT\""), "{series}");
     }
 }
+
+/// `telemit map` over `input` with the market mapping: exit code, stdout as JSON lines, stderr.
+fn map_json(input: &[u8]) -> (Option<i32>, Vec<Value>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["map", "--map"])
+        .arg(root().join("examples/binance-market.toml"))
+        .args(["--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Written from a thread: the output would fill its pipe while the input is still going in.
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    let lines = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    (output.status.code(), lines, stderr)
+}
+
+fn trade_at(t: i64, price: &str) -> String {
+    format!(
+        r#"{{"stream":"bnbusdt@trade","data":{{"e":"trade","s":"BNBUSDT","p":"{price}","q":"2","T":{t},"m":false}}}}"#
+    )
+}
+
+#[test]
+fn telemit_map_skips_and_counts_a_line_that_is_not_utf8_and_goes_on() {
+    let mut input = Vec::new();
+    input.extend_from_slice(trade_at(1000, "1.5").as_bytes());
+    input.extend_from_slice(b"\n{\"stream\":\"x\xff\xfe\"}\n");
+    input.extend_from_slice(trade_at(1500, "2.5").as_bytes());
+    input.push(b'\n');
+    let (code, lines, stderr) = map_json(&input);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stdin: line 2, column 13: not UTF-8: skipped"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 messages (0 ignored, 0 rule errors), 3 readings written")
+            && stderr.contains("2 series, 1 lines skipped (not UTF-8 or too long)"),
+        "{stderr}"
+    );
+    // Both trades, in the second's window closed at the end of input.
+    let trades: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["measurement"] == "binance_trades")
+        .collect();
+    assert_eq!(trades.len(), 1, "{lines:?}");
+    assert_eq!(trades[0]["count"], 2);
+    assert_eq!(trades[0]["last_price"], 2.5);
+}
+
+#[test]
+fn a_far_future_message_time_is_refused_and_does_not_shut_out_later_messages() {
+    // A trade a thousand years ahead between two good ones of the same second.
+    let far = 1000 * 365 * 24 * 3_600_000i64 + 32_000_000_000_000;
+    let input = [trade_at(1000, "1.5"), trade_at(far, "9"), trade_at(1500, "2.5")].join("\n");
+    let (code, lines, stderr) = map_json(input.as_bytes());
+    assert_eq!(code, Some(1), "{stderr}");
+    for rule in ["trades", "candle"] {
+        let said = format!(
+            "stdin: line 2: rule \"{rule}\": /data/T = {far} is more than max_ahead (1h) ahead of the arrival time: refused"
+        );
+        assert!(stderr.contains(&said), "{said} in {stderr}");
+    }
+    assert!(stderr.contains("\"trades\" 1 readings, 1 errors"), "{stderr}");
+    let trades: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["measurement"] == "binance_trades")
+        .collect();
+    assert_eq!(trades.len(), 1, "{lines:?}");
+    assert_eq!(trades[0]["count"], 2, "the late good trade still counts");
+    assert_eq!(trades[0]["last_price"], 2.5);
+    assert_eq!(trades[0]["time"], "1000000000");
+}
+
+#[test]
+fn telemit_map_stamps_book_snapshots_with_the_latest_message_time() {
+    let messages = fixture();
+    let first_depth = messages
+        .iter()
+        .position(|m| m.contains("@depth20"))
+        .unwrap();
+    let timed = messages
+        .iter()
+        .position(|m| m.contains("\"T\":") || m.contains("\"E\":"))
+        .unwrap();
+    let input = messages.join("\n");
+    let (code, lines, stderr) = map_json(input.as_bytes());
+    assert_eq!(code, Some(0), "{stderr}");
+    // The latest event time (E of a kline, T of a trade) before each depth snapshot.
+    let mut clock: Option<i64> = None;
+    let mut want = Vec::new();
+    for m in &messages {
+        let v: Value = serde_json::from_str(m).unwrap();
+        let d = &v["data"];
+        if let Some(t) = d["T"].as_i64().or_else(|| d["E"].as_i64()) {
+            clock = Some(clock.map_or(t, |c| c.max(t)));
+        }
+        if v["stream"].as_str().is_some_and(|s| s.ends_with("@depth20@100ms")) {
+            want.push(clock);
+        }
+    }
+    let got: Vec<i64> = lines
+        .iter()
+        .filter(|l| l["measurement"] == "binance_book")
+        .map(|l| l["time"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(got.len(), want.len());
+    for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+        match want {
+            Some(ms) => assert_eq!(*got, ms * 1_000_000, "snapshot {i}"),
+            // Before any message time: the arrival time, today's.
+            None => assert!(*got > 1_700_000_000_000_000_000, "snapshot {i}"),
+        }
+    }
+    assert!(
+        want.iter().filter(|w| w.is_some()).count() > 1000,
+        "the fixture interleaves snapshots with timed messages ({first_depth}, {timed})"
+    );
+}

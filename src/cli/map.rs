@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use telemit::format::WavefrontOptions;
+use telemit::input::{Line, LineReader};
 use telemit::mapping::Mapping;
 use telemit::{Encoder, Precision, Reading, Timestamp};
 
@@ -13,9 +14,12 @@ use super::output::{FormatArg, PrecisionArg};
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Windows close by message time, and those still open at the end of input. Errors \
-(with the line number) and a summary per rule (readings, errors, new series refused) go to stderr; \
-the exit status is 1 if any message failed.
+    after_help = "Windows close by message time, and those still open at the end of input. Rules \
+without a time path (a book snapshot without an event time) are stamped with the latest message \
+time read before them, so a recording maps to the same readings on every run; the clock only \
+stamps the messages before the first that carries a time. Errors (with the line number) and a \
+summary per rule (readings, errors, new series refused) go to stderr; lines that are not UTF-8 \
+are skipped and counted; the exit status is 1 if any message failed.
 
 Examples:
   telemit map --map examples/binance-market.toml recording.jsonl
@@ -44,9 +48,14 @@ pub struct MapArgs {
     pub bool_as_number: bool,
 }
 
+/// The longest line read, in bytes: a recording of `telemit ws`'s largest message (its
+/// `--max-message-size` defaults to 1 MiB) with room to spare; a longer line is skipped.
+const MAX_LINE: usize = 64 << 20;
+
 pub fn run(args: MapArgs) -> Result<i32, String> {
     let mut mapping = Mapping::from_file(&args.map).map_err(|e| e.to_string())?;
     mapping.set_idle_sweep(false);
+    mapping.set_stamp_by_message_time(true);
     let input_path = args.input.as_ref().filter(|p| p.as_os_str() != "-");
     let input: Box<dyn BufRead> = match input_path {
         None => Box::new(std::io::stdin().lock()),
@@ -67,6 +76,7 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
     let mut buffer = Vec::new();
     let (mut messages, mut ignored, mut readings, mut errors, mut unencodable) =
         (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut bad_lines = 0u64;
     let mut write = |reading: &Reading, out: &mut dyn Write| -> Result<(), std::io::ErrorKind> {
         buffer.clear();
         match encoder.encode(reading, &mut buffer) {
@@ -88,14 +98,45 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
         }
     };
     let mut failure = None;
-    for (number, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| format!("{name}: line {}: {e}", number + 1))?;
+    let mut lines = LineReader::new(input, MAX_LINE);
+    loop {
+        let number = lines.line_number() + 1;
+        let line = match lines.next_line() {
+            Ok(None) => break,
+            Ok(Some(line)) => line,
+            Err(e) => {
+                // The windows still open close below, and the summary says what was read.
+                eprintln!("telemit map: {name}: line {number}: cannot read: {e}");
+                errors += 1;
+                break;
+            }
+        };
+        let line = match line {
+            Line::Complete(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    bad_lines += 1;
+                    eprintln!(
+                        "telemit map: {name}: line {number}, column {}: not UTF-8: skipped",
+                        e.valid_up_to() + 1
+                    );
+                    continue;
+                }
+            },
+            Line::TooLong(length) => {
+                bad_lines += 1;
+                eprintln!(
+                    "telemit map: {name}: line {number}: {length} bytes, more than {MAX_LINE}: skipped"
+                );
+                continue;
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
         messages += 1;
         let arrival = Timestamp::now(Precision::Nanoseconds);
-        let outcome = mapping.apply_each(&line, arrival, |reading| {
+        let outcome = mapping.apply_each(line, arrival, |reading| {
             if failure.is_none() {
                 failure = write(reading, &mut out).err();
             }
@@ -108,7 +149,7 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
         }
         for error in &outcome.errors {
             errors += 1;
-            eprintln!("telemit map: {name}: line {}: {error}", number + 1);
+            eprintln!("telemit map: {name}: line {number}: {error}");
         }
     }
     mapping.finish(|reading| {
@@ -123,7 +164,7 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
         return stdout_failed(error.kind());
     }
     eprintln!(
-        "telemit map: {messages} messages ({ignored} ignored, {errors} rule errors), {readings} readings written, {unencodable} not writable in --format {}, {} series",
+        "telemit map: {messages} messages ({ignored} ignored, {errors} rule errors), {readings} readings written, {unencodable} not writable in --format {}, {} series, {bad_lines} lines skipped (not UTF-8 or too long)",
         format_name,
         mapping.series()
     );
@@ -136,7 +177,11 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
         })
         .collect();
     eprintln!("telemit map: by rule: {}", per_rule.join("; "));
-    Ok(if errors > 0 || unencodable > 0 { 1 } else { 0 })
+    Ok(if errors > 0 || unencodable > 0 || bad_lines > 0 {
+        1
+    } else {
+        0
+    })
 }
 
 /// A reader that closed the pipe (`telemit map … | head`) has what it wanted: stop quietly.

@@ -20,6 +20,10 @@ pub(super) struct RuleContext<'a, 'm> {
     pub defaults: &'a DefaultTags,
     /// The mapping's random key for series hashes, so that no stream can aim at collisions.
     pub seed: &'a RandomState,
+    /// How far ahead of the arrival time a message time may be, in nanoseconds.
+    pub max_ahead: i64,
+    /// For rules without a time path: the latest message time, when stamping by it.
+    pub clock: Option<Timestamp>,
 }
 
 /// Window bookkeeping of one rule: the latest window start its messages reached.
@@ -38,6 +42,7 @@ pub(super) fn apply_rule(
     scratch: &mut Scratch,
 ) -> Result<(), String> {
     scratch.used = 0;
+    scratch.time = None;
     let values: &[Option<Leaf<'_>>] = context.values;
     let mut items = match &rule.each {
         None => None,
@@ -68,7 +73,10 @@ pub(super) fn apply_rule(
             text.hash(&mut series);
         }
     }
-    let timestamp = message_time(rule, values, context.arrival)?;
+    let timestamp = message_time(rule, values, &context)?;
+    if rule.timestamp.is_some() {
+        scratch.time = Some(timestamp);
+    }
     let Some(items) = items else {
         return one(rule, &context, None, timestamp, series, table, latest, scratch);
     };
@@ -115,14 +123,17 @@ fn tag_text(
     }
 }
 
-/// The rule's time for this message: from its timestamp path, or the arrival time.
+/// The rule's time for this message: from its timestamp path, or the arrival time (or the
+/// mapping's message clock, when it stamps by that). A time further than `max_ahead` ahead of
+/// the arrival is refused: it would move the rule's windows on and shut out every later
+/// message.
 fn message_time(
     rule: &Rule,
     values: &[Option<Leaf<'_>>],
-    arrival: Timestamp,
+    context: &RuleContext<'_, '_>,
 ) -> Result<Timestamp, String> {
     let Some((path, unit)) = &rule.timestamp else {
-        return Ok(arrival);
+        return Ok(context.clock.unwrap_or(context.arrival));
     };
     let raw = path
         .get(values)
@@ -138,7 +149,36 @@ fn message_time(
             crate::text::excerpt(&raw.to_string(), 80)
         )
     })?;
-    Ok(Timestamp::new(number, *unit))
+    let time = Timestamp::new(number, *unit);
+    let arrival = context.arrival.to_precision(Precision::Nanoseconds);
+    if let Some(arrival) = arrival {
+        let nanos = time.to_precision(Precision::Nanoseconds);
+        if nanos.is_none_or(|nanos| nanos > arrival.saturating_add(context.max_ahead)) {
+            return Err(format!(
+                "{path} = {number} is more than max_ahead ({}) ahead of the arrival time: refused",
+                duration_text(context.max_ahead)
+            ));
+        }
+    }
+    Ok(time)
+}
+
+/// Nanoseconds as the mapping file writes durations: `1h`, `90s`, `250ms`.
+fn duration_text(nanos: i64) -> String {
+    const UNITS: [(i64, &str); 6] = [
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    let (size, unit) = UNITS
+        .iter()
+        .find(|(size, _)| nanos % size == 0)
+        .copied()
+        .unwrap_or((1, "ns"));
+    format!("{}{unit}", nanos / size)
 }
 
 /// One reading (or one window update) from the message, or from one element of its array;
