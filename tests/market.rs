@@ -746,11 +746,26 @@ fn metric_names(expr: &str) -> Vec<String> {
     const KEYWORDS: [&str; 6] = ["and", "or", "unless", "bool", "offset", "atan2"];
     // Followed by a list of labels in parentheses.
     const GROUPING: [&str; 6] = [
-        "by", "without", "on", "ignoring", "group_left", "group_right",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
     ];
     const AGGREGATIONS: [&str; 12] = [
-        "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "topk", "bottomk",
-        "quantile", "count_values",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "count",
+        "group",
+        "stddev",
+        "stdvar",
+        "topk",
+        "bottomk",
+        "quantile",
+        "count_values",
     ];
     let mut names = Vec::new();
     let chars: Vec<char> = expr.chars().collect();
@@ -773,8 +788,7 @@ fn metric_names(expr: &str) -> Vec<String> {
         }
         if c.is_ascii_alphabetic() || c == '_' || c == ':' {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "_:".contains(chars[i]))
-            {
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "_:".contains(chars[i])) {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
@@ -813,7 +827,8 @@ fn metric_names_of_promql_leave_out_functions_keywords_and_matchers() {
         metric_names(r#"sum by (symbol) (rate(a_b{x="y z"}[1m])) / c:d > 0.5e3 or absent(e)"#),
         ["a_b", "c:d", "e"]
     );
-    let yaml = "rules:\n  - alert: A\n    expr: >\n      x\n      or y\n    for: 1m\n  - expr: z > 1\n";
+    let yaml =
+        "rules:\n  - alert: A\n    expr: >\n      x\n      or y\n    for: 1m\n  - expr: z > 1\n";
     assert_eq!(rule_exprs(yaml), ["x or y", "z > 1"]);
 }
 
@@ -852,13 +867,22 @@ fn alert_rules_select_only_gauges_telemit_ws_serves() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
         .args(["ws", &format!("ws://127.0.0.1:{port}/stream"), "--map"])
         .arg(root().join("examples/binance-market.toml"))
-        .args(["--to", &endpoint.to_string(), "--duration", "60s", "--quiet"])
+        .args([
+            "--to",
+            &endpoint.to_string(),
+            "--duration",
+            "60s",
+            "--quiet",
+        ])
         .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let serves_all = |text: &str| used.iter().all(|name| text.contains(&format!("\n{name}{{")));
+    let serves_all = |text: &str| {
+        used.iter()
+            .all(|name| text.contains(&format!("\n{name}{{")))
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let mut served = String::new();
     while std::time::Instant::now() < deadline {
@@ -955,7 +979,12 @@ fn telemit_map_skips_and_counts_a_line_that_is_not_utf8_and_goes_on() {
 fn a_far_future_message_time_is_refused_and_does_not_shut_out_later_messages() {
     // A trade a thousand years ahead between two good ones of the same second.
     let far = 1000 * 365 * 24 * 3_600_000i64 + 32_000_000_000_000;
-    let input = [trade_at(1000, "1.5"), trade_at(far, "9"), trade_at(1500, "2.5")].join("\n");
+    let input = [
+        trade_at(1000, "1.5"),
+        trade_at(far, "9"),
+        trade_at(1500, "2.5"),
+    ]
+    .join("\n");
     let (code, lines, stderr) = map_json(input.as_bytes());
     assert_eq!(code, Some(1), "{stderr}");
     for rule in ["trades", "candle"] {
@@ -964,7 +993,10 @@ fn a_far_future_message_time_is_refused_and_does_not_shut_out_later_messages() {
         );
         assert!(stderr.contains(&said), "{said} in {stderr}");
     }
-    assert!(stderr.contains("\"trades\" 1 readings, 1 errors"), "{stderr}");
+    assert!(
+        stderr.contains("\"trades\" 1 readings, 1 errors"),
+        "{stderr}"
+    );
     let trades: Vec<&Value> = lines
         .iter()
         .filter(|l| l["measurement"] == "binance_trades")
@@ -998,7 +1030,10 @@ fn telemit_map_stamps_book_snapshots_with_the_latest_message_time() {
         if let Some(t) = d["T"].as_i64().or_else(|| d["E"].as_i64()) {
             clock = Some(clock.map_or(t, |c| c.max(t)));
         }
-        if v["stream"].as_str().is_some_and(|s| s.ends_with("@depth20@100ms")) {
+        if v["stream"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("@depth20@100ms"))
+        {
             want.push(clock);
         }
     }

@@ -363,7 +363,11 @@ mod flat_tests {
             "{:?}",
             parsed.reading
         );
-        let clean = flat(r#"{"measurement":"m","o":{"x":3},"p":4}"#, Precision::Seconds).unwrap();
+        let clean = flat(
+            r#"{"measurement":"m","o":{"x":3},"p":4}"#,
+            Precision::Seconds,
+        )
+        .unwrap();
         assert!(clean.duplicates.is_empty());
     }
 
@@ -393,8 +397,10 @@ mod flat_tests {
         );
         assert_eq!(
             time(r#"{"v":1,"time":1e30}"#, s),
-            Err("time \"1e+30\" is out of range: beyond the 64-bit nanoseconds of about 1677-2262"
-                .to_owned())
+            Err(
+                "time \"1e+30\" is out of range: beyond the 64-bit nanoseconds of about 1677-2262"
+                    .to_owned()
+            )
         );
         assert_eq!(
             time(r#"{"v":1,"time":"99999999999"}"#, s),

@@ -313,11 +313,8 @@ fn time_value(value: &Value, key: &str, precision: Precision) -> Result<Timestam
     }
     if text.contains(['e', 'E']) {
         // Exponent notation: read as a float, to the nearest nanosecond.
-        let nanos = text
-            .parse::<f64>()
-            .map_err(|_| error("is not a number"))?
-            * per_unit as f64;
-        if !(nanos.abs() < 9.2e18) {
+        let nanos = text.parse::<f64>().map_err(|_| error("is not a number"))? * per_unit as f64;
+        if nanos.is_nan() || nanos.abs() >= 9.2e18 {
             return Err(error(out_of_range));
         }
         return Ok(Timestamp::new(nanos.round() as i64, Precision::Nanoseconds));
@@ -329,7 +326,9 @@ fn time_value(value: &Value, key: &str, precision: Precision) -> Result<Timestam
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
-        return Err(error("is not a number of the time unit (digits, an optional fraction)"));
+        return Err(error(
+            "is not a number of the time unit (digits, an optional fraction)",
+        ));
     }
     // The fraction digits the nanoseconds of one unit can hold.
     let places = per_unit.ilog10() as usize;

@@ -78,12 +78,23 @@ pub(super) fn apply_rule(
         scratch.time = Some(timestamp);
     }
     let Some(items) = items else {
-        return one(rule, &context, None, timestamp, series, table, latest, scratch);
+        return one(
+            rule, &context, None, timestamp, series, table, latest, scratch,
+        );
     };
     scratch.running.clear();
     for (index, item) in items.enumerate() {
         let element = Some((index, &*item));
-        one(rule, &context, element, timestamp, series.clone(), table, latest, scratch)?;
+        one(
+            rule,
+            &context,
+            element,
+            timestamp,
+            series.clone(),
+            table,
+            latest,
+            scratch,
+        )?;
     }
     Ok(())
 }
@@ -356,7 +367,10 @@ fn fill_slot(
             // the same book): its tags are then left as they are, checked already.
             let tags = reading.tags();
             let same_tags = tags.len() >= scratch.tag_values.len()
-                && tags.iter().zip(&scratch.tag_values).all(|((_, a), b)| a == b);
+                && tags
+                    .iter()
+                    .zip(&scratch.tag_values)
+                    .all(|((_, a), b)| a == b);
             let tag_values: &mut [String] = if same_tags {
                 &mut []
             } else {

@@ -15,8 +15,8 @@ use serde_json::Value;
 mod leaf;
 mod scan;
 
-pub(super) use leaf::{Leaf, index_token, walk};
 use leaf::{Child, children};
+pub(super) use leaf::{Leaf, index_token, walk};
 use scan::Scan;
 
 /// The merged pointers; each distinct pointer has a slot.
@@ -62,7 +62,9 @@ impl Node {
     fn fill<'m>(&self, value: &Leaf<'m>, slots: &mut [Option<Leaf<'m>>]) {
         for (key, child) in &self.children {
             let inner = match value {
-                Leaf::Other(Value::Object(map)) => map.get(key).map(|v| Leaf::from_value(v.clone())),
+                Leaf::Other(Value::Object(map)) => {
+                    map.get(key).map(|v| Leaf::from_value(v.clone()))
+                }
                 Leaf::List(nodes) => {
                     index_token(key).and_then(|i| match children(nodes).nth(i)? {
                         Child::One(leaf) => Some(leaf.clone()),

@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-
 use super::MappingError;
 use super::extract::{Leaf, walk};
 use super::rule::{ArrayAggregate, FieldSpec, FieldType, Pointer, Source, TagSpec, TextOps};

@@ -108,13 +108,12 @@ impl Leaf<'_> {
             (Leaf::F64(a), Value::Number(b)) => b.is_f64() && b.as_f64() == Some(*a),
             (Leaf::Bool(a), Value::Bool(b)) => a == b,
             (Leaf::Null, Value::Null) => true,
-            (Leaf::List(_) | Leaf::Sub(_), Value::Array(b)) => self.items().is_some_and(|items| {
+            (Leaf::List(_) | Leaf::Sub(_), Value::Array(b)) => {
                 let mut expected = b.iter();
-                items
-                    .map(|item| expected.next().is_some_and(|b| item.matches(b)))
-                    .fold(true, |all, same| all && same)
-                    && expected.next().is_none()
-            }),
+                self.items().is_some_and(|mut items| {
+                    items.all(|item| expected.next().is_some_and(|b| item.matches(b)))
+                }) && expected.next().is_none()
+            }
             (Leaf::Other(a), b) => a == b,
             _ => false,
         }
@@ -213,8 +212,8 @@ impl<'a> Leaf<'a> {
 /// correctly, so the result is the one the full parser gives. Anything else goes to it.
 pub(in crate::mapping) fn parse_number(text: &str) -> Option<f64> {
     const POWERS: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
     let full = |text: &str| text.trim().parse::<f64>().ok().filter(|v| v.is_finite());
     let bytes = text.as_bytes();
@@ -279,7 +278,10 @@ fn flatten(items: Vec<Value>, nodes: &mut Vec<Leaf<'static>>) {
 
 /// The value at `tokens` (unescaped JSON Pointer tokens) within `leaf`: borrowed inside
 /// lists, built from an object's `serde_json` value.
-pub(in crate::mapping) fn walk<'v>(leaf: &'v Leaf<'v>, tokens: &[String]) -> Option<Cow<'v, Leaf<'v>>> {
+pub(in crate::mapping) fn walk<'v>(
+    leaf: &'v Leaf<'v>,
+    tokens: &[String],
+) -> Option<Cow<'v, Leaf<'v>>> {
     let mut current = Cow::Borrowed(leaf);
     for (at, token) in tokens.iter().enumerate() {
         let nodes: &'v [Leaf<'v>] = match current {
