@@ -9,7 +9,8 @@
 //! through the market mapping `examples/binance-market.toml`, against
 //! `benches/ws_market_client.py` doing the same arithmetic.
 //!
-//! `cargo bench --bench ws` (TELEMIT_BENCH_MESSAGES sets the count).
+//! `cargo bench --bench ws` (TELEMIT_BENCH_MESSAGES sets the count); `cargo bench --bench ws --
+//! market` runs the combined stream alone.
 
 use std::io::Read;
 use std::os::unix::net::UnixListener;

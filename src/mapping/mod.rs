@@ -35,7 +35,9 @@
 //! ```
 //!
 //! State is kept per series, for at most `max_series` series (per mapping, 10 000 by default,
-//! and per rule); a new series beyond is refused and counted. See `examples/binance-market.toml`
+//! and per rule); a new series beyond is refused and counted. A message time more than
+//! `max_ahead` (per mapping, `"1h"` by default) ahead of the arrival time is refused and
+//! counted for its rule, so that one broken clock cannot move a rule's windows on. See `examples/binance-market.toml`
 //! and the README for the whole language.
 
 mod apply;
