@@ -989,7 +989,7 @@ fn a_far_future_message_time_is_refused_and_does_not_shut_out_later_messages() {
     assert_eq!(code, Some(1), "{stderr}");
     for rule in ["trades", "candle"] {
         let said = format!(
-            "stdin: line 2: rule \"{rule}\": /data/T = {far} is more than max_ahead (1h) ahead of the arrival time: refused"
+            "stdin: line 2: rule \"{rule}\": /data/T = {far} is more than max_ahead (1h) ahead of both the latest message time and the arrival time: refused"
         );
         assert!(stderr.contains(&said), "{said} in {stderr}");
     }

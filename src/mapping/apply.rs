@@ -24,6 +24,8 @@ pub(super) struct RuleContext<'a, 'm> {
     pub max_ahead: i64,
     /// For rules without a time path: the latest message time, when stamping by it.
     pub clock: Option<Timestamp>,
+    /// The latest message time any rule accepted.
+    pub latest: Option<Timestamp>,
 }
 
 /// Window bookkeeping of one rule: the latest window start its messages reached.
@@ -136,8 +138,9 @@ fn tag_text(
 
 /// The rule's time for this message: from its timestamp path, or the arrival time (or the
 /// mapping's message clock, when it stamps by that). A time further than `max_ahead` ahead of
-/// the arrival is refused: it would move the rule's windows on and shut out every later
-/// message.
+/// both the latest message time and the arrival is refused: it would move the rule's windows
+/// on and shut out every later message. A genuine jump (a stream back after a long pause)
+/// passes on the arrival time; a machine with a wrong clock passes on the message times.
 fn message_time(
     rule: &Rule,
     values: &[Option<Leaf<'_>>],
@@ -161,12 +164,18 @@ fn message_time(
         )
     })?;
     let time = Timestamp::new(number, *unit);
-    let arrival = context.arrival.to_precision(Precision::Nanoseconds);
-    if let Some(arrival) = arrival {
+    // The first time is taken as it comes: a machine whose own clock is wrong still maps.
+    let Some(latest) = context.latest else {
+        return Ok(time);
+    };
+    let reference = latest
+        .to_precision(Precision::Nanoseconds)
+        .max(context.arrival.to_precision(Precision::Nanoseconds));
+    if let Some(reference) = reference {
         let nanos = time.to_precision(Precision::Nanoseconds);
-        if nanos.is_none_or(|nanos| nanos > arrival.saturating_add(context.max_ahead)) {
+        if nanos.is_none_or(|nanos| nanos > reference.saturating_add(context.max_ahead)) {
             return Err(format!(
-                "{path} = {number} is more than max_ahead ({}) ahead of the arrival time: refused",
+                "{path} = {number} is more than max_ahead ({}) ahead of both the latest message time and the arrival time: refused",
                 duration_text(context.max_ahead)
             ));
         }

@@ -36,8 +36,9 @@
 //!
 //! State is kept per series, for at most `max_series` series (per mapping, 10 000 by default,
 //! and per rule); a new series beyond is refused and counted. A message time more than
-//! `max_ahead` (per mapping, `"1h"` by default) ahead of the arrival time is refused and
-//! counted for its rule, so that one broken clock cannot move a rule's windows on. See `examples/binance-market.toml`
+//! `max_ahead` (per mapping, `"1h"` by default) ahead of both the latest message time and the
+//! arrival time is refused and counted for its rule, so that one broken clock cannot move a
+//! rule's windows on. See `examples/binance-market.toml`
 //! and the README for the whole language.
 
 mod apply;
@@ -323,6 +324,7 @@ impl Mapping {
                 seed: &self.seed,
                 max_ahead: self.max_ahead,
                 clock: self.clock.filter(|_| self.stamp_by_message_time),
+                latest: self.clock,
             };
             let refused = self.series.refused(index);
             let scratch = &mut self.scratch[index];

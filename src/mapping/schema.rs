@@ -20,8 +20,9 @@ pub(super) struct MappingFile {
     /// message, by arrival time.
     #[serde(default = "default_series_idle")]
     pub series_idle: String,
-    /// A message time further than this ahead of the arrival time is refused: one bad
-    /// clock must not close every window and refuse the messages that follow.
+    /// A message time further than this ahead of both the latest message time and the
+    /// arrival time is refused: one bad clock must not close every window and refuse the
+    /// messages that follow.
     #[serde(default = "default_max_ahead")]
     pub max_ahead: String,
     pub rule: Vec<RuleFile>,

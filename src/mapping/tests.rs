@@ -437,7 +437,7 @@ aggregate = [{ name = "n", expr = "count()" }]
     assert_eq!(far.errors.len(), 1);
     assert_eq!(
         far.errors[0].reason,
-        "/T = 12600 is more than max_ahead (2s) ahead of the arrival time: refused"
+        "/T = 12600 is more than max_ahead (2s) ahead of both the latest message time and the arrival time: refused"
     );
     // Within the bound, and the window of the first message still open.
     let next = mapping.apply(&message(10_500), at(10_500));
@@ -450,4 +450,22 @@ aggregate = [{ name = "n", expr = "count()" }]
         mapping.errors_by_rule().collect::<Vec<_>>(),
         [("trades", 1)]
     );
+}
+
+#[test]
+fn a_machine_clock_far_behind_still_maps_and_a_pause_longer_than_max_ahead_passes() {
+    let mut mapping = Mapping::from_toml(KLINE).unwrap();
+    // The machine thinks it is 1970; the stream is of 2025.
+    let epoch = at(0);
+    let e = 1_763_769_600_000i64;
+    for (n, time) in [e, e + 1_000, e + 2_000].into_iter().enumerate() {
+        let mapped = mapping.apply(&kline(time, "612.37", "611.53"), epoch);
+        assert!(mapped.errors.is_empty(), "message {n}: {:?}", mapped.errors);
+    }
+    // Two hours later by the message times, with the machine clock behind: refused.
+    let jump = mapping.apply(&kline(e + 7_200_000, "612.37", "611.53"), epoch);
+    assert_eq!(jump.errors.len(), 1, "{:?}", jump.readings);
+    // The same jump after a real pause, when the arrival time has moved on too: taken.
+    let back = mapping.apply(&kline(e + 7_200_000, "612.37", "611.53"), at(e + 7_200_000));
+    assert!(back.errors.is_empty(), "{:?}", back.errors);
 }
