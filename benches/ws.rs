@@ -9,7 +9,8 @@
 //! through the market mapping `examples/binance-market.toml`, against
 //! `benches/ws_market_client.py` doing the same arithmetic.
 //!
-//! `cargo bench --bench ws` (TELEMIT_BENCH_MESSAGES sets the count).
+//! `cargo bench --bench ws` (TELEMIT_BENCH_MESSAGES sets the count); `cargo bench --bench ws --
+//! market` runs the combined stream alone.
 
 use std::io::Read;
 use std::os::unix::net::UnixListener;
@@ -157,7 +158,7 @@ fn python_script(
     let path = dir.join("python.sock");
     let _ = std::fs::remove_file(&path);
     let reader = discard_unix(&path);
-    let out = std::process::Command::new("python3")
+    let out = std::process::Command::new(python_interpreter())
         .arg(root.join(script))
         .args([url, path.to_str().unwrap(), &count.to_string()])
         .output()
@@ -173,10 +174,31 @@ fn python_script(
     handled / seconds
 }
 
+/// Whether `python` runs and imports `websockets`.
+fn has_websockets(python: &str) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", "import websockets"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The system's Python (`/usr/bin/python3`, where Debian's `python3-websockets` goes) when it
+/// has `websockets`, else the first `python3` on the PATH.
+fn python_interpreter() -> String {
+    const SYSTEM: &str = "/usr/bin/python3";
+    if has_websockets(SYSTEM) {
+        SYSTEM.to_owned()
+    } else {
+        "python3".to_owned()
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // `cargo bench --bench ws -- market` runs the combined stream alone.
+    let market_only = std::env::args().skip(1).any(|a| a == "market");
     let count: usize = std::env::var("TELEMIT_BENCH_MESSAGES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -198,11 +220,13 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let with_python = std::process::Command::new("python3")
-        .args(["-c", "import websockets"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let with_python = has_websockets(&python_interpreter());
     let python_count = (count / 10).max(1000);
+    if market_only {
+        market(root, count / 3, with_python, (&runtime, &ws_runtime), &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
 
     const RUNS: usize = 3;
     let mut best = [0f64; 3];
@@ -232,17 +256,18 @@ fn main() {
         with_python.then_some((python_count, python_rate)),
     );
     stage_costs(&mapping_file, &klines, limit);
-    market(root, count / 3, with_python, &runtime, &dir);
+    market(root, count / 3, with_python, (&runtime, &ws_runtime), &dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The combined stream through the market mapping: messages per second next to read-and-
-/// discard and the Python client, and the series the mapping holds at the end.
+/// discard and the Python client, and the series the mapping holds at the end. `runtimes`:
+/// a current-thread one for read-and-discard, and the layout of `telemit ws` for telemit.
 fn market(
     root: &std::path::Path,
     count: usize,
     with_python: bool,
-    runtime: &tokio::runtime::Runtime,
+    (runtime, ws_runtime): (&tokio::runtime::Runtime, &tokio::runtime::Runtime),
     dir: &std::path::Path,
 ) {
     let fixture =
@@ -261,7 +286,7 @@ fn market(
     let mut best = [0f64; 3];
     let mut series = 0;
     for _ in 0..RUNS {
-        let (rate, held) = telemit_market(runtime, &url, count, &mapping_file, dir);
+        let (rate, held) = telemit_market(ws_runtime, &url, count, &mapping_file, dir);
         series = held;
         let rates = [
             read_and_discard(runtime, &url, count),
@@ -360,15 +385,13 @@ fn market_server(messages: Arc<Vec<String>>, count: usize) -> u16 {
                     let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
                         return;
                     };
-                    let mut round = messages.as_ref().clone();
+                    let templates: Vec<Shiftable> =
+                        messages.iter().map(|m| Shiftable::new(m)).collect();
+                    let mut text = String::new();
                     for i in 0..count {
                         let cycle = i / messages.len();
-                        if i % messages.len() == 0 && cycle > 0 {
-                            let shift = cycle as i64 * 3_600_000;
-                            round = messages.iter().map(|m| shifted(m, shift)).collect();
-                        }
-                        let message = Message::Text(round[i % round.len()].as_str().into());
-                        if ws.feed(message).await.is_err() {
+                        templates[i % messages.len()].render(cycle as i64 * 3_600_000, &mut text);
+                        if ws.feed(Message::Text(text.as_str().into())).await.is_err() {
                             return;
                         }
                     }
@@ -384,25 +407,50 @@ fn market_server(messages: Arc<Vec<String>>, count: usize) -> u16 {
 /// `message` with every integer after `"E":`, `"T":` and `"t":` increased by `shift`.
 fn shifted(message: &str, shift: i64) -> String {
     let mut out = String::with_capacity(message.len() + 8);
-    let mut rest = message;
-    while let Some(at) = ["\"E\":", "\"T\":", "\"t\":"]
-        .iter()
-        .filter_map(|key| rest.find(key).map(|i| i + key.len()))
-        .min()
-    {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        match rest[..digits].parse::<i64>() {
-            Ok(value) => out.push_str(&(value + shift).to_string()),
-            Err(_) => out.push_str(&rest[..digits]),
-        }
-        rest = &rest[digits..];
-    }
-    out.push_str(rest);
+    Shiftable::new(message).render(shift, &mut out);
     out
+}
+
+/// A message cut once at its times, so that the server renders each round's copy with a
+/// copy and an `itoa` per time instead of searching the text again: the server shares the
+/// machine's cores with the client it measures.
+struct Shiftable {
+    /// Text, then the time that follows it (`None` after the last piece).
+    pieces: Vec<(String, Option<i64>)>,
+}
+
+impl Shiftable {
+    fn new(message: &str) -> Shiftable {
+        let mut pieces = Vec::new();
+        let mut rest = message;
+        while let Some(at) = ["\"E\":", "\"T\":", "\"t\":"]
+            .iter()
+            .filter_map(|key| rest.find(key).map(|i| i + key.len()))
+            .min()
+        {
+            let digits = rest[at..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(rest.len(), |end| at + end);
+            match rest[at..digits].parse::<i64>() {
+                Ok(value) => pieces.push((rest[..at].to_owned(), Some(value))),
+                Err(_) => pieces.push((rest[..digits].to_owned(), None)),
+            }
+            rest = &rest[digits..];
+        }
+        pieces.push((rest.to_owned(), None));
+        Shiftable { pieces }
+    }
+
+    fn render(&self, shift: i64, out: &mut String) {
+        out.clear();
+        let mut digits = itoa::Buffer::new();
+        for (text, time) in &self.pieces {
+            out.push_str(text);
+            if let Some(time) = time {
+                out.push_str(digits.format(time + shift));
+            }
+        }
+    }
 }
 
 /// `telemit::ws` with the market mapping over `count` messages, sending to a Unix socket

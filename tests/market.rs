@@ -713,3 +713,345 @@ aggregate = [{ name = "n", expr = "count()" }]
     assert!(running, "telemit ws ended before the windows closed");
     assert_eq!(counted(), 5, "every trade in a closed window");
 }
+
+/// The `expr` of every rule of a Prometheus rules file (plain, `>` or `|` blocks).
+fn rule_exprs(yaml: &str) -> Vec<String> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let mut exprs = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let key = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+        let Some(value) = key.strip_prefix("expr:") else {
+            continue;
+        };
+        let value = value.trim();
+        if !value.starts_with(['>', '|']) {
+            exprs.push(value.to_owned());
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        let block: Vec<&str> = lines[i + 1..]
+            .iter()
+            .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > indent)
+            .map(|l| l.trim())
+            .collect();
+        exprs.push(block.join(" "));
+    }
+    exprs
+}
+
+/// The metric names a PromQL expression selects: identifiers that are neither functions
+/// (followed by `(`), keywords, label matchers, durations nor strings.
+fn metric_names(expr: &str) -> Vec<String> {
+    const KEYWORDS: [&str; 6] = ["and", "or", "unless", "bool", "offset", "atan2"];
+    // Followed by a list of labels in parentheses.
+    const GROUPING: [&str; 6] = [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
+    const AGGREGATIONS: [&str; 12] = [
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "count",
+        "group",
+        "stddev",
+        "stdvar",
+        "topk",
+        "bottomk",
+        "quantile",
+        "count_values",
+    ];
+    let mut names = Vec::new();
+    let chars: Vec<char> = expr.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let closing = match c {
+            '"' => Some('"'),
+            '{' => Some('}'),
+            '[' => Some(']'),
+            _ => None,
+        };
+        if let Some(closing) = closing {
+            i += 1;
+            while i < chars.len() && chars[i] != closing {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == '_' || c == ':' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "_:".contains(chars[i])) {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let word = word.as_str();
+            while i < chars.len() && chars[i].is_whitespace() {
+                i += 1;
+            }
+            if GROUPING.contains(&word) && chars.get(i) == Some(&'(') {
+                while i < chars.len() && chars[i] != ')' {
+                    i += 1;
+                }
+                i += 1;
+            } else if chars.get(i) != Some(&'(')
+                && !KEYWORDS.contains(&word)
+                && !AGGREGATIONS.contains(&word)
+            {
+                names.push(word.to_owned());
+            }
+            continue;
+        }
+        // A number (with a unit or an exponent) is not a name.
+        if c.is_ascii_digit() {
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
+                i += 1;
+            }
+            continue;
+        }
+        i += 1;
+    }
+    names
+}
+
+#[test]
+fn metric_names_of_promql_leave_out_functions_keywords_and_matchers() {
+    assert_eq!(
+        metric_names(r#"sum by (symbol) (rate(a_b{x="y z"}[1m])) / c:d > 0.5e3 or absent(e)"#),
+        ["a_b", "c:d", "e"]
+    );
+    let yaml =
+        "rules:\n  - alert: A\n    expr: >\n      x\n      or y\n    for: 1m\n  - expr: z > 1\n";
+    assert_eq!(rule_exprs(yaml), ["x or y", "z > 1"]);
+}
+
+/// The alert rules load in promtool, and every metric they select is a gauge that
+/// `telemit ws --metrics-listen` really serves for the market mapping, with the `symbol`
+/// label their annotations print.
+#[test]
+fn alert_rules_select_only_gauges_telemit_ws_serves() {
+    let Some(promtool) = support::server_binary("promtool") else {
+        return;
+    };
+    let rules = root().join("examples/prometheus/alerts.yml");
+    let checked = Command::new(&promtool)
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check rules: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let used: std::collections::BTreeSet<String> =
+        rule_exprs(&std::fs::read_to_string(&rules).unwrap())
+            .iter()
+            .flat_map(|expr| metric_names(expr))
+            .collect();
+    assert!(used.len() >= 3, "the alerts select {used:?}");
+
+    let port = replay_server(fixture());
+    let metrics_port = support::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::Unix(dir.path().join("telegraf.sock"));
+    let _receiver = Receiver::start(&endpoint, Format::Influx, true);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["ws", &format!("ws://127.0.0.1:{port}/stream"), "--map"])
+        .arg(root().join("examples/binance-market.toml"))
+        .args([
+            "--to",
+            &endpoint.to_string(),
+            "--duration",
+            "60s",
+            "--quiet",
+        ])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let serves_all = |text: &str| {
+        used.iter()
+            .all(|name| text.contains(&format!("\n{name}{{")))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut served = String::new();
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", metrics_port)).is_ok() {
+            served = support::http(metrics_port, "GET", "/metrics", b"").1;
+            if serves_all(&served) {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let types: HashMap<&str, &str> = served
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    for name in &used {
+        assert_eq!(
+            types.get(name.as_str()),
+            Some(&"gauge"),
+            "{name} is not a gauge telemit ws serves:\n{served}"
+        );
+        let series = served
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{")))
+            .unwrap();
+        assert!(series.contains("symbol=\"BNBUSDT\""), "{series}");
+    }
+}
+
+/// `telemit map` over `input` with the market mapping: exit code, stdout as JSON lines, stderr.
+fn map_json(input: &[u8]) -> (Option<i32>, Vec<Value>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["map", "--map"])
+        .arg(root().join("examples/binance-market.toml"))
+        .args(["--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Written from a thread: the output would fill its pipe while the input is still going in.
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    let lines = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    (output.status.code(), lines, stderr)
+}
+
+fn trade_at(t: i64, price: &str) -> String {
+    format!(
+        r#"{{"stream":"bnbusdt@trade","data":{{"e":"trade","s":"BNBUSDT","p":"{price}","q":"2","T":{t},"m":false}}}}"#
+    )
+}
+
+#[test]
+fn telemit_map_skips_and_counts_a_line_that_is_not_utf8_and_goes_on() {
+    let mut input = Vec::new();
+    input.extend_from_slice(trade_at(1000, "1.5").as_bytes());
+    input.extend_from_slice(b"\n{\"stream\":\"x\xff\xfe\"}\n");
+    input.extend_from_slice(trade_at(1500, "2.5").as_bytes());
+    input.push(b'\n');
+    let (code, lines, stderr) = map_json(&input);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stdin: line 2, column 13: not UTF-8: skipped"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 messages (0 ignored, 0 rule errors), 3 readings written")
+            && stderr.contains("2 series, 1 lines skipped (not UTF-8 or too long)"),
+        "{stderr}"
+    );
+    // Both trades, in the second's window closed at the end of input.
+    let trades: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["measurement"] == "binance_trades")
+        .collect();
+    assert_eq!(trades.len(), 1, "{lines:?}");
+    assert_eq!(trades[0]["count"], 2);
+    assert_eq!(trades[0]["last_price"], 2.5);
+}
+
+#[test]
+fn a_far_future_message_time_is_refused_and_does_not_shut_out_later_messages() {
+    // A trade a thousand years ahead between two good ones of the same second.
+    let far = 1000 * 365 * 24 * 3_600_000i64 + 32_000_000_000_000;
+    let input = [
+        trade_at(1000, "1.5"),
+        trade_at(far, "9"),
+        trade_at(1500, "2.5"),
+    ]
+    .join("\n");
+    let (code, lines, stderr) = map_json(input.as_bytes());
+    assert_eq!(code, Some(1), "{stderr}");
+    for rule in ["trades", "candle"] {
+        let said = format!(
+            "stdin: line 2: rule \"{rule}\": /data/T = {far} is more than max_ahead (1h) ahead of both the latest message time and the arrival time: refused"
+        );
+        assert!(stderr.contains(&said), "{said} in {stderr}");
+    }
+    assert!(
+        stderr.contains("\"trades\" 1 readings, 1 errors"),
+        "{stderr}"
+    );
+    let trades: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["measurement"] == "binance_trades")
+        .collect();
+    assert_eq!(trades.len(), 1, "{lines:?}");
+    assert_eq!(trades[0]["count"], 2, "the late good trade still counts");
+    assert_eq!(trades[0]["last_price"], 2.5);
+    assert_eq!(trades[0]["time"], "1000000000");
+}
+
+#[test]
+fn telemit_map_stamps_book_snapshots_with_the_latest_message_time() {
+    let messages = fixture();
+    let first_depth = messages
+        .iter()
+        .position(|m| m.contains("@depth20"))
+        .unwrap();
+    let timed = messages
+        .iter()
+        .position(|m| m.contains("\"T\":") || m.contains("\"E\":"))
+        .unwrap();
+    let input = messages.join("\n");
+    let (code, lines, stderr) = map_json(input.as_bytes());
+    assert_eq!(code, Some(0), "{stderr}");
+    // The latest event time (E of a kline, T of a trade) before each depth snapshot.
+    let mut clock: Option<i64> = None;
+    let mut want = Vec::new();
+    for m in &messages {
+        let v: Value = serde_json::from_str(m).unwrap();
+        let d = &v["data"];
+        if let Some(t) = d["T"].as_i64().or_else(|| d["E"].as_i64()) {
+            clock = Some(clock.map_or(t, |c| c.max(t)));
+        }
+        if v["stream"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("@depth20@100ms"))
+        {
+            want.push(clock);
+        }
+    }
+    let got: Vec<i64> = lines
+        .iter()
+        .filter(|l| l["measurement"] == "binance_book")
+        .map(|l| l["time"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(got.len(), want.len());
+    for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+        match want {
+            Some(ms) => assert_eq!(*got, ms * 1_000_000, "snapshot {i}"),
+            // Before any message time: the arrival time, today's.
+            None => assert!(*got > 1_700_000_000_000_000_000, "snapshot {i}"),
+        }
+    }
+    assert!(
+        want.iter().filter(|w| w.is_some()).count() > 1000,
+        "the fixture interleaves snapshots with timed messages ({first_depth}, {timed})"
+    );
+}

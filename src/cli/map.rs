@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use telemit::format::WavefrontOptions;
+use telemit::input::{Line, LineReader};
 use telemit::mapping::Mapping;
 use telemit::{Encoder, Precision, Reading, Timestamp};
 
@@ -14,9 +15,12 @@ use super::output::{FormatArg, PrecisionArg};
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Windows close by message time, and those still open at the end of input. Errors \
-(with the line number) and a summary per rule (readings, errors, new series refused) go to stderr; \
-the exit status is 1 if any message failed.
+    after_help = "Windows close by message time, and those still open at the end of input. Rules \
+without a time path (a book snapshot without an event time) are stamped with the latest message \
+time read before them, so a recording maps to the same readings on every run; the clock only \
+stamps the messages before the first that carries a time. Errors (with the line number) and a \
+summary per rule (readings, errors, new series refused) go to stderr; lines that are not UTF-8 \
+are skipped and counted; the exit status is 1 if any message failed.
 
 Examples:
   telemit map --map examples/binance-market.toml recording.jsonl
@@ -45,9 +49,14 @@ pub struct MapArgs {
     pub bool_as_number: bool,
 }
 
+/// The longest line read, in bytes: a recording of `telemit ws`'s largest message (its
+/// `--max-message-size` defaults to 1 MiB) with room to spare; a longer line is skipped.
+const MAX_LINE: usize = 64 << 20;
+
 pub fn run(args: MapArgs) -> Result<i32, String> {
     let mut mapping = Mapping::from_file(&args.map).map_err(|e| e.to_string())?;
     mapping.set_idle_sweep(false);
+    mapping.set_stamp_by_message_time(true);
     let input_path = args.input.as_ref().filter(|p| p.as_os_str() != "-");
     let input: Box<dyn BufRead> = match input_path {
         None => Box::new(std::io::stdin().lock()),
@@ -68,6 +77,7 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
     let mut buffer = Vec::new();
     let (mut messages, mut ignored, mut readings, mut errors, mut unencodable) =
         (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut bad_lines = 0u64;
     let mut write = |reading: &Reading, out: &mut dyn Write| -> Result<(), std::io::ErrorKind> {
         buffer.clear();
         match encoder.encode(reading, &mut buffer) {
@@ -90,14 +100,49 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
         }
     };
     let mut failure = None;
-    for (number, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| format!("{name}: line {}: {e}", number + 1))?;
+    let mut lines = LineReader::new(input, MAX_LINE);
+    loop {
+        let number = lines.line_number() + 1;
+        let line = match lines.next_line() {
+            Ok(None) => break,
+            Ok(Some(line)) => line,
+            Err(e) => {
+                // The windows still open close below, and the summary says what was read.
+                tracing::error!(target: "telemit::input", line = number, "{name}: line {number}: cannot read: {e}");
+                errors += 1;
+                break;
+            }
+        };
+        let line = match line {
+            Line::Complete(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    bad_lines += 1;
+                    tracing::error!(
+                        target: "telemit::input",
+                        line = number,
+                        "{name}: line {number}, column {}: not UTF-8: skipped",
+                        e.valid_up_to() + 1
+                    );
+                    continue;
+                }
+            },
+            Line::TooLong(length) => {
+                bad_lines += 1;
+                tracing::error!(
+                    target: "telemit::input",
+                    line = number,
+                    "{name}: line {number}: {length} bytes, more than {MAX_LINE}: skipped"
+                );
+                continue;
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
         messages += 1;
         let arrival = Timestamp::now(Precision::Nanoseconds);
-        let outcome = mapping.apply_each(&line, arrival, |reading| {
+        let outcome = mapping.apply_each(line, arrival, |reading| {
             if failure.is_none() {
                 failure = write(reading, &mut out).err();
             }
@@ -112,9 +157,9 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
             errors += 1;
             tracing::error!(
                 target: "telemit::input",
-                line = number + 1,
+                line = number,
                 "{name}: line {}: {error}",
-                number + 1
+                number
             );
         }
     }
@@ -129,19 +174,21 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
     if let Err(error) = out.flush() {
         return stdout_failed(error.kind());
     }
-    let failed = errors > 0 || unencodable > 0;
+    let failed = errors > 0 || unencodable > 0 || bad_lines > 0;
     super::log::event_at!(
         super::log::summary_level(failed),
         target: "telemit::summary",
         messages,
         errors,
+        bad_lines,
         readings,
-        "{} ({ignored} ignored, {}), {} written, {unencodable} not writable in --format {}, {}",
+        "{} ({ignored} ignored, {}), {} written, {unencodable} not writable in --format {}, {}, {} skipped (not UTF-8 or too long)",
         count(messages, "message", "messages"),
         count(errors, "rule error", "rule errors"),
         count(readings, "reading", "readings"),
         format_name,
-        count(mapping.series() as u64, "series", "series")
+        count(mapping.series() as u64, "series", "series"),
+        count(bad_lines, "line", "lines")
     );
     let per_rule: Vec<String> = mapping
         .readings_by_rule()

@@ -124,11 +124,19 @@ pub fn parse_line_with(
     // Not the nested shape: the flat one, unless the object says it meant the nested one.
     // A line that is not JSON at all gets the syntax error, at its column, not a complaint
     // about the nested shape's keys.
-    let object: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(line) {
-        Ok(object) => object,
+    let members: Ordered<serde_json::Value> = match serde_json::from_str(line) {
+        Ok(members) => members,
         Err(syntax) if !syntax.is_data() => return Err(ParseError::from_json(syntax)),
         Err(_) => return Err(ParseError::from_json(error)),
     };
+    // A key given twice keeps its last value, and is reported.
+    let mut duplicates = Vec::new();
+    let mut object = serde_json::Map::new();
+    for (key, value) in members.0 {
+        if object.insert(key.clone(), value).is_some() {
+            duplicates.push(format!("key {key:?}"));
+        }
+    }
     let nested_keys = ["name", "fields"];
     if nested_keys
         .iter()
@@ -140,7 +148,10 @@ pub fn parse_line_with(
             ParseError::from_json,
         ));
     }
-    flat_reading(object, options, precision).map(Some)
+    let mut parsed = flat_reading(object, options, precision)?;
+    duplicates.append(&mut parsed.duplicates);
+    parsed.duplicates = duplicates;
+    Ok(Some(parsed))
 }
 
 fn nested(
@@ -322,5 +333,88 @@ mod tests {
         for (line, expected) in cases {
             assert_eq!(parse(line).unwrap_err(), expected, "{line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod flat_tests {
+    use super::*;
+
+    fn flat(line: &str, precision: Precision) -> Result<Parsed, String> {
+        let options = JsonParserOptions::default().with_time_required(false);
+        parse_line_with(line, precision, &options)
+            .map(|p| p.expect("not blank"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn duplicate_keys_and_flattened_name_collisions_are_reported() {
+        let parsed = flat(
+            r#"{"measurement":"m","v":1,"v":2,"o":{"x":3},"o_x":4}"#,
+            Precision::Seconds,
+        )
+        .unwrap();
+        assert_eq!(parsed.reading.field("v"), Some(&FieldValue::Float(2.0)));
+        // serde_json's map is ordered by key: "o" flattens to "o_x" before the key "o_x".
+        assert_eq!(parsed.reading.field("o_x"), Some(&FieldValue::Float(4.0)));
+        assert_eq!(
+            parsed.duplicates,
+            ["key \"v\"", "flattened name \"o_x\""],
+            "{:?}",
+            parsed.reading
+        );
+        let clean = flat(
+            r#"{"measurement":"m","o":{"x":3},"p":4}"#,
+            Precision::Seconds,
+        )
+        .unwrap();
+        assert!(clean.duplicates.is_empty());
+    }
+
+    #[test]
+    fn a_fractional_time_keeps_its_fraction_to_the_nanosecond() {
+        let time = |line: &str, precision| {
+            flat(line, precision).map(|p| {
+                p.reading
+                    .timestamp()
+                    .and_then(|t| t.to_precision(Precision::Nanoseconds))
+            })
+        };
+        let s = Precision::Seconds;
+        let ms = Precision::Milliseconds;
+        assert_eq!(
+            time(r#"{"v":1,"time":1700000000.5}"#, s),
+            Ok(Some(1_700_000_000_500_000_000))
+        );
+        assert_eq!(
+            time(r#"{"v":1,"time":"1700000000123.456789"}"#, ms),
+            Ok(Some(1_700_000_000_123_456_789))
+        );
+        assert_eq!(time(r#"{"v":1,"time":17}"#, s), Ok(Some(17_000_000_000)));
+        assert_eq!(
+            time(r#"{"v":1,"time":"1.0000000001"}"#, s),
+            Err("time \"1.0000000001\" has a fraction finer than a nanosecond".to_owned())
+        );
+        assert_eq!(
+            time(r#"{"v":1,"time":1e30}"#, s),
+            Err(
+                "time \"1e+30\" is out of range: beyond the 64-bit nanoseconds of about 1677-2262"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            time(r#"{"v":1,"time":"99999999999"}"#, s),
+            Err(
+                "time \"99999999999\" is out of range: beyond the 64-bit nanoseconds of about 1677-2262"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            time(r#"{"v":1,"time":"soon"}"#, s),
+            Err(
+                "time \"soon\" is not a number of the time unit (digits, an optional fraction)"
+                    .to_owned()
+            )
+        );
     }
 }

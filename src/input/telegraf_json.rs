@@ -160,8 +160,9 @@ pub(crate) fn flat_reading(
 ) -> Result<Parsed, ParseError> {
     let numbers = options.numbers.unwrap_or(JsonNumbers::Float);
     let mut members = Vec::new();
+    let mut collisions = Vec::new();
     for (key, value) in object {
-        flatten(&mut members, join("", &key), value);
+        flatten(&mut members, join("", &key), value, &mut collisions);
     }
     let name = match members.iter().find(|(k, _)| *k == options.name_key) {
         Some((_, Value::String(name))) if !options.name_key.is_empty() => name.clone(),
@@ -172,7 +173,7 @@ pub(crate) fn flat_reading(
         match members.iter().position(|(k, _)| *k == options.time_key) {
             Some(at) => {
                 let (_, value) = members.remove(at);
-                timestamp = Some(time_value(&value, &options.time_key)?);
+                timestamp = Some(time_value(&value, &options.time_key, precision)?);
             }
             None if options.time_required => {
                 return Err(ParseError::new(
@@ -191,8 +192,7 @@ pub(crate) fn flat_reading(
         Globs::new(&options.tag_keys),
         Globs::new(&options.string_fields),
     );
-    let mut builder =
-        Reading::builder(name).maybe_timestamp(timestamp.map(|t| Timestamp::new(t, precision)));
+    let mut builder = Reading::builder(name).maybe_timestamp(timestamp);
     let mut dropped = Vec::new();
     for (key, value) in members {
         if tag_keys.matches(&key) {
@@ -228,26 +228,36 @@ pub(crate) fn flat_reading(
     }
     let mut parsed = Parsed::new(builder.build()?);
     parsed.dropped = dropped;
+    parsed.duplicates = collisions;
     Ok(parsed)
 }
 
 /// Flattens nested objects and arrays with `_`, as Telegraf's JSON flattener does; nulls go.
-fn flatten(out: &mut Vec<(String, Value)>, key: String, value: Value) {
+/// A flattened name met twice (`{"o":{"x":1},"o_x":2}`) keeps the last value, as a Go map
+/// would, and is listed in `collisions`.
+fn flatten(
+    out: &mut Vec<(String, Value)>,
+    key: String,
+    value: Value,
+    collisions: &mut Vec<String>,
+) {
     match value {
         Value::Object(inner) => {
             for (k, v) in inner {
-                flatten(out, join(&key, &k), v);
+                flatten(out, join(&key, &k), v, collisions);
             }
         }
         Value::Array(items) => {
             for (i, v) in items.into_iter().enumerate() {
-                flatten(out, join(&key, &i.to_string()), v);
+                flatten(out, join(&key, &i.to_string()), v, collisions);
             }
         }
         Value::Null => {}
         leaf => match out.iter_mut().find(|(k, _)| *k == key) {
-            // A flattened name that repeats keeps the last value, as a Go map would.
-            Some(slot) => slot.1 = leaf,
+            Some(slot) => {
+                collisions.push(format!("flattened name {key:?}"));
+                slot.1 = leaf;
+            }
             None => out.push((key, leaf)),
         },
     }
@@ -268,37 +278,78 @@ fn go_float_text(value: f64) -> String {
     }
 }
 
-/// A time member in the caller's unit: an integer (or a string of one); a float is cut to
-/// its integer part.
-fn time_value(value: &Value, key: &str) -> Result<i64, ParseError> {
-    let bad = |shown: String| {
+/// A time member in the caller's unit: a number or a string of one. A fraction is kept down
+/// to the nanosecond (`1700000000.5` seconds is `1700000000500000000` ns), read from the
+/// number's text so that no float rounding enters; finer digits must be zeros. A time beyond
+/// the 64-bit nanosecond range is an error quoting the value as given.
+fn time_value(value: &Value, key: &str, precision: Precision) -> Result<Timestamp, ParseError> {
+    let text = match value {
+        Value::String(text) => text.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        other => {
+            return Err(ParseError::new(
+                ParseErrorKind::Timestamp,
+                None,
+                format!("time {other} is not a number"),
+            )
+            .with_text(key));
+        }
+    };
+    let error = |reason: &str| {
         ParseError::new(
             ParseErrorKind::Timestamp,
             None,
-            format!("time {shown} is not a number"),
+            format!("time {text:?} {reason}"),
         )
         .with_text(key)
     };
-    match value {
-        Value::String(text) => text.parse::<i64>().or_else(|_| {
-            text.parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .map(|v| v as i64)
-                .ok_or_else(|| {
-                    ParseError::new(
-                        ParseErrorKind::Timestamp,
-                        None,
-                        format!("time {text:?} is not an integer"),
-                    )
-                    .with_text(text.clone())
-                })
-        }),
-        Value::Number(n) => Ok(n
-            .as_i64()
-            .unwrap_or_else(|| n.as_f64().unwrap_or_default() as i64)),
-        other => Err(bad(other.to_string())),
+    let per_unit = 1_000_000_000 / precision.per_second();
+    let out_of_range = "is out of range: beyond the 64-bit nanoseconds of about 1677-2262";
+    if let Ok(whole) = text.parse::<i64>() {
+        if whole.checked_mul(per_unit).is_none() {
+            return Err(error(out_of_range));
+        }
+        return Ok(Timestamp::new(whole, precision));
     }
+    if text.contains(['e', 'E']) {
+        // Exponent notation: read as a float, to the nearest nanosecond.
+        let nanos = text.parse::<f64>().map_err(|_| error("is not a number"))? * per_unit as f64;
+        if nanos.is_nan() || nanos.abs() >= 9.2e18 {
+            return Err(error(out_of_range));
+        }
+        return Ok(Timestamp::new(nanos.round() as i64, Precision::Nanoseconds));
+    }
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(&text)),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
+        return Err(error(
+            "is not a number of the time unit (digits, an optional fraction)",
+        ));
+    }
+    // The fraction digits the nanoseconds of one unit can hold.
+    let places = per_unit.ilog10() as usize;
+    let (kept, finer) = fraction.split_at(fraction.len().min(places));
+    if finer.bytes().any(|b| b != b'0') {
+        return Err(error("has a fraction finer than a nanosecond"));
+    }
+    let kept_ns = if kept.is_empty() {
+        0
+    } else {
+        let scale = 10i64.pow((places - kept.len()) as u32);
+        kept.parse::<i64>().map_err(|_| error("is not a number"))? * scale
+    };
+    let nanos = whole
+        .parse::<i64>()
+        .ok()
+        .and_then(|w| w.checked_mul(per_unit))
+        .and_then(|w| w.checked_add(kept_ns))
+        .map(|n| if negative { -n } else { n })
+        .ok_or_else(|| error(out_of_range))?;
+    Ok(Timestamp::new(nanos, Precision::Nanoseconds))
 }
 
 #[cfg(test)]

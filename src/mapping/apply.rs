@@ -1,12 +1,11 @@
 //! Applying one compiled rule to one message's extracted values.
 
-use std::hash::{Hash, Hasher};
-
-use serde_json::Value;
+use std::collections::hash_map::{DefaultHasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use super::Scratch;
 use super::extract::Leaf;
-use super::rule::Rule;
+use super::rule::{Rule, Source, TagSpec};
 use super::series::SeriesTable;
 use super::values::{Element, apply_text, field_value, resolve};
 use super::window::{Window, window_start};
@@ -19,6 +18,14 @@ pub(super) struct RuleContext<'a, 'm> {
     pub values: &'a [Option<Leaf<'m>>],
     pub arrival: Timestamp,
     pub defaults: &'a DefaultTags,
+    /// The mapping's random key for series hashes, so that no stream can aim at collisions.
+    pub seed: &'a RandomState,
+    /// How far ahead of the arrival time a message time may be, in nanoseconds.
+    pub max_ahead: i64,
+    /// For rules without a time path: the latest message time, when stamping by it.
+    pub clock: Option<Timestamp>,
+    /// The latest message time any rule accepted.
+    pub latest: Option<Timestamp>,
 }
 
 /// Window bookkeeping of one rule: the latest window start its messages reached.
@@ -26,6 +33,9 @@ pub(super) type Latest = Option<i64>;
 
 /// Computes the rule's readings for one message: refilled in `scratch.slots[..scratch.used]`
 /// and, for windows, built in `scratch.emitted`.
+///
+/// What does not depend on the element of an `each` array (the message time, tags from the
+/// message or constants, their share of the series key) is computed once per message.
 pub(super) fn apply_rule(
     rule: &Rule,
     context: RuleContext<'_, '_>,
@@ -34,81 +44,185 @@ pub(super) fn apply_rule(
     scratch: &mut Scratch,
 ) -> Result<(), String> {
     scratch.used = 0;
-    let Some(each) = &rule.each else {
-        return one(rule, &context, None, table, latest, scratch);
-    };
+    scratch.time = None;
     let values: &[Option<Leaf<'_>>] = context.values;
-    let items = match each.get(values) {
-        Some(Leaf::Other(Value::Array(items))) => items,
-        Some(other) => {
-            return Err(format!(
-                "{each} = {} is not an array",
-                crate::text::excerpt(&other.to_string(), 80)
-            ));
+    let mut items = match &rule.each {
+        None => None,
+        Some(each) => match each.get(values) {
+            Some(leaf) => match leaf.items() {
+                Some(items) => Some(items.peekable()),
+                None => {
+                    return Err(format!(
+                        "{each} = {} is not an array",
+                        crate::text::excerpt(&leaf.to_string(), 80)
+                    ));
+                }
+            },
+            None => return Err(format!("{each} is missing")),
+        },
+    };
+    if let Some(items) = items.as_mut()
+        && items.peek().is_none()
+    {
+        return Ok(());
+    }
+    // The series is the rule and its tag values: a hash of them keys the state.
+    let mut series = context.seed.build_hasher();
+    scratch.tag_values.resize_with(rule.tags.len(), String::new);
+    for (tag, text) in rule.tags.iter().zip(&mut scratch.tag_values) {
+        if !per_element(tag) {
+            tag_text(tag, values, None, text)?;
+            text.hash(&mut series);
         }
-        None => return Err(format!("{each} is missing")),
+    }
+    let timestamp = message_time(rule, values, &context)?;
+    if rule.timestamp.is_some() {
+        scratch.time = Some(timestamp);
+    }
+    let Some(items) = items else {
+        return one(
+            rule, &context, None, timestamp, series, table, latest, scratch,
+        );
     };
     scratch.running.clear();
-    for (index, item) in items.iter().enumerate() {
-        one(rule, &context, Some((index, item)), table, latest, scratch)?;
+    for (index, item) in items.enumerate() {
+        let element = Some((index, &*item));
+        one(
+            rule,
+            &context,
+            element,
+            timestamp,
+            series.clone(),
+            table,
+            latest,
+            scratch,
+        )?;
     }
     Ok(())
 }
 
-/// One reading (or one window update) from the message, or from one element of its array.
+/// Whether a tag's value changes from one element of the `each` array to the next.
+fn per_element(tag: &TagSpec) -> bool {
+    matches!(tag.source, Source::Element(_) | Source::Index)
+}
+
+/// Writes a tag's value for this message (and element) into `text`.
+fn tag_text(
+    tag: &TagSpec,
+    values: &[Option<Leaf<'_>>],
+    element: Element<'_>,
+    text: &mut String,
+) -> Result<(), String> {
+    text.clear();
+    match resolve(&tag.source, values, element) {
+        Some(raw) => {
+            if !raw.write_text(text) {
+                return Err(format!(
+                    "{} = {} is not a scalar",
+                    tag.source,
+                    crate::text::excerpt(&raw.to_string(), 80)
+                ));
+            }
+            apply_text(&tag.text, text)
+                .map_err(|e| format!("tag {:?} from {}: {e}", tag.key, tag.source))
+        }
+        None => match &tag.default {
+            Some(default) => {
+                text.push_str(default);
+                Ok(())
+            }
+            None => Err(format!("{} is missing", tag.source)),
+        },
+    }
+}
+
+/// The rule's time for this message: from its timestamp path, or the arrival time (or the
+/// mapping's message clock, when it stamps by that). A time further than `max_ahead` ahead of
+/// both the latest message time and the arrival is refused: it would move the rule's windows
+/// on and shut out every later message. A genuine jump (a stream back after a long pause)
+/// passes on the arrival time; a machine with a wrong clock passes on the message times.
+fn message_time(
+    rule: &Rule,
+    values: &[Option<Leaf<'_>>],
+    context: &RuleContext<'_, '_>,
+) -> Result<Timestamp, String> {
+    let Some((path, unit)) = &rule.timestamp else {
+        return Ok(context.clock.unwrap_or(context.arrival));
+    };
+    let raw = path
+        .get(values)
+        .ok_or_else(|| format!("{path} is missing"))?;
+    let number = match raw {
+        Leaf::I64(n) => Some(*n),
+        Leaf::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    let number = number.ok_or_else(|| {
+        format!(
+            "{path} = {} is not an integer time",
+            crate::text::excerpt(&raw.to_string(), 80)
+        )
+    })?;
+    let time = Timestamp::new(number, *unit);
+    // The first time is taken as it comes: a machine whose own clock is wrong still maps.
+    let Some(latest) = context.latest else {
+        return Ok(time);
+    };
+    let reference = latest
+        .to_precision(Precision::Nanoseconds)
+        .max(context.arrival.to_precision(Precision::Nanoseconds));
+    if let Some(reference) = reference {
+        let nanos = time.to_precision(Precision::Nanoseconds);
+        if nanos.is_none_or(|nanos| nanos > reference.saturating_add(context.max_ahead)) {
+            return Err(format!(
+                "{path} = {number} is more than max_ahead ({}) ahead of both the latest message time and the arrival time: refused",
+                duration_text(context.max_ahead)
+            ));
+        }
+    }
+    Ok(time)
+}
+
+/// Nanoseconds as the mapping file writes durations: `1h`, `90s`, `250ms`.
+fn duration_text(nanos: i64) -> String {
+    const UNITS: [(i64, &str); 6] = [
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    let (size, unit) = UNITS
+        .iter()
+        .find(|(size, _)| nanos % size == 0)
+        .copied()
+        .unwrap_or((1, "ns"));
+    format!("{}{unit}", nanos / size)
+}
+
+/// One reading (or one window update) from the message, or from one element of its array;
+/// `series` holds the hash of the tags that do not depend on the element.
+#[allow(clippy::too_many_arguments)]
 fn one<'a>(
     rule: &Rule,
     context: &RuleContext<'a, '_>,
     element: Element<'a>,
+    timestamp: Timestamp,
+    mut series: DefaultHasher,
     table: &mut SeriesTable,
     latest: &mut Latest,
     scratch: &mut Scratch,
 ) -> Result<(), String> {
     let values: &'a [Option<Leaf<'a>>] = context.values;
-    // The series is the rule and its tag values: a hash of them keys the state.
-    let mut series = std::collections::hash_map::DefaultHasher::new();
-    scratch.tag_values.resize_with(rule.tags.len(), String::new);
-    for (tag, text) in rule.tags.iter().zip(&mut scratch.tag_values) {
-        text.clear();
-        match resolve(&tag.source, values, element) {
-            Some(raw) => {
-                if !raw.write_text(text) {
-                    return Err(format!(
-                        "{} = {} is not a scalar",
-                        tag.source,
-                        crate::text::excerpt(&raw.to_string(), 80)
-                    ));
-                }
-                apply_text(&tag.text, text)
-                    .map_err(|e| format!("tag {:?} from {}: {e}", tag.key, tag.source))?;
+    if element.is_some() {
+        for (tag, text) in rule.tags.iter().zip(&mut scratch.tag_values) {
+            if per_element(tag) {
+                tag_text(tag, values, element, text)?;
+                text.hash(&mut series);
             }
-            None => match &tag.default {
-                Some(default) => text.push_str(default),
-                None => return Err(format!("{} is missing", tag.source)),
-            },
         }
-        text.hash(&mut series);
     }
-    let timestamp = match &rule.timestamp {
-        None => context.arrival,
-        Some((path, unit)) => {
-            let raw = path
-                .get(values)
-                .ok_or_else(|| format!("{path} is missing"))?;
-            let number = match raw {
-                Leaf::I64(n) => Some(*n),
-                Leaf::Str(s) => s.trim().parse().ok(),
-                _ => None,
-            };
-            let number = number.ok_or_else(|| {
-                format!(
-                    "{path} = {} is not an integer time",
-                    crate::text::excerpt(&raw.to_string(), 80)
-                )
-            })?;
-            Timestamp::new(number, *unit)
-        }
-    };
     scratch.fields.clear();
     for spec in &rule.fields {
         let value = match resolve(&spec.source, values, element) {
@@ -258,7 +372,20 @@ fn fill_slot(
         Some(reading) if same_shape => {
             let derived = scratch.derived.iter().map(|(_, v)| FieldValue::Float(*v));
             let fields = scratch.fields.drain(..).chain(derived);
-            if let Err(e) = reading.refill(&mut scratch.tag_values, fields, Some(timestamp)) {
+            // The same slot of the next message is mostly the same series (the same level of
+            // the same book): its tags are then left as they are, checked already.
+            let tags = reading.tags();
+            let same_tags = tags.len() >= scratch.tag_values.len()
+                && tags
+                    .iter()
+                    .zip(&scratch.tag_values)
+                    .all(|((_, a), b)| a == b);
+            let tag_values: &mut [String] = if same_tags {
+                &mut []
+            } else {
+                &mut scratch.tag_values
+            };
+            if let Err(e) = reading.refill(tag_values, fields, Some(timestamp)) {
                 slot.reading = None;
                 return Err(e.to_string());
             }

@@ -35,7 +35,10 @@
 //! ```
 //!
 //! State is kept per series, for at most `max_series` series (per mapping, 10 000 by default,
-//! and per rule); a new series beyond is refused and counted. See `examples/binance-market.toml`
+//! and per rule); a new series beyond is refused and counted. A message time more than
+//! `max_ahead` (per mapping, `"1h"` by default) ahead of both the latest message time and the
+//! arrival time is refused and counted for its rule, so that one broken clock cannot move a
+//! rule's windows on. See `examples/binance-market.toml`
 //! and the README for the whole language.
 
 mod apply;
@@ -103,6 +106,14 @@ pub struct Mapping {
     swept: i64,
     /// Whether [`Mapping::apply_each`] sweeps by arrival time.
     sweeping: bool,
+    /// The random key of series hashes.
+    seed: std::collections::hash_map::RandomState,
+    /// How far ahead of the arrival time a message time may be, in nanoseconds.
+    max_ahead: i64,
+    /// The latest message time a rule accepted.
+    clock: Option<Timestamp>,
+    /// Whether rules without a time path are stamped with `clock` rather than the arrival.
+    stamp_by_message_time: bool,
 }
 
 /// One reading a rule refills message after message.
@@ -129,6 +140,8 @@ struct Scratch {
     derived: Vec<(usize, f64)>,
     /// Running sums of `cumulative` over the elements of this message's array.
     running: Vec<f64>,
+    /// The message time the rule read from this message, if it has a time path.
+    time: Option<Timestamp>,
 }
 
 impl Scratch {
@@ -157,6 +170,8 @@ impl Mapping {
         }
         let series_idle = schema::parse_duration_ns(&file.series_idle)
             .map_err(|e| MappingError::file(format!("series_idle: {e}")))?;
+        let max_ahead = schema::parse_duration_ns(&file.max_ahead)
+            .map_err(|e| MappingError::file(format!("max_ahead: {e}")))?;
         let mut rules: Vec<Rule> = file
             .rule
             .into_iter()
@@ -195,6 +210,10 @@ impl Mapping {
             paths,
             swept: i64::MIN,
             sweeping: true,
+            seed: Default::default(),
+            max_ahead,
+            clock: None,
+            stamp_by_message_time: false,
         })
     }
 
@@ -302,6 +321,10 @@ impl Mapping {
                 values: &values,
                 arrival,
                 defaults: &self.defaults,
+                seed: &self.seed,
+                max_ahead: self.max_ahead,
+                clock: self.clock.filter(|_| self.stamp_by_message_time),
+                latest: self.clock,
             };
             let refused = self.series.refused(index);
             let scratch = &mut self.scratch[index];
@@ -313,6 +336,15 @@ impl Mapping {
                 &mut self.latest[index],
                 scratch,
             );
+            if let (Ok(()), Some(time)) = (&result, scratch.time) {
+                let later = self.clock.is_none_or(|clock| {
+                    clock.to_precision(Precision::Nanoseconds)
+                        < time.to_precision(Precision::Nanoseconds)
+                });
+                if later {
+                    self.clock = Some(time);
+                }
+            }
             if let Err(reason) = result {
                 scratch.used = 0;
                 self.errors[index] += 1;
@@ -372,6 +404,14 @@ impl Mapping {
         let idle = |rule: usize| rules[rule].window.as_ref().map_or(i64::MAX, |w| w.idle_ns);
         let windows = self.series.sweep(now, idle);
         self.emit_closed(windows, &mut each)
+    }
+
+    /// Stamps the readings of rules without a time path with the latest message time the
+    /// other rules read (the recording's own clock) instead of the arrival time; the arrival
+    /// time stays for messages before the first that has one. Off by default; `telemit map`
+    /// turns it on, so that a recording maps to the same readings on every run.
+    pub fn set_stamp_by_message_time(&mut self, on: bool) {
+        self.stamp_by_message_time = on;
     }
 
     /// Turns the sweeps of [`apply_each`](Mapping::apply_each) on or off (on by default).

@@ -20,6 +20,11 @@ pub(super) struct MappingFile {
     /// message, by arrival time.
     #[serde(default = "default_series_idle")]
     pub series_idle: String,
+    /// A message time further than this ahead of both the latest message time and the
+    /// arrival time is refused: one bad clock must not close every window and refuse the
+    /// messages that follow.
+    #[serde(default = "default_max_ahead")]
+    pub max_ahead: String,
     pub rule: Vec<RuleFile>,
 }
 
@@ -32,6 +37,10 @@ pub(super) const DEFAULT_MAX_SERIES: usize = 10_000;
 
 fn default_max_series() -> usize {
     DEFAULT_MAX_SERIES
+}
+
+fn default_max_ahead() -> String {
+    "1h".to_owned()
 }
 
 fn default_series_idle() -> String {

@@ -7,6 +7,8 @@
 //! dropped, so a stream of ever-new tag values cannot grow memory without bound.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::expr::SeriesState;
 use super::window::Window;
@@ -22,9 +24,35 @@ pub(super) struct Series {
     pub seen: i64,
 }
 
+/// The table's hasher. A series key is already a hash of the tag values under the mapping's
+/// random key, so the table only mixes in the rule (a multiply-rotate, as FxHash does) instead
+/// of hashing the hash again with SipHash.
+#[derive(Debug, Default)]
+pub(super) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(26) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct SeriesTable {
-    map: HashMap<(usize, u64), Series>,
+    map: HashMap<(usize, u64), Series, BuildHasherDefault<KeyHasher>>,
     live: Vec<usize>,
     refused: Vec<u64>,
     max_series: usize,
@@ -34,7 +62,7 @@ pub(super) struct SeriesTable {
 impl SeriesTable {
     pub(super) fn new(rules: usize, max_series: usize, idle_ns: i64) -> SeriesTable {
         SeriesTable {
-            map: HashMap::new(),
+            map: HashMap::default(),
             live: vec![0; rules],
             refused: vec![0; rules],
             max_series,
@@ -50,14 +78,18 @@ impl SeriesTable {
         key: u64,
         now_ns: i64,
     ) -> Option<&mut Series> {
-        if !self.map.contains_key(&(rule, key)) {
-            if self.live[rule] >= rule_cap || self.map.len() >= self.max_series {
+        let full = self.map.len() >= self.max_series;
+        let series = match self.map.entry((rule, key)) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(_) if full || self.live[rule] >= rule_cap => {
                 self.refused[rule] += 1;
                 return None;
             }
-            self.live[rule] += 1;
-        }
-        let series = self.map.entry((rule, key)).or_default();
+            Entry::Vacant(entry) => {
+                self.live[rule] += 1;
+                entry.insert(Series::default())
+            }
+        };
         series.seen = now_ns;
         Some(series)
     }

@@ -410,3 +410,62 @@ fn new_syntax_errors_name_the_rule_the_part_and_the_text() {
         assert_eq!(Mapping::from_toml(&text).unwrap_err().to_string(), expected);
     }
 }
+
+#[test]
+fn a_time_beyond_max_ahead_of_arrival_is_refused_and_keeps_the_window_clock() {
+    let toml = r#"
+max_ahead = "2s"
+[[rule]]
+name = "trades"
+when = { "/e" = "trade" }
+measurement = "trades"
+timestamp = { path = "/T", unit = "ms" }
+fields.price = "/p"
+window = { every = "1s" }
+aggregate = [{ name = "n", expr = "count()" }]
+"#;
+    let mut mapping = Mapping::from_toml(toml).unwrap();
+    let message = |t: i64| format!(r#"{{"e":"trade","T":{t},"p":"1"}}"#);
+    assert!(
+        mapping
+            .apply(&message(10_000), at(10_000))
+            .errors
+            .is_empty()
+    );
+    // 2.5 s ahead of its arrival: refused, counted for the rule, the clock stays.
+    let far = mapping.apply(&message(12_600), at(10_100));
+    assert_eq!(far.errors.len(), 1);
+    assert_eq!(
+        far.errors[0].reason,
+        "/T = 12600 is more than max_ahead (2s) ahead of both the latest message time and the arrival time: refused"
+    );
+    // Within the bound, and the window of the first message still open.
+    let next = mapping.apply(&message(10_500), at(10_500));
+    assert!(next.errors.is_empty(), "{:?}", next.errors);
+    let mut closed = Vec::new();
+    mapping.finish(|r| closed.push(r.clone()));
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].field("n"), Some(&FieldValue::Integer(2)));
+    assert_eq!(
+        mapping.errors_by_rule().collect::<Vec<_>>(),
+        [("trades", 1)]
+    );
+}
+
+#[test]
+fn a_machine_clock_far_behind_still_maps_and_a_pause_longer_than_max_ahead_passes() {
+    let mut mapping = Mapping::from_toml(KLINE).unwrap();
+    // The machine thinks it is 1970; the stream is of 2025.
+    let epoch = at(0);
+    let e = 1_763_769_600_000i64;
+    for (n, time) in [e, e + 1_000, e + 2_000].into_iter().enumerate() {
+        let mapped = mapping.apply(&kline(time, "612.37", "611.53"), epoch);
+        assert!(mapped.errors.is_empty(), "message {n}: {:?}", mapped.errors);
+    }
+    // Two hours later by the message times, with the machine clock behind: refused.
+    let jump = mapping.apply(&kline(e + 7_200_000, "612.37", "611.53"), epoch);
+    assert_eq!(jump.errors.len(), 1, "{:?}", jump.readings);
+    // The same jump after a real pause, when the arrival time has moved on too: taken.
+    let back = mapping.apply(&kline(e + 7_200_000, "612.37", "611.53"), at(e + 7_200_000));
+    assert!(back.errors.is_empty(), "{:?}", back.errors);
+}

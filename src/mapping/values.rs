@@ -4,8 +4,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::MappingError;
 use super::extract::{Leaf, walk};
 use super::rule::{ArrayAggregate, FieldSpec, FieldType, Pointer, Source, TagSpec, TextOps};
@@ -304,7 +302,7 @@ impl FieldSpec {
 }
 
 /// The current element of the array a rule iterates: its index and value.
-pub(super) type Element<'a> = Option<(usize, &'a Value)>;
+pub(super) type Element<'a> = Option<(usize, &'a Leaf<'a>)>;
 
 /// The value of `source` in this message (and element); `None` when absent or null.
 pub(super) fn resolve<'a>(
@@ -314,7 +312,7 @@ pub(super) fn resolve<'a>(
 ) -> Option<Cow<'a, Leaf<'a>>> {
     let leaf = match source {
         Source::Message(p) => Cow::Borrowed(p.get(values)?),
-        Source::Element(p) => Cow::Owned(Leaf::borrowed(walk(element?.1, &p.tokens)?)),
+        Source::Element(p) => walk(element?.1, &p.tokens)?,
         Source::Index => Cow::Owned(Leaf::I64(element?.0 as i64)),
         Source::Constant(c) => Cow::Owned(Leaf::Str(Cow::Borrowed(c.as_str()))),
         Source::Array {
@@ -322,14 +320,10 @@ pub(super) fn resolve<'a>(
             rest,
             aggregate,
         } => {
-            let Leaf::Other(Value::Array(items)) = array.get(values)? else {
-                return None;
-            };
-            let numbers = items
-                .iter()
-                .filter_map(|item| Leaf::borrowed(walk(item, rest)?).number());
+            let items = array.get(values)?.items()?;
+            let numbers = items.filter_map(|item| walk(&item, rest)?.number());
             Cow::Owned(match aggregate {
-                ArrayAggregate::Count => Leaf::I64(items.len() as i64),
+                ArrayAggregate::Count => Leaf::I64(array.get(values)?.items()?.count() as i64),
                 ArrayAggregate::Sum => Leaf::F64(numbers.sum()),
                 ArrayAggregate::Min => Leaf::F64(numbers.reduce(f64::min)?),
                 ArrayAggregate::Max => Leaf::F64(numbers.reduce(f64::max)?),
@@ -342,7 +336,13 @@ pub(super) fn resolve<'a>(
 /// Applies `ops` to `text` in place: the part after splitting, the map, the case.
 pub(super) fn apply_text(ops: &TextOps, text: &mut String) -> Result<(), String> {
     if let Some((separator, n)) = &ops.split {
-        let Some(piece) = text.split(separator.as_str()).nth(*n) else {
+        // A one-byte separator ("@" in "bnbusdt@trade") is found byte by byte: building a
+        // substring searcher costs more than the search.
+        let piece = match separator.as_bytes() {
+            &[byte] if byte.is_ascii() => text.split(char::from(byte)).nth(*n),
+            _ => text.split(separator.as_str()).nth(*n),
+        };
+        let Some(piece) = piece else {
             return Err(format!(
                 "{text:?} has no part {n} when split on {separator:?}"
             ));

@@ -54,8 +54,8 @@ impl<'m> Scan<'m, '_> {
             && let Some(slot) = node.slot
         {
             let leaf = self.leaf(depth)?;
-            if let Leaf::Other(value) = &leaf {
-                node.fill(value, self.slots);
+            if !node.children.is_empty() {
+                node.fill(&leaf, self.slots);
             }
             self.slots[slot] = Some(leaf);
             return Ok(());
@@ -90,7 +90,12 @@ impl<'m> Scan<'m, '_> {
             Some(b't') => self.literal("true").map(|()| Leaf::Bool(true)),
             Some(b'f') => self.literal("false").map(|()| Leaf::Bool(false)),
             Some(b'n') => self.literal("null").map(|()| Leaf::Null),
-            Some(b'{' | b'[') => {
+            Some(b'[') => {
+                let mut nodes = Vec::with_capacity(16);
+                self.list(depth, &mut nodes)?;
+                Ok(Leaf::List(nodes))
+            }
+            Some(b'{') => {
                 // Rarely pointed at: check it, then let serde_json build it.
                 self.value(None, depth)?;
                 serde_json::from_str(&self.text[start..self.pos])
@@ -101,6 +106,35 @@ impl<'m> Scan<'m, '_> {
                     })
             }
             _ => self.value(None, depth).map(|()| Leaf::Null),
+        }
+    }
+
+    /// An array that a pointer names (at its bracket), flattened into `nodes` (see
+    /// [`Leaf::List`]): strings borrowed, numbers read once, nothing built through
+    /// `serde_json` unless an element is an object.
+    fn list(&mut self, depth: usize, nodes: &mut Vec<Leaf<'m>>) -> Result<(), NotJson> {
+        if self.open(b']', depth + 1)? {
+            return Ok(());
+        }
+        loop {
+            self.skip_whitespace();
+            if self.peek() == Some(b'[') {
+                let at = nodes.len();
+                nodes.push(Leaf::Nested(0));
+                self.list(depth + 1, nodes)?;
+                nodes[at] = Leaf::Nested(nodes.len() - at - 1);
+            } else {
+                nodes.push(self.leaf(depth + 1)?);
+            }
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return self.fail("expected ',' or ']'"),
+            }
         }
     }
 
