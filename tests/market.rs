@@ -962,7 +962,7 @@ fn telemit_map_skips_and_counts_a_line_that_is_not_utf8_and_goes_on() {
     );
     assert!(
         stderr.contains("2 messages (0 ignored, 0 rule errors), 3 readings written")
-            && stderr.contains("2 series, 1 lines skipped (not UTF-8 or too long)"),
+            && stderr.contains("2 series, 1 line skipped (not UTF-8 or too long)"),
         "{stderr}"
     );
     // Both trades, in the second's window closed at the end of input.
@@ -994,7 +994,7 @@ fn a_far_future_message_time_is_refused_and_does_not_shut_out_later_messages() {
         assert!(stderr.contains(&said), "{said} in {stderr}");
     }
     assert!(
-        stderr.contains("\"trades\" 1 readings, 1 errors"),
+        stderr.contains("\"trades\" 1 reading, 1 error,"),
         "{stderr}"
     );
     let trades: Vec<&Value> = lines
