@@ -804,3 +804,76 @@ fn the_deployment_examples_agree_with_the_telegraf_config() {
     );
     assert!(compose.contains(&format!("gid={gid},mode=0750")));
 }
+
+#[test]
+fn a_file_that_never_ends_or_is_not_utf8_is_refused_with_its_place() {
+    let started = Instant::now();
+    let out = telemit(&["config", "check", "/dev/zero", "pipe"], &[], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/dev/zero: longer than 1048576 bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, b"to = \"-\"\nformat = \"caf\xe9\"\n").unwrap();
+    let out = telemit(&["config", "check", path.to_str().unwrap()], &[], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("line 2, column 14 (byte 22): not UTF-8"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn an_empty_config_variable_says_what_is_wrong() {
+    let out = telemit(&["pipe", "--to", "-"], &[("TELEMIT_CONFIG", "")], "");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.trim_end().ends_with("expected one of"), "{stderr}");
+    assert!(stderr.contains("TELEMIT_CONFIG"), "{stderr}");
+}
+
+/// A flush timeout longer than anyone would wait: the first SIGTERM starts the flush, a second
+/// one ends the process at once.
+#[test]
+fn a_second_signal_ends_a_flush_that_would_wait_forever() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let to = format!("tcp://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["pipe", "--to", &to, "--flush-timeout", "99999999999h"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // One reading that cannot be delivered, and the input left open.
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"m v=1\n").unwrap();
+    let pid = child.id() as libc::pid_t;
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "still flushing");
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("a second SIGTERM did not end the process");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+}

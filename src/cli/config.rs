@@ -274,12 +274,45 @@ fn options<'a>(root: &'a Command, name: &str) -> Vec<&'a Arg> {
         .collect()
 }
 
+/// The largest configuration file read: far beyond any real one, and a stop for a path such as
+/// `/dev/zero` that never ends.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The file's text; an error names the file and, for bytes that are not UTF-8, the line,
+/// column and byte offset where they start.
+fn read_limited(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let fail = |e: &dyn std::fmt::Display| format!("config {}: {e}", path.display());
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| fail(&e))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(fail(&format!(
+            "longer than {MAX_CONFIG_BYTES} bytes: not a configuration file"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = at
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        fail(&format!(
+            "line {line}, column {column} (byte {at}): not UTF-8"
+        ))
+    })
+}
+
 impl ConfigFile {
     /// Reads and parses `path` (TOML); the error names the file, and for a syntax error the
     /// line and column.
     pub fn load(path: &Path) -> Result<ConfigFile, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
+        let text = read_limited(path)?;
         let table: BTreeMap<Spanned<String>, Spanned<Value>> = toml::from_str(&text)
             .map_err(|e| format!("config {}: {}", path.display(), e.to_string().trim_end()))?;
         let mut entries: Vec<_> = table.into_iter().collect();
@@ -502,6 +535,7 @@ fn clap_reason(error: &clap::Error) -> String {
     }
     if error.kind() == ErrorKind::InvalidValue
         && let Some(ContextValue::Strings(valid)) = error.get(ContextKind::ValidValue)
+        && !valid.is_empty()
     {
         return format!(
             "expected one of {}",

@@ -242,10 +242,14 @@ pub fn excerpt(line: &str) -> String {
     telemit::text::quoted_excerpt(line, 120)
 }
 
-/// SIGINT and SIGTERM, seen by a flag.
+/// SIGINT and SIGTERM, seen by a flag: the first asks for a clean stop (the queue is flushed
+/// within `--flush-timeout`, then the summary); a second one ends the process at once with
+/// status 130, as shells expect of a second Ctrl-C, whatever the flush timeout.
 pub fn termination_flag() -> std::io::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registered first, so it sees the flag as the previous signal left it.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone())?;
         signal_hook::flag::register(signal, flag.clone())?;
     }
     Ok(flag)

@@ -229,6 +229,11 @@ async fn shutdown_signal(duration: Option<Duration>) {
     tokio::select! {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
-        () = limit => {}
+        () = limit => return,
+    }
+    // The clean stop has begun: a second signal ends the process at once (status 130).
+    let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, stopping.clone());
     }
 }

@@ -255,7 +255,12 @@ impl Core {
     }
 
     pub fn shutdown(&self) -> StatsSnapshot {
-        let _ = self.shared.stop_at.set(Instant::now() + self.flush_timeout);
+        // A flush timeout beyond what the clock can add is no deadline at all.
+        let now = Instant::now();
+        let stop_at = now
+            .checked_add(self.flush_timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
+        let _ = self.shared.stop_at.set(stop_at);
         self.shared.queue.close();
         if let Some(spool) = &self.shared.spool {
             // Producers waiting for room in a full spool give up: the sender is closed.
