@@ -249,16 +249,7 @@ fn split_http(scheme: &str, rest: &str) -> Result<(String, u16, String), String>
     if path.contains('#') {
         return Err("a fragment (#…) has no meaning in a write address".to_owned());
     }
-    if !path.starts_with('/') || path.starts_with("/?") || path == "/" {
-        return Err(format!(
-            "missing path: expected {scheme}://host:port/PATH with PATH {PATHS}"
-        ));
-    }
-    if let Some(bad) = path.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "path {path:?} contains {bad:?}: percent-encode it (%20 for a space)"
-        ));
-    }
+    // The host and port first: a bad port is the mistake to name, whatever the path.
     let (host, port) = if authority.ends_with(']') || !authority.contains(':') {
         (authority, default_http_port(scheme))
     } else {
@@ -270,6 +261,16 @@ fn split_http(scheme: &str, rest: &str) -> Result<(String, u16, String), String>
     }
     if host.starts_with('[') != host.ends_with(']') {
         return Err("unclosed '[' in IPv6 address".to_owned());
+    }
+    if !path.starts_with('/') || path.starts_with("/?") || path == "/" {
+        return Err(format!(
+            "missing path: expected {scheme}://host:port/PATH with PATH {PATHS}"
+        ));
+    }
+    if let Some(bad) = path.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "path {path:?} contains {bad:?}: percent-encode it (%20 for a space)"
+        ));
     }
     Ok((host.to_owned(), port, path.to_owned()))
 }
@@ -368,6 +369,20 @@ mod tests {
             "http://h/write"
         );
         assert!("http://h:8086/write".parse::<Endpoint>().unwrap().is_http());
+    }
+
+    #[test]
+    fn an_http_address_names_a_bad_port_before_its_path() {
+        for text in [
+            "http://127.0.0.1:65536/",
+            "http://127.0.0.1:65536/write?db=t",
+        ] {
+            let error = text.parse::<Endpoint>().unwrap_err().to_string();
+            assert!(error.contains("port"), "{text}: {error}");
+            assert!(!error.contains("missing path"), "{text}: {error}");
+        }
+        let error = "http://[::1".parse::<Endpoint>().unwrap_err().to_string();
+        assert!(error.contains("unclosed '['"), "{error}");
     }
 
     #[test]
