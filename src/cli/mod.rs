@@ -214,7 +214,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// unit, decimal (`500MB` = 500 000 000, `kB`, `GB`) or binary (`64KiB` = 65 536, `MiB`,
 /// `GiB`), the unit's case ignored.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let size: bytesize::ByteSize = text.trim().parse().map_err(|e| {
+    let digits = text.trim();
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // A plain count of bytes; the size parser reads it as a float and loses the reason.
+        return digits
+            .parse()
+            .map_err(|_| format!("{text:?} is too large: at most {} bytes", u64::MAX - 1));
+    }
+    let size: bytesize::ByteSize = digits.parse().map_err(|e| {
         format!("{text:?} is not a size ({e}): expected e.g. 65536, 64KiB, 500MB, 1GiB")
     })?;
     if size.as_u64() == u64::MAX {
@@ -286,6 +293,8 @@ mod tests {
             );
         }
         assert_eq!(super::parse_bytes("2MiB"), Ok(2 << 20));
+        let error = super::parse_size("99999999999999999999").unwrap_err();
+        assert!(error.contains("is too large"), "{error}");
     }
 
     #[test]
