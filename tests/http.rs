@@ -517,17 +517,10 @@ fn rejected_batches_are_counted_with_the_server_message_reported_once() {
         3,
         "a rejected batch is not sent again"
     );
-    let events = events.lock().unwrap();
-    let rejected: Vec<String> = events
-        .iter()
-        .filter(|e| matches!(e, Event::Rejected { .. }))
-        .map(Event::to_string)
-        .collect();
-    assert_eq!(rejected.len(), 1, "{events:?}");
+    let rejected = the_one_rejection(&events.lock().unwrap());
     assert!(
-        rejected[0].contains("rejected 1 readings (HTTP 400 Bad Request: unable to parse 'x y': invalid field format)"),
-        "{}",
-        rejected[0]
+        rejected.contains("rejected 1 readings (HTTP 400 Bad Request: unable to parse 'x y': invalid field format)"),
+        "{rejected}"
     );
 
     // The command line says so even with -q, and exits non-zero.
@@ -609,17 +602,10 @@ fn a_field_type_conflict_in_influxdb_is_counted_as_rejected_with_its_message() {
         influx_count(&server, "conflict", "SELECT count(v) FROM conflict"),
         4
     );
-    let events = events.lock().unwrap();
-    let rejected: Vec<String> = events
-        .iter()
-        .filter(|e| matches!(e, Event::Rejected { .. }))
-        .map(Event::to_string)
-        .collect();
-    assert_eq!(rejected.len(), 1, "{events:?}");
+    let rejected = the_one_rejection(&events.lock().unwrap());
     assert!(
-        rejected[0].contains("HTTP 400 Bad Request: partial write: field type conflict"),
-        "{}",
-        rejected[0]
+        rejected.contains("HTTP 400 Bad Request: partial write: field type conflict"),
+        "{rejected}"
     );
 }
 
@@ -832,4 +818,15 @@ fn the_spool_keeps_readings_while_the_server_is_away() {
         .map(|s| line(&stamped("spooled", s, base), Precision::Nanoseconds))
         .collect();
     assert_eq!(delivered, sent, "every reading once, in order");
+}
+
+/// The text of the one `Rejected` event among `events`: a rejection is reported once.
+fn the_one_rejection(events: &[Event]) -> String {
+    let rejected: Vec<String> = events
+        .iter()
+        .filter(|e| matches!(e, Event::Rejected { .. }))
+        .map(Event::to_string)
+        .collect();
+    assert_eq!(rejected.len(), 1, "{events:?}");
+    rejected.into_iter().next().unwrap()
 }

@@ -355,15 +355,6 @@ fn telemit_map_counts_readings_a_format_cannot_write_and_stops_quietly_on_a_clos
 
 #[test]
 fn telemit_map_reads_stdin_and_reports_bad_lines_with_their_number() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
-        .args(["map", "--map"])
-        .arg(root().join("examples/binance-market.toml"))
-        .args(["--format", "json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let input = concat!(
         r#"{"stream":"bnbusdt@trade","data":{"e":"trade","s":"BNBUSDT","p":"1.5","q":"2","T":1000,"m":false}}"#,
         "\n",
@@ -371,12 +362,8 @@ fn telemit_map_reads_stdin_and_reports_bad_lines_with_their_number() {
         "\n",
         "{nope\n",
     );
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
-    drop(child.stdin.take());
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let (code, lines, stderr) = map_json(input.as_bytes());
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(r#"stdin: line 2: rule "trades": /data/p = "oops" is not a number"#),
         "{stderr}"
@@ -388,10 +375,6 @@ fn telemit_map_reads_stdin_and_reports_bad_lines_with_their_number() {
         "{stderr}"
     );
     // The one good trade: a forming candle, then at end of input its second and its minute.
-    let lines: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     let names: Vec<&str> = lines
         .iter()
         .map(|l| l["measurement"].as_str().unwrap())
@@ -917,21 +900,19 @@ fn alert_rules_select_only_gauges_telemit_ws_serves() {
 
 /// `telemit map` over `input` with the market mapping: exit code, stdout as JSON lines, stderr.
 fn map_json(input: &[u8]) -> (Option<i32>, Vec<Value>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
-        .args(["map", "--map"])
-        .arg(root().join("examples/binance-market.toml"))
-        .args(["--format", "json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Written from a thread: the output would fill its pipe while the input is still going in.
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
+    let mapping = root().join("examples/binance-market.toml");
+    let output = support::processes::run_telemit(
+        &[
+            "map",
+            "--map",
+            mapping.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &[],
+        input,
+        Stdio::piped(),
+    );
     let lines = String::from_utf8(output.stdout)
         .unwrap()
         .lines()

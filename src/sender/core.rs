@@ -173,7 +173,12 @@ impl Core {
                 out,
             )?,
         }
-        let len = self.framing.single_len(out.len());
+        self.fits(out.len())
+    }
+
+    /// Whether a record of `len` bytes (without the framing) fits the transport's limit.
+    fn fits(&self, len: usize) -> Result<(), SendError> {
+        let len = self.framing.single_len(len);
         if len > self.limit {
             return Err(SendError::Oversize {
                 len,
@@ -199,18 +204,9 @@ impl Core {
             Framing::Lines => record,
             Framing::JsonArray => record.strip_suffix(b"\n").unwrap_or(record),
         };
-        let len = self.framing.single_len(record.len());
-        if len > self.limit {
+        if let Err(error) = self.fits(record.len()) {
             stats.add_dropped(DropReason::Oversize, 1);
-            return Err(SendError::Oversize {
-                len,
-                max: self.limit,
-                transport: if self.datagram {
-                    "a datagram"
-                } else {
-                    "a stream line in Telegraf"
-                },
-            });
+            return Err(error);
         }
         let pushed = match &self.shared.spool {
             None => self.shared.queue.push(self.on_full, record),

@@ -126,15 +126,25 @@ impl<'m> Scan<'m, '_> {
             } else {
                 nodes.push(self.leaf(depth + 1)?);
             }
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return self.fail("expected ',' or ']'"),
+            if self.next_or_close(b']', "expected ',' or ']'")? {
+                return Ok(());
             }
+        }
+    }
+
+    /// After a member or element: passes a `,` (false) or the closing bracket (true).
+    fn next_or_close(&mut self, close: u8, expected: &'static str) -> Result<bool, NotJson> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ => self.fail(expected),
         }
     }
 
@@ -170,14 +180,8 @@ impl<'m> Scan<'m, '_> {
             };
             self.expect(b':', "expected ':' after the key")?;
             self.value(child, depth)?;
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return self.fail("expected ',' or '}'"),
+            if self.next_or_close(b'}', "expected ',' or '}'")? {
+                return Ok(());
             }
         }
     }
@@ -210,14 +214,8 @@ impl<'m> Scan<'m, '_> {
                 node.child(key.as_bytes())
             });
             self.value(child, depth)?;
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return self.fail("expected ',' or ']'"),
+            if self.next_or_close(b']', "expected ',' or ']'")? {
+                return Ok(());
             }
             index += 1;
         }
