@@ -47,13 +47,15 @@ pub mod expr;
 mod extract;
 mod rule;
 mod schema;
+mod scratch;
 mod series;
 mod values;
 mod window;
 
-use crate::reading::{DefaultTags, FieldValue, Precision, Reading, Timestamp};
+use crate::reading::{DefaultTags, Precision, Reading, Timestamp};
 use apply::{Latest, RuleContext, apply_rule};
 use rule::{Rule, Source};
+use scratch::Scratch;
 use series::SeriesTable;
 
 pub use error::{MappingError, RuleError};
@@ -114,47 +116,6 @@ pub struct Mapping {
     clock: Option<Timestamp>,
     /// Whether rules without a time path are stamped with `clock` rather than the arrival.
     stamp_by_message_time: bool,
-}
-
-/// One reading a rule refills message after message.
-#[derive(Debug, Default)]
-struct Slot {
-    reading: Option<Reading>,
-    /// The derived fields (indices into the rule's `derive`) `reading` ends with; a message
-    /// whose derived fields differ (a series' first, without `delta`) builds a new reading.
-    shape: Vec<usize>,
-}
-
-/// One rule's working space. A stream sends the same shape of message again and again, so
-/// the rule's last readings are refilled in place (keys kept, values overwritten) instead of
-/// built anew: a steady stream allocates no strings per message.
-#[derive(Debug, Default)]
-struct Scratch {
-    /// One per reading of the message (one per element for `each`); `used` are current.
-    slots: Vec<Slot>,
-    used: usize,
-    /// Window readings from this message (closed, or open at their pace).
-    emitted: Vec<Reading>,
-    tag_values: Vec<String>,
-    fields: Vec<FieldValue>,
-    derived: Vec<(usize, f64)>,
-    /// Running sums of `cumulative` over the elements of this message's array.
-    running: Vec<f64>,
-    /// The message time the rule read from this message, if it has a time path.
-    time: Option<Timestamp>,
-}
-
-impl Scratch {
-    fn readings(&self) -> impl Iterator<Item = &Reading> {
-        self.slots[..self.used]
-            .iter()
-            .filter_map(|s| s.reading.as_ref())
-            .chain(&self.emitted)
-    }
-
-    fn count(&self) -> usize {
-        self.used + self.emitted.len()
-    }
 }
 
 impl Mapping {

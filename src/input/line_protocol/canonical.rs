@@ -361,3 +361,7 @@ const CLASS: [u8; 256] = {
     }
     table
 };
+
+#[cfg(test)]
+#[path = "canonical_tests.rs"]
+mod tests;
