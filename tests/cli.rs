@@ -619,3 +619,32 @@ fn an_empty_wavefront_source_is_a_usage_error_before_any_input() {
     );
     assert_eq!(text(&out.stdout), "cpu.a 1.0 source=h1\n");
 }
+
+#[test]
+fn a_fractional_json_time_keeps_its_fraction_in_any_input_unit() {
+    for (precision, time, nanos) in [
+        ("s", "1700000000.5", "1700000000500000000"),
+        ("s", "1700000000.0", "1700000000000000000"),
+        ("ms", "1700000000500.25", "1700000000500250000"),
+    ] {
+        let input = format!("{{\"measurement\":\"s\",\"time\":{time},\"v\":2}}\n");
+        let out = telemit(
+            &[
+                "pipe",
+                "--input",
+                "json",
+                "--input-precision",
+                precision,
+                "--to",
+                "-",
+            ],
+            &input,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout),
+            format!("s v=2.0 {nanos}\n"),
+            "{precision} {time}"
+        );
+    }
+}

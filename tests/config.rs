@@ -877,3 +877,28 @@ fn a_second_signal_ends_a_flush_that_would_wait_forever() {
     };
     assert_eq!(status.code(), Some(130));
 }
+
+#[test]
+fn config_check_names_a_bad_variable_and_a_mapping_file_for_what_they_are() {
+    let ws = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/telemit-ws.toml");
+    let out = telemit(
+        &["config", "check", ws],
+        &[("TELEMIT_QUEUE_SIZE", "lots")],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("environment TELEMIT_QUEUE_SIZE=\"lots\"") && !stderr.contains("config "),
+        "{stderr}"
+    );
+
+    let mapping = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/binance-kline.toml");
+    let out = telemit(&["config", "check", mapping], &[], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("this is a mapping file ([[rule]] tables)"),
+        "{}",
+        text(&out.stderr)
+    );
+}

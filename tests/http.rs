@@ -519,7 +519,9 @@ fn rejected_batches_are_counted_with_the_server_message_reported_once() {
     );
     let rejected = the_one_rejection(&events.lock().unwrap());
     assert!(
-        rejected.contains("rejected 1 readings (HTTP 400 Bad Request: unable to parse 'x y': invalid field format)"),
+        rejected.contains(
+            "rejected 1 reading (HTTP 400 Bad Request: unable to parse 'x y': invalid field format)"
+        ),
         "{rejected}"
     );
 
@@ -829,4 +831,33 @@ fn the_one_rejection(events: &[Event]) -> String {
         .collect();
     assert_eq!(rejected.len(), 1, "{events:?}");
     rejected.into_iter().next().unwrap()
+}
+
+/// `telemit bench` numbers its readings with an integer `seq`, which InfluxDB 1.x takes (it
+/// refuses unsigned fields), so the benchmark can load a real InfluxDB over HTTP.
+#[test]
+fn bench_loads_influxdb_1x_over_http() {
+    let Some(server) = Server::influxdb() else {
+        return;
+    };
+    create_database(&server, "bench");
+    let url = format!("http://127.0.0.1:{}/write?db=bench", server.http_port);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["bench", "--to", &url, "--count", "500", "--rate", "5000"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = influx_count(&server, "bench", "SELECT count(seq) FROM bench");
+        if n == 500 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} of 500 readings: {stderr}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -92,7 +92,8 @@ fn template(tags: u16, fields: u16) -> Result<Reading, String> {
         };
     }
     builder
-        .field("seq", 0u64)
+        // An integer, not unsigned: InfluxDB 1.x refuses `u` fields.
+        .field("seq", 0i64)
         .build()
         .map_err(|e| e.to_string())
 }
@@ -253,7 +254,10 @@ impl Generator {
             let due = self.count.map_or(due, |n| due.min(n)).min(sent + 1000);
             while sent < due {
                 // Cannot fail: the value is an unsigned integer and the key is already there.
-                let _ = self.reading.set_field("seq", self.first + sent * self.step);
+                let _ = self.reading.set_field(
+                    "seq",
+                    i64::try_from(self.first + sent * self.step).unwrap_or(i64::MAX),
+                );
                 self.reading
                     .set_timestamp(Some(Timestamp::now(self.precision)));
                 if sender.send(&self.reading) == Err(SendError::Closed) {

@@ -104,7 +104,11 @@ fn parse_from(mut argv: Vec<OsString>) -> Result<Cli, Failure> {
 
 /// For a value clap refused that came from a variable, not a flag: the message naming the
 /// variable (clap's names the flag).
-fn from_environment(cmd: &Command, argv: &[OsString], error: &clap::Error) -> Option<String> {
+pub(super) fn from_environment(
+    cmd: &Command,
+    argv: &[OsString],
+    error: &clap::Error,
+) -> Option<String> {
     if !matches!(
         error.kind(),
         ErrorKind::InvalidValue | ErrorKind::ValueValidation

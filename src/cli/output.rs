@@ -92,7 +92,8 @@ pub struct OutputArgs {
     pub format: FormatArg,
 
     /// Unit of the timestamps written (influx, json); set the same in Telegraf
-    /// (influx_timestamp_precision, json_time_format). Wavefront always uses seconds
+    /// (influx_timestamp_precision, json_time_format). Wavefront always uses seconds.
+    /// Telegraf's spellings 1s, 1ms, 1us, 1ns are taken too
     #[arg(long, value_enum, default_value = "ns")]
     pub precision: PrecisionArg,
 
@@ -114,11 +115,11 @@ pub struct OutputArgs {
     pub bool_as_number: bool,
 
     /// JSON key holding the measurement (Telegraf's json_name_key)
-    #[arg(long, default_value = "measurement", value_name = "KEY")]
+    #[arg(long, default_value = "measurement", value_name = "KEY", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub json_name_key: String,
 
     /// JSON key holding the timestamp (Telegraf's json_time_key)
-    #[arg(long, default_value = "time", value_name = "KEY")]
+    #[arg(long, default_value = "time", value_name = "KEY", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub json_time_key: String,
 
     /// Readings that may wait to be sent

@@ -165,7 +165,8 @@ pub struct PipeArgs {
     pub input: InputArg,
 
     /// Unit of the timestamps on standard input, or auto to pick it per timestamp by its
-    /// magnitude (influx_timestamp_precision; json_time_format unix, unix_ms, ...)
+    /// magnitude (influx_timestamp_precision; json_time_format unix, unix_ms, ...).
+    /// Telegraf's spellings 1s, 1ms, 1us, 1ns are taken too
     #[arg(long, value_enum, default_value = "ns")]
     pub input_precision: InputPrecisionArg,
 

@@ -48,9 +48,14 @@ impl InputPrecision {
         }
     }
 
-    /// `timestamp`'s value in the unit this precision reads it in.
+    /// `timestamp`, read with [`InputPrecision::parse_unit`], in the unit this precision reads
+    /// it in: a fixed unit was applied by the reader already (which may have given a finer
+    /// unit, as for a fractional JSON time); `auto` picks the unit by the value's magnitude.
     pub fn restamp(self, timestamp: Timestamp) -> Timestamp {
-        Timestamp::new(timestamp.value, self.unit_of(timestamp.value))
+        match self {
+            InputPrecision::Fixed(_) => timestamp,
+            InputPrecision::Auto => Timestamp::new(timestamp.value, self.unit_of(timestamp.value)),
+        }
     }
 }
 

@@ -164,8 +164,9 @@ impl std::fmt::Display for Event {
                 message,
             } => write!(
                 f,
-                "{endpoint} rejected {readings} readings ({message}); they are not sent again, \
-                 and further rejections are counted without a message until a batch is taken"
+                "{endpoint} rejected {readings} reading{} ({message}); they are not sent again, \
+                 and further rejections are counted without a message until a batch is taken",
+                if *readings == 1 { "" } else { "s" }
             ),
             Event::Throttled {
                 endpoint,

@@ -10,8 +10,8 @@ use toml::Value;
 use super::apply::options;
 use super::file::ConfigFile;
 use super::{
-    COMMANDS, Cli, ENV_PREFIX, check_pairs, clap_reason, command, env_name, is_flag, is_list,
-    key_of, subcommand,
+    COMMANDS, Cli, ENV_PREFIX, check_pairs, clap_reason, command, env_name, from_environment,
+    is_flag, is_list, key_of, subcommand,
 };
 
 /// `telemit config`: work with configuration files.
@@ -59,16 +59,20 @@ fn check(args: &CheckArgs) -> Result<i32, String> {
     };
     file.check(&root, &name)?;
     let root = file.apply(root, &name);
-    let matches = root
-        .clone()
-        .try_get_matches_from(["telemit", name.as_str()])
-        .map_err(|e| {
+    let argv = [
+        std::ffi::OsString::from("telemit"),
+        std::ffi::OsString::from(&name),
+    ];
+    let matches = root.clone().try_get_matches_from(&argv).map_err(|e| {
+        // A bad TELEMIT_* variable is named as such, not blamed on the file.
+        from_environment(&root, &argv, &e).unwrap_or_else(|| {
             format!(
                 "config {}: for `telemit {name}`: {}",
                 args.file.display(),
                 clap_reason(&e)
             )
-        })?;
+        })
+    })?;
     if let Some(sub) = matches.subcommand_matches(&name) {
         check_pairs(&subcommand(&root, &name), sub)
             .map_err(|e| format!("config {}: {e}", args.file.display()))?;
@@ -95,23 +99,42 @@ fn infer_command(root: &Command, file: &ConfigFile) -> Result<String, String> {
     match fits.as_slice() {
         [one] => Ok((*one).to_owned()),
         [] => {
+            if file.entries.iter().any(|(k, _)| k.get_ref() == "rule") {
+                return Err(format!(
+                    "config {}: this is a mapping file ([[rule]] tables): give it to \
+                     `telemit ws --map` or `telemit map --map`, not to --config",
+                    file.path.display()
+                ));
+            }
             // No command takes every key: report the first problem for the nearest command,
-            // judged by the keys it knows.
+            // judged by the keys it knows (the first in the list on a tie).
+            let known = |name: &&str| {
+                let options = options(root, name);
+                file.entries
+                    .iter()
+                    .filter(|(k, _)| options.iter().any(|a| key_of(a) == *k.get_ref()))
+                    .count()
+            };
+            let best = COMMANDS.iter().map(known).max().unwrap_or(0);
             let nearest = COMMANDS
                 .iter()
                 .copied()
-                .max_by_key(|name| {
-                    let options = options(root, name);
-                    file.entries
-                        .iter()
-                        .filter(|(k, _)| options.iter().any(|a| key_of(a) == *k.get_ref()))
-                        .count()
-                })
+                .find(|name| known(name) == best)
                 .unwrap_or("pipe");
-            file.check(root, nearest).map(|()| nearest.to_owned())
+            file.check(root, nearest)
+                .map(|()| nearest.to_owned())
+                .map_err(|e| {
+                    format!(
+                        "{e}\n(no command takes every key of the file; this is judged for the \
+                         nearest, `telemit {nearest}`: name the command with `telemit config \
+                         check {} COMMAND` or command = \"…\")",
+                        file.path.display()
+                    )
+                })
         }
         many => Err(format!(
-            "config {}: its keys fit `telemit {}`: name one (`telemit config check {} COMMAND`, \
+            "config {}: its keys fit `telemit {}`: name one (`telemit config \
+                         check {} COMMAND`, \
              or command = \"…\" in the file)",
             file.path.display(),
             many.join("`, `telemit "),
