@@ -140,6 +140,27 @@ fn a_receiver_that_half_closes_at_once_is_not_claimed_as_delivered() {
     }
 }
 
+/// A Unix receiver that reads nothing and closes its side while telemit waits for its close:
+/// the kernel still holds every byte for it, so the close is not confirmed and nothing is
+/// counted as written. (On TCP the receiver's kernel has acknowledged the bytes, which cannot
+/// be told from a read: the README says so.)
+#[test]
+fn a_unix_receiver_that_closes_its_side_without_reading_confirms_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = Peer::start(
+        Kind::Unix,
+        dir.path(),
+        Behaviour::HalfCloseLaterUnread(Duration::from_millis(300)),
+    );
+    let run = pipe(&peer, &lines(), Duration::ZERO);
+    let case = format!("{run:?}");
+    assert_eq!(run.status, 1, "{case}");
+    assert_eq!(run.written, 0, "{case}");
+    assert_eq!(run.dropped, READINGS as u64, "{case}");
+    assert!(run.stderr.contains("bytes not taken"), "{case}");
+    peer.stop();
+}
+
 /// A receiver that reads 10 lines and 5 bytes of the 11th, closes, and then reads the next
 /// connection to the end gets every reading: the cut line and everything after it are
 /// written again on the new connection, and the run exits 0.

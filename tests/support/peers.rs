@@ -41,6 +41,8 @@ pub enum Behaviour {
     Vanish(usize),
     /// Reads everything to the end of the stream, then closes (Telegraf's `socket_listener`).
     Faithful,
+    /// Reads nothing, closes its side after this long, and keeps the connection (unread) open.
+    HalfCloseLaterUnread(Duration),
 }
 
 /// A receiver on a loopback port or a socket file, running on its own thread.
@@ -270,6 +272,12 @@ fn serve(
                     let _ = std::fs::remove_file(path);
                 }
                 listener = None;
+                abandoned.push(conn);
+                continue;
+            }
+            Behaviour::HalfCloseLaterUnread(after) => {
+                std::thread::sleep(after);
+                conn.half_close();
                 abandoned.push(conn);
                 continue;
             }

@@ -317,7 +317,17 @@ where
     let socket = socket2::SockRef::from(&*stream);
     socket.shutdown(std::net::Shutdown::Write)?;
     socket.set_read_timeout(Some(DRAIN_STEP))?;
-    drain(stream, deadline)
+    drain(stream, deadline)?;
+    // The peer closed its side; what the kernel still holds for it was not taken. (A Unix
+    // peer that shuts down its write side without reading keeps our bytes in its queue; a
+    // TCP peer has not acknowledged them.)
+    match outq::unsent_bytes(&stream.as_fd()) {
+        Some(unread) if unread > 0 => Err(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            format!("the receiver closed its side with {unread} bytes not taken"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Reads, without waiting, whatever the peer sent (Telegraf sends nothing on these sockets,
