@@ -447,3 +447,40 @@ fn send_to_a_receiver_that_never_reads_exits_non_zero() {
     assert!(peer.lines().is_empty());
     peer.stop();
 }
+
+/// `telemit pipe --to -` into a pipe whose reader never reads: the pipe fills, and the flush
+/// timeout ends the run with the rest dropped and counted, instead of a write blocked for good.
+#[test]
+fn a_standard_output_nobody_reads_is_given_up_at_the_flush_timeout() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telemit"))
+        .args(["pipe", "--to", "-", "--flush-timeout", "1s"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let pad = "x".repeat(100);
+    for n in 0..5000 {
+        writeln!(stdin, "m,k=v f={n}i,pad=\"{pad}\"").unwrap();
+    }
+    drop(stdin);
+    // stdout is kept open and never read.
+    let _stdout = child.stdout.take();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            child.kill().unwrap();
+            panic!("still writing to a pipe nobody reads after 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not be delivered to -"), "{stderr}");
+    assert!(stderr.contains("read 5000 lines"), "{stderr}");
+}

@@ -861,3 +861,33 @@ fn bench_loads_influxdb_1x_over_http() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `Retry-After: 0` (or a date already past) answered to every request does not make the
+/// sender retry at once in a loop: it waits out its backoff between the attempts.
+#[test]
+fn a_retry_after_of_now_still_waits_the_backoff() {
+    let past = httpdate::fmt_http_date(SystemTime::UNIX_EPOCH);
+    let server = LocalServer::start(
+        vec![
+            (429, vec![("Retry-After", "0".into())], String::new()),
+            (503, vec![("Retry-After", past.clone())], String::new()),
+            (429, vec![("Retry-After", "0".into())], String::new()),
+            (503, vec![("Retry-After", past)], String::new()),
+        ],
+        None,
+    );
+    let sender = builder(&format!("http://127.0.0.1:{}/write?db=t", server.port))
+        .start()
+        .unwrap();
+    let base = now_ms();
+    sender.send(&stamped("now", 0, base)).unwrap();
+    let stats = sender.shutdown();
+    assert_eq!(stats.written, 1, "{}", stats.summary());
+    let requests = server.requests();
+    assert_eq!(requests.len(), 5, "four refusals, then the write");
+    for pair in requests.windows(2) {
+        let wait = pair[1].at - pair[0].at;
+        // The backoff starts at 50 ms, with jitter.
+        assert!(wait >= Duration::from_millis(20), "{wait:?}");
+    }
+}

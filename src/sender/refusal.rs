@@ -38,7 +38,11 @@ impl Link {
                 true
             }
             Refusal::RetryAfter { message, delay } => {
-                let retry_in = delay.unwrap_or_else(|| self.backoff.next_delay());
+                // "Now" (`Retry-After: 0`, a date already past) is no reason to skip the backoff:
+                // a server that answers it to every request would get a storm.
+                let retry_in = delay
+                    .filter(|delay| !delay.is_zero())
+                    .unwrap_or_else(|| self.backoff.next_delay());
                 self.failed(1, |endpoint| Event::Throttled {
                     endpoint,
                     message,

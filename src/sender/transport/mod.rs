@@ -221,7 +221,7 @@ pub(crate) fn connector(
     Ok(match target {
         Target::Memory(memory) => Box::new(memory.clone()),
         Target::Endpoint(endpoint) => match endpoint {
-            Endpoint::Stdout => Box::new(stdout::Connector),
+            Endpoint::Stdout => Box::new(stdout::Connector::new(options)),
             Endpoint::Unix(path) => Box::new(unix::Connector::new(path, options)),
             Endpoint::Unixgram(path) => Box::new(unixgram::Connector::new(path, options)),
             Endpoint::Tcp { host, port } => {
