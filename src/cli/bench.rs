@@ -253,18 +253,21 @@ impl Generator {
             };
             let due = self.count.map_or(due, |n| due.min(n)).min(sent + 1000);
             while sent < due {
-                // Cannot fail: the value is an unsigned integer and the key is already there.
+                // Cannot fail: the value is an integer and the key is already there.
                 let _ = self.reading.set_field(
                     "seq",
                     i64::try_from(self.first + sent * self.step).unwrap_or(i64::MAX),
                 );
                 self.reading
                     .set_timestamp(Some(Timestamp::now(self.precision)));
-                if sender.send(&self.reading) == Err(SendError::Closed) {
+                let closed = sender.send(&self.reading) == Err(SendError::Closed);
+                // A reading the closed sender refused was handed to it, and it counts it as
+                // dropped: it is sent, so that sent = written + dropped.
+                sent += 1;
+                if closed {
                     self.stop.store(true, Ordering::Relaxed);
                     break;
                 }
-                sent += 1;
             }
             self.sent.fetch_add(sent - reported, Ordering::Relaxed);
             reported = sent;
@@ -323,7 +326,7 @@ impl Report {
         let (slowest, fastest) = self.producer_range();
         format!(
             "telemit bench to {endpoint}\n\
-             sent      {} readings in {:.3} s, all written after {:.3} s: {:.0} readings/s\n\
+             sent      {} readings in {:.3} s, all written or dropped after {:.3} s: {:.0} readings/s\n\
              producers {}: {:.0} readings/s each (own sending rate: slowest {:.0}, fastest {:.0})\n\
              written   {} readings, {} bytes in {} writes ({:.1} readings a write), {} reconnects\n\
              dropped   {} ({})\n\
