@@ -108,7 +108,7 @@ fn bench_producers_split_the_count_and_number_readings_without_overlap() {
                 .find("seq=")
                 .unwrap_or_else(|| panic!("no seq: {line}"));
             let rest = &line[at + 4..];
-            rest[..rest.find('u').unwrap()].parse().unwrap()
+            rest[..rest.find('i').unwrap()].parse().unwrap()
         })
         .collect();
     seqs.sort_unstable();
