@@ -215,6 +215,14 @@ pub fn run(args: MapArgs) -> Result<i32, String> {
 fn stdout_failed(kind: std::io::ErrorKind) -> Result<i32, String> {
     match kind {
         std::io::ErrorKind::BrokenPipe => Ok(0),
-        kind => Err(format!("stdout: {}", std::io::Error::from(kind))),
+        // Not a usage error (status 2): the run failed to write its readings.
+        kind => {
+            tracing::error!(
+                target: "telemit::summary",
+                "stdout: {}: the readings were not all written",
+                std::io::Error::from(kind)
+            );
+            Ok(1)
+        }
     }
 }
