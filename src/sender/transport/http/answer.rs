@@ -74,8 +74,21 @@ pub(super) fn server_message(body: &str) -> String {
     });
     let text = text.trim();
     let first = text.lines().next().unwrap_or("");
-    let mut short: String = first.chars().take(512).collect();
-    if short.len() < text.len() {
+    // The server's bytes reach a terminal: control characters (escape sequences, NUL) are
+    // shown as their escapes, not sent to it.
+    let mut short: String = first
+        .chars()
+        .take(512)
+        .flat_map(|c| {
+            let shown: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            shown
+        })
+        .collect();
+    if first.chars().count() > 512 || first.len() < text.len() {
         short.push('…');
     }
     short
@@ -188,6 +201,10 @@ mod tests {
             "unable to parse 'x': missing fields"
         );
         assert_eq!(server_message("  plain text\n"), "plain text");
+        assert_eq!(
+            server_message("\u{1b}[31mred\u{0}"),
+            "\\u{1b}[31mred\\u{0}"
+        );
         assert_eq!(server_message(&"x".repeat(600)).chars().count(), 513);
         assert_eq!(
             server_message("{\"error\":\"unable to parse 'a': bad\\nunable to parse 'b': bad\"}"),
