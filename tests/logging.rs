@@ -160,7 +160,8 @@ fn quiet_keeps_errors_and_the_summary_says_why_readings_were_not_delivered() {
     assert!(!stderr.contains("retrying"), "{stderr}");
     let summary = stderr.lines().last().unwrap();
     assert!(
-        summary.contains("dropped 1; last delivery failure: cannot connect to unix://")
+        summary
+            .contains("dropped 1 (send_error 1); last delivery failure: cannot connect to unix://")
             && summary.contains("absent.sock: No such file or directory"),
         "{stderr}"
     );

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use telemit::input::precision::{now_nanos, unit_name, unit_words};
 use telemit::input::telegraf_json::{JsonNumbers, JsonParserOptions};
 use telemit::input::{InputPrecision, LineReader, implausible_timestamp};
-use telemit::{InputFormat, OnFull, Precision, Timestamp};
+use telemit::{DropReason, InputFormat, OnFull, Precision, Timestamp};
 
 use super::output::OutputArgs;
 use super::termination_flag;
@@ -274,6 +274,22 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
     );
     let rejected = bad_lines + refused;
     let dropped = stats.dropped_total().saturating_sub(refused);
+    // Why, for the drops after a reading was taken (a refused line is counted above).
+    let reasons: Vec<String> = [
+        DropReason::QueueFull,
+        DropReason::SendError,
+        DropReason::Rejected,
+        DropReason::SpoolDamaged,
+    ]
+    .into_iter()
+    .filter(|&reason| stats.dropped(reason) > 0)
+    .map(|reason| format!("{} {}", reason.as_str(), stats.dropped(reason)))
+    .collect();
+    let why = if dropped > 0 && !reasons.is_empty() {
+        format!(" ({})", reasons.join(", "))
+    } else {
+        String::new()
+    };
     let how = if interrupted {
         "interrupted: "
     } else if counts.stopped_early.load(Ordering::Relaxed) {
@@ -313,7 +329,7 @@ pub fn run(args: PipeArgs) -> Result<i32, String> {
         bad_lines,
         not_sendable = refused,
         dropped,
-        "{how}read {}, wrote {}, rejected {} ({bad_lines} bad, {refused} not sendable), dropped {dropped}{collapsed}{unconfirmed}{connections}{cause}",
+        "{how}read {}, wrote {}, rejected {} ({bad_lines} bad, {refused} not sendable), dropped {dropped}{why}{collapsed}{unconfirmed}{connections}{cause}",
         super::log::count(read, "line", "lines"),
         super::log::count(stats.written, "reading", "readings"),
         super::log::count(rejected, "line", "lines"),

@@ -201,10 +201,7 @@ mod tests {
             "unable to parse 'x': missing fields"
         );
         assert_eq!(server_message("  plain text\n"), "plain text");
-        assert_eq!(
-            server_message("\u{1b}[31mred\u{0}"),
-            "\\u{1b}[31mred\\u{0}"
-        );
+        assert_eq!(server_message("\u{1b}[31mred\u{0}"), "\\u{1b}[31mred\\u{0}");
         assert_eq!(server_message(&"x".repeat(600)).chars().count(), 513);
         assert_eq!(
             server_message("{\"error\":\"unable to parse 'a': bad\\nunable to parse 'b': bad\"}"),
