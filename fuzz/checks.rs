@@ -258,7 +258,7 @@ pub fn extraction(data: &[u8]) {
                         Value::Bool(b) => Some(b.to_string()),
                         _ => None,
                     })
-                    .filter(|s| !s.contains(['\n', '\r']));
+                    .filter(|s| !s.contains(['\n', '\r', '\u{c}']));
                 let failed = mapped.errors.iter().any(|e| e.rule == format!("r{i}"));
                 let got = if failed {
                     None

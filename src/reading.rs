@@ -410,8 +410,12 @@ fn validate_field_value(key: &str, value: &FieldValue) -> Result<(), ReadingErro
             key: key.to_owned(),
             value: *v,
         }),
-        FieldValue::String(s) => match s.char_indices().find(|(_, c)| matches!(c, '\n' | '\r')) {
-            // A raw line break would split the line on a stream socket.
+        FieldValue::String(s) => match s
+            .char_indices()
+            .find(|(_, c)| matches!(c, '\n' | '\r' | '\u{c}'))
+        {
+            // A raw line break would split the line on a stream socket; a form feed is outside
+            // Telegraf's string grammar (`fieldstringchar` in its influx parser).
             Some((offset, character)) => Err(ReadingError::ControlCharacter {
                 part: Part::FieldValue(key.to_owned()),
                 value: s.clone(),

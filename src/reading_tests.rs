@@ -141,3 +141,16 @@ fn set_field_replaces_and_validates() {
     assert_eq!(r.fields().len(), 2);
     assert!(r.set_field("bad", f64::INFINITY).is_err());
 }
+
+#[test]
+fn a_form_feed_in_a_string_field_is_refused_as_telegraf_refuses_it() {
+    let error = Reading::builder("m")
+        .field("f", "a\u{c}b")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, ReadingError::ControlCharacter { character: '\u{c}', offset: 1, .. }),
+        "{error:?}"
+    );
+    assert!(Reading::builder("m").field("f", "a\tb").build().is_ok());
+}

@@ -182,13 +182,13 @@ impl CanonicalCheck {
     fn field_value(&mut self, bytes: &[u8], start: usize) -> Option<usize> {
         if bytes.get(start) == Some(&b'"') {
             // The parser keeps `\"` and `\\` as `"` and `\`, which the encoder escapes again;
-            // any other backslash is the parser's error, a carriage return the reading's.
+            // any other backslash is the parser's error, a carriage return or form feed the reading's.
             let mut pos = start + 1;
             loop {
                 match *bytes.get(pos)? {
                     b'"' => break,
                     b'\\' if matches!(bytes.get(pos + 1), Some(b'"' | b'\\')) => pos += 2,
-                    b'\\' | b'\r' => return None,
+                    b'\\' | b'\r' | 0x0c => return None,
                     b => {
                         self.non_ascii |= !b.is_ascii();
                         pos += 1;
