@@ -149,7 +149,14 @@ fn a_form_feed_in_a_string_field_is_refused_as_telegraf_refuses_it() {
         .build()
         .unwrap_err();
     assert!(
-        matches!(error, ReadingError::ControlCharacter { character: '\u{c}', offset: 1, .. }),
+        matches!(
+            error,
+            ReadingError::ControlCharacter {
+                character: '\u{c}',
+                offset: 1,
+                ..
+            }
+        ),
         "{error:?}"
     );
     assert!(Reading::builder("m").field("f", "a\tb").build().is_ok());

@@ -122,10 +122,11 @@ pub struct OutputArgs {
     #[arg(long, default_value = "time", value_name = "KEY", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub json_time_key: String,
 
-    /// Readings that may wait to be sent
+    /// Readings that may wait to be sent (at least 1)
     #[arg(
         long,
         default_value_t = 10_000,
+        value_parser = parse_queue_size,
         value_name = "READINGS",
         help_heading = "Sender"
     )]
@@ -395,5 +396,14 @@ impl OutputArgs {
                 server_name: self.tls_server_name.clone(),
             })
             .on_event(|event: &Event| super::log::sender_event(event)))
+    }
+}
+
+/// A queue size: a count of readings, at least one (a queue of none could hold nothing).
+fn parse_queue_size(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("a queue of 0 readings holds nothing: give 1 or more".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }
