@@ -229,7 +229,14 @@ impl Link {
         if let (Some(unsent), Ok(())) = (unsent, transport.check_open()) {
             retained.written(std::iter::empty(), unsent);
         }
-        match transport.close(GRACEFUL_CLOSE) {
+        // Within the flush deadline when there is one (at least a moment, to see the close).
+        let wait = match self.shared.stop_at.get() {
+            Some(&deadline) => GRACEFUL_CLOSE
+                .min(deadline.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(50)),
+            None => GRACEFUL_CLOSE,
+        };
+        match transport.close(wait) {
             Ok(()) => {
                 retained.clear();
                 true
